@@ -1,0 +1,3 @@
+DROP TABLE order_trackings;
+DROP TABLE trackings;
+DROP TABLE orders;

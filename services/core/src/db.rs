@@ -1,0 +1,87 @@
+//! Connection pool, embedded migrations, and the bridge that keeps synchronous Diesel work off
+//! the async runtime.
+
+use std::time::Duration;
+
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{ServiceError, ServiceResult};
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+/// Builds a pool of `max_size` connections; fails fast if the first connection cannot be made.
+pub fn build_pool(url: &str, max_size: u32) -> Result<PgPool, DbSetupError> {
+    let manager = ConnectionManager::<PgConnection>::new(url);
+    let pool = Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(max_size.min(4)))
+        .connection_timeout(Duration::from_secs(5))
+        .test_on_check_out(false)
+        .build(manager)?;
+    Ok(pool)
+}
+
+/// Applies pending migrations; returns the versions applied now.
+pub fn run_migrations(url: &str) -> Result<Vec<String>, DbSetupError> {
+    let mut conn = PgConnection::establish(url)?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| DbSetupError::Migration(e.to_string()))?;
+    Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+/// Pooled database access for async code: each call runs on the blocking thread pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `f` with a pooled connection on a blocking thread.
+    pub async fn run<T, F>(&self, f: F) -> ServiceResult<T>
+    where
+        F: FnOnce(&mut PgConnection) -> ServiceResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(ServiceError::internal)?
+    }
+
+    /// Runs `f` in one transaction: committed when it returns `Ok`, rolled back otherwise.
+    pub async fn transaction<T, F>(&self, f: F) -> ServiceResult<T>
+    where
+        F: FnOnce(&mut PgConnection) -> ServiceResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| conn.transaction(f)).await
+    }
+}

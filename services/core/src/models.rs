@@ -1,0 +1,235 @@
+//! Rows as stored. Conversions to domain and wire types live with their users.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::schema::{merchants, order_events, order_trackings, orders, outbox, policies, trackings};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = merchants, check_for_backend(diesel::pg::Pg))]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub country: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = policies, check_for_backend(diesel::pg::Pg))]
+pub struct PolicyRow {
+    pub version: i32,
+    pub effective_from: DateTime<Utc>,
+    pub fulfillment_window_days: i32,
+    pub combine_window_days: i32,
+    pub rerelease_window_days: i32,
+    pub rerelease_deadline_days: i32,
+    pub confirmed_removal_from: DateTime<Utc>,
+    pub rerelease_from: DateTime<Utc>,
+    pub rerelease_countries: Vec<String>,
+}
+
+/// A postal address with its recipient, as stored in the `ship_*` / `customer_*` columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Address {
+    pub name: String,
+    pub street_address1: String,
+    pub street_address2: String,
+    pub city: String,
+    pub state: String,
+    pub zipcode: String,
+    pub country: String,
+    pub phone_number: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
+pub struct Order {
+    pub id: String,
+    pub merchant_id: String,
+    pub state: String,
+    pub initial_released_at: DateTime<Utc>,
+    pub released_at: DateTime<Utc>,
+    pub fulfillment_deadline: DateTime<Utc>,
+    pub is_wish_express: bool,
+    pub is_advanced_logistics: bool,
+    pub ship_name: String,
+    pub ship_street_address1: String,
+    pub ship_street_address2: String,
+    pub ship_city: String,
+    pub ship_state: String,
+    pub ship_zipcode: String,
+    pub ship_country: String,
+    pub ship_phone_number: String,
+    pub customer_shipping_detail: serde_json::Value,
+    pub product_id: String,
+    pub product_name: String,
+    pub quantity: i32,
+    pub tracking_number_cancelled: bool,
+    pub tracking_number_cancelled_date: Option<DateTime<Utc>>,
+    pub is_re_released: bool,
+    pub order_re_released_date: Option<DateTime<Utc>>,
+    pub flags: Vec<String>,
+    pub refund_reason: Option<String>,
+    pub refunded_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    pub fn shipping_detail(&self) -> Address {
+        Address {
+            name: self.ship_name.clone(),
+            street_address1: self.ship_street_address1.clone(),
+            street_address2: self.ship_street_address2.clone(),
+            city: self.ship_city.clone(),
+            state: self.ship_state.clone(),
+            zipcode: self.ship_zipcode.clone(),
+            country: self.ship_country.clone(),
+            phone_number: self.ship_phone_number.clone(),
+        }
+    }
+
+    /// The customer's own address (R18); falls back to empty fields if the JSON is incomplete.
+    pub fn customer_shipping_detail(&self) -> Address {
+        serde_json::from_value(self.customer_shipping_detail.clone()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = orders)]
+pub struct NewOrder {
+    pub id: String,
+    pub merchant_id: String,
+    pub state: String,
+    pub initial_released_at: DateTime<Utc>,
+    pub released_at: DateTime<Utc>,
+    pub fulfillment_deadline: DateTime<Utc>,
+    pub is_wish_express: bool,
+    pub is_advanced_logistics: bool,
+    pub ship_name: String,
+    pub ship_street_address1: String,
+    pub ship_street_address2: String,
+    pub ship_city: String,
+    pub ship_state: String,
+    pub ship_zipcode: String,
+    pub ship_country: String,
+    pub ship_phone_number: String,
+    pub customer_shipping_detail: serde_json::Value,
+    pub product_id: String,
+    pub product_name: String,
+    pub quantity: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = trackings, check_for_backend(diesel::pg::Pg))]
+pub struct Tracking {
+    pub id: i64,
+    pub merchant_id: String,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub status: String,
+    pub carrier_status_code: Option<String>,
+    pub carrier_status_text: Option<String>,
+    pub confirmed_fulfillment_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancelled_by: Option<String>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub poll_failures: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = trackings)]
+pub struct NewTracking<'a> {
+    pub merchant_id: &'a str,
+    pub carrier: &'a str,
+    pub tracking_number: &'a str,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = order_trackings, check_for_backend(diesel::pg::Pg))]
+pub struct OrderTracking {
+    pub id: i64,
+    pub order_id: String,
+    pub tracking_id: i64,
+    pub origin_country: String,
+    pub channel: String,
+    pub shipped_at: DateTime<Utc>,
+    pub shipped_late: bool,
+    pub is_current: bool,
+    pub replaced_at: Option<DateTime<Utc>>,
+    pub confirmed_removed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = order_trackings)]
+pub struct NewOrderTracking<'a> {
+    pub order_id: &'a str,
+    pub tracking_id: i64,
+    pub origin_country: &'a str,
+    pub channel: &'a str,
+    pub shipped_at: DateTime<Utc>,
+    pub shipped_late: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = order_events, check_for_backend(diesel::pg::Pg))]
+pub struct OrderEvent {
+    pub id: i64,
+    pub order_id: String,
+    pub merchant_id: String,
+    pub actor: String,
+    pub kind: String,
+    pub state_before: Option<String>,
+    pub state_after: String,
+    pub policy_version: Option<i32>,
+    pub details: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = order_events)]
+pub struct NewOrderEvent<'a> {
+    pub order_id: &'a str,
+    pub merchant_id: &'a str,
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub state_before: Option<&'a str>,
+    pub state_after: &'a str,
+    pub policy_version: Option<i32>,
+    pub details: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub merchant_id: String,
+    pub order_id: Option<String>,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewOutboxEvent<'a> {
+    pub event_id: String,
+    pub event_type: &'a str,
+    pub merchant_id: &'a str,
+    pub order_id: Option<&'a str>,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,9 @@
+//! Queries, one module per table family. Functions take a connection so callers choose the
+//! transaction; none of them decides anything a rule should decide.
+
+pub mod audit;
+pub mod idempotency;
+pub mod merchants;
+pub mod orders;
+pub mod policies;
+pub mod trackings;

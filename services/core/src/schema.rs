@@ -1,0 +1,153 @@
+// @generated layout of `diesel print-schema` for migrations/; keep in step with them.
+
+diesel::table! {
+    idempotency_keys (caller, key) {
+        caller -> Text,
+        key -> Text,
+        rpc -> Text,
+        request_hash -> Bytea,
+        response -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    merchants (id) {
+        id -> Text,
+        name -> Text,
+        country -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> Int8,
+        order_id -> Text,
+        merchant_id -> Text,
+        actor -> Text,
+        kind -> Text,
+        state_before -> Nullable<Text>,
+        state_after -> Text,
+        policy_version -> Nullable<Int4>,
+        details -> Jsonb,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_trackings (id) {
+        id -> Int8,
+        order_id -> Text,
+        tracking_id -> Int8,
+        origin_country -> Text,
+        channel -> Text,
+        shipped_at -> Timestamptz,
+        shipped_late -> Bool,
+        is_current -> Bool,
+        replaced_at -> Nullable<Timestamptz>,
+        confirmed_removed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        merchant_id -> Text,
+        state -> Text,
+        initial_released_at -> Timestamptz,
+        released_at -> Timestamptz,
+        fulfillment_deadline -> Timestamptz,
+        is_wish_express -> Bool,
+        is_advanced_logistics -> Bool,
+        ship_name -> Text,
+        ship_street_address1 -> Text,
+        ship_street_address2 -> Text,
+        ship_city -> Text,
+        ship_state -> Text,
+        ship_zipcode -> Text,
+        ship_country -> Text,
+        ship_phone_number -> Text,
+        customer_shipping_detail -> Jsonb,
+        product_id -> Text,
+        product_name -> Text,
+        quantity -> Int4,
+        tracking_number_cancelled -> Bool,
+        tracking_number_cancelled_date -> Nullable<Timestamptz>,
+        is_re_released -> Bool,
+        order_re_released_date -> Nullable<Timestamptz>,
+        flags -> Array<Text>,
+        refund_reason -> Nullable<Text>,
+        refunded_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        event_id -> Text,
+        event_type -> Text,
+        merchant_id -> Text,
+        order_id -> Nullable<Text>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    policies (version) {
+        version -> Int4,
+        effective_from -> Timestamptz,
+        fulfillment_window_days -> Int4,
+        combine_window_days -> Int4,
+        rerelease_window_days -> Int4,
+        rerelease_deadline_days -> Int4,
+        confirmed_removal_from -> Timestamptz,
+        rerelease_from -> Timestamptz,
+        rerelease_countries -> Array<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    trackings (id) {
+        id -> Int8,
+        merchant_id -> Text,
+        carrier -> Text,
+        tracking_number -> Text,
+        status -> Text,
+        carrier_status_code -> Nullable<Text>,
+        carrier_status_text -> Nullable<Text>,
+        confirmed_fulfillment_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        cancelled_by -> Nullable<Text>,
+        last_event_at -> Nullable<Timestamptz>,
+        next_poll_at -> Nullable<Timestamptz>,
+        poll_failures -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(order_events -> policies (policy_version));
+diesel::joinable!(order_trackings -> orders (order_id));
+diesel::joinable!(order_trackings -> trackings (tracking_id));
+diesel::joinable!(orders -> merchants (merchant_id));
+diesel::joinable!(trackings -> merchants (merchant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    idempotency_keys,
+    merchants,
+    order_events,
+    order_trackings,
+    orders,
+    outbox,
+    policies,
+    trackings,
+);

@@ -1,0 +1,78 @@
+//! Policy what-ifs on stored orders: EvaluateOrder and DecideCancellation (R2, R5, R6, R15-R18).
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+use fulfillment_core::{ServiceError, ServiceResult, repo};
+use fulfillment_policy::cancellation::{CancellationDecision, CancellationInput, CancelledBy, decide_cancellation};
+use fulfillment_policy::order_state::OrderState;
+use fulfillment_policy::values::Policy;
+
+use crate::queries::get_order;
+use crate::view::{OrderView, TrackingLink};
+
+pub struct Evaluation {
+    pub view: OrderView,
+    pub policy_version: i32,
+    /// Still APPROVED after the deadline: the deadline worker will refund it (R5).
+    pub overdue: bool,
+    pub cancellation_if_now: CancellationDecision,
+}
+
+pub fn evaluate_order(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    merchant_id: &str,
+    order_id: &str,
+) -> ServiceResult<Evaluation> {
+    let view = get_order(conn, now, merchant_id, order_id)?;
+    let country = merchant_country(conn, merchant_id)?;
+    let cancellation_if_now = decide_cancellation(
+        &cancellation_input(&view, &country, now, CancelledBy::Carrier),
+        &policy.values,
+    );
+    Ok(Evaluation {
+        overdue: view.state() == OrderState::Approved && now > view.order.fulfillment_deadline,
+        policy_version: policy.version,
+        view,
+        cancellation_if_now,
+    })
+}
+
+/// What a cancellation of the order's current tracking at `at` would lead to.
+pub fn what_if_cancelled(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    merchant_id: &str,
+    order_id: &str,
+    at: DateTime<Utc>,
+    by: CancelledBy,
+) -> ServiceResult<CancellationDecision> {
+    let view = get_order(conn, now, merchant_id, order_id)?;
+    let country = merchant_country(conn, merchant_id)?;
+    Ok(decide_cancellation(
+        &cancellation_input(&view, &country, at, by),
+        &policy.values,
+    ))
+}
+
+fn merchant_country(conn: &mut PgConnection, merchant_id: &str) -> ServiceResult<String> {
+    repo::merchants::find(conn, merchant_id)?
+        .map(|m| m.country)
+        .ok_or_else(|| ServiceError::not_found("merchant", merchant_id))
+}
+
+fn cancellation_input(view: &OrderView, merchant_country: &str, at: DateTime<Utc>, by: CancelledBy) -> CancellationInput {
+    let current = view.current.as_ref();
+    CancellationInput {
+        initial_released_at: view.order.initial_released_at,
+        state: view.state(),
+        carrier: current.map(|l| l.tracking.carrier.clone()).unwrap_or_default(),
+        has_confirmed_fulfillment: current.and_then(TrackingLink::confirmed_fulfillment_at).is_some(),
+        merchant_country: merchant_country.to_owned(),
+        is_advanced_logistics: view.order.is_advanced_logistics,
+        cancelled_at: at,
+        cancelled_by: by,
+    }
+}

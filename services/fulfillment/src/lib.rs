@@ -1,0 +1,19 @@
+//! Order operations: merchants, release, fulfil (one or several orders on one tracking), modify
+//! tracking, reads, and the policy what-ifs. Each operation loads facts, asks
+//! `fulfillment-policy`, and writes the outcome with its audit row and outbox rows in the
+//! caller's transaction. Knows nothing of gRPC.
+
+pub mod combined;
+pub mod demo;
+pub mod evaluate;
+pub mod input;
+pub mod merchants;
+pub mod policies;
+pub mod queries;
+pub mod release;
+pub mod ship;
+pub mod view;
+
+pub use input::{Actor, AddressInput, ReleaseInput, TrackingInput};
+pub use policies::PolicyStore;
+pub use view::{OrderView, TrackingLink};

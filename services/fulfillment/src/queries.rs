@@ -1,0 +1,102 @@
+//! Reads: one order, many orders, and a merchant's orders to fulfil.
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
+
+use crate::input::check_id;
+use crate::view::{OrderView, load_view, load_views};
+
+pub const MAX_BATCH_GET: usize = 500;
+pub const MAX_PAGE_SIZE: i64 = 500;
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+
+pub fn get_order(conn: &mut PgConnection, now: DateTime<Utc>, merchant_id: &str, order_id: &str) -> ServiceResult<OrderView> {
+    let mut v = Violations::new();
+    check_id(&mut v, "merchant_id", merchant_id);
+    check_id(&mut v, "order_id", order_id);
+    v.finish("INVALID_REQUEST")?;
+    // Another merchant's order is NOT_FOUND, exactly like one that does not exist.
+    let order = repo::orders::find(conn, merchant_id, order_id)?
+        .ok_or_else(|| ServiceError::not_found("order", order_id))?;
+    load_view(conn, order, now)
+}
+
+/// Orders found (in the order asked) and the ids not found.
+pub fn batch_get_orders(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    order_ids: &[String],
+) -> ServiceResult<(Vec<OrderView>, Vec<String>)> {
+    let mut v = Violations::new();
+    check_id(&mut v, "merchant_id", merchant_id);
+    if order_ids.is_empty() {
+        v.add("order_ids", "is required");
+    } else if order_ids.len() > MAX_BATCH_GET {
+        v.add("order_ids", format!("at most {MAX_BATCH_GET} ids per call"));
+    }
+    for id in order_ids {
+        check_id(&mut v, "order_ids", id);
+    }
+    v.finish("INVALID_REQUEST")?;
+    let orders = repo::orders::find_many(conn, merchant_id, order_ids)?;
+    let mut views = load_views(conn, orders, now)?;
+    views.sort_by_key(|view| order_ids.iter().position(|id| *id == view.order.id));
+    let missing = order_ids
+        .iter()
+        .filter(|id| !views.iter().any(|view| &view.order.id == *id))
+        .cloned()
+        .collect();
+    Ok((views, missing))
+}
+
+/// A page token is the keyset (deadline, id) of the last order returned.
+pub fn encode_page_token(deadline: DateTime<Utc>, id: &str) -> String {
+    format!("{}|{id}", deadline.timestamp_micros())
+}
+
+fn decode_page_token(token: &str) -> Option<(DateTime<Utc>, String)> {
+    let (micros, id) = token.split_once('|')?;
+    let deadline = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    Some((deadline, id.to_owned()))
+}
+
+/// A page of a merchant's APPROVED orders, oldest deadline first, and the next page's token.
+pub fn list_orders_to_fulfill(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    page_size: i32,
+    page_token: &str,
+) -> ServiceResult<(Vec<OrderView>, String)> {
+    let mut v = Violations::new();
+    check_id(&mut v, "merchant_id", merchant_id);
+    let size = match i64::from(page_size) {
+        0 => DEFAULT_PAGE_SIZE,
+        n if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+        _ => {
+            v.add("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}"));
+            DEFAULT_PAGE_SIZE
+        }
+    };
+    let after = if page_token.is_empty() {
+        None
+    } else {
+        let decoded = decode_page_token(page_token);
+        if decoded.is_none() {
+            v.add("page_token", "is not a token returned by this RPC");
+        }
+        decoded
+    };
+    v.finish("INVALID_REQUEST")?;
+    // One extra row tells whether another page exists.
+    let mut orders = repo::orders::list_to_fulfill(conn, merchant_id, after, size + 1)?;
+    let has_more = orders.len() as i64 > size;
+    orders.truncate(size as usize);
+    let next = match (has_more, orders.last()) {
+        (true, Some(last)) => encode_page_token(last.fulfillment_deadline, &last.id),
+        _ => String::new(),
+    };
+    Ok((load_views(conn, orders, now)?, next))
+}

@@ -1,0 +1,200 @@
+//! Wire <-> domain conversions. Pure functions; no decisions.
+
+use chrono::{DateTime, Utc};
+use fulfillment_core::models::Address;
+use fulfillment_orders::view::{OrderView, TrackingLink};
+use fulfillment_policy::cancellation::{CancellationDecision, CancellationOutcome, CancelledBy, OrderFlag};
+use fulfillment_policy::combined_shipment::Requirement;
+use fulfillment_policy::order_state::OrderState;
+use fulfillment_policy::tracking_number::Channel;
+use fulfillment_policy::values::Policy;
+use fulfillment_proto::v1 as pb;
+use prost_types::Timestamp;
+
+pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+pub fn opt_timestamp(at: Option<DateTime<Utc>>) -> Option<Timestamp> {
+    at.map(timestamp)
+}
+
+/// `None` when the timestamp is outside what chrono represents; callers report the field.
+pub fn from_timestamp(ts: &Timestamp) -> Option<DateTime<Utc>> {
+    let nanos = u32::try_from(ts.nanos).ok()?;
+    DateTime::from_timestamp(ts.seconds, nanos)
+}
+
+pub fn address_to_pb(a: Address) -> pb::ShippingDetail {
+    pb::ShippingDetail {
+        name: a.name,
+        street_address1: a.street_address1,
+        street_address2: a.street_address2,
+        city: a.city,
+        state: a.state,
+        zipcode: a.zipcode,
+        country: a.country,
+        phone_number: a.phone_number,
+    }
+}
+
+pub fn address_from_pb(a: pb::ShippingDetail) -> Address {
+    Address {
+        name: a.name,
+        street_address1: a.street_address1,
+        street_address2: a.street_address2,
+        city: a.city,
+        state: a.state,
+        zipcode: a.zipcode,
+        country: a.country,
+        phone_number: a.phone_number,
+    }
+}
+
+pub fn order_state(state: OrderState) -> pb::OrderState {
+    match state {
+        OrderState::Approved => pb::OrderState::Approved,
+        OrderState::Shipped => pb::OrderState::Shipped,
+        OrderState::Refunded => pb::OrderState::Refunded,
+    }
+}
+
+pub fn order_flag(flag: &str) -> pb::OrderFlag {
+    match flag {
+        "TRACKING_NUMBER_CANCELLED" => pb::OrderFlag::TrackingNumberCancelled,
+        "APLUS_TRACKING_NUMBER_CANCELLED" => pb::OrderFlag::AplusTrackingNumberCancelled,
+        _ => pb::OrderFlag::Unspecified,
+    }
+}
+
+fn refund_reason(reason: Option<&str>) -> pb::RefundReason {
+    match reason {
+        Some("NOT_SHIPPED_IN_TIME") => pb::RefundReason::NotShippedInTime,
+        Some("TRACKING_CANCELLED_LATE") => pb::RefundReason::TrackingCancelledLate,
+        _ => pb::RefundReason::Unspecified,
+    }
+}
+
+pub fn tracking_status(status: &str) -> pb::TrackingStatus {
+    pb::TrackingStatus::from_str_name(&format!("TRACKING_STATUS_{status}")).unwrap_or(pb::TrackingStatus::Unspecified)
+}
+
+pub fn channel(channel: i32) -> Channel {
+    match pb::Channel::try_from(channel) {
+        Ok(pb::Channel::Dashboard) => Channel::Dashboard,
+        _ => Channel::Api,
+    }
+}
+
+pub fn order_tracking(link: &TrackingLink) -> pb::OrderTracking {
+    pb::OrderTracking {
+        tracking_number: link.tracking.tracking_number.clone(),
+        carrier: link.tracking.carrier.clone(),
+        origin_country: link.link.origin_country.clone(),
+        shipped_at: Some(timestamp(link.link.shipped_at)),
+        confirmed_fulfillment_at: opt_timestamp(link.confirmed_fulfillment_at()),
+        status: tracking_status(&link.tracking.status) as i32,
+        shipped_late: link.link.shipped_late,
+    }
+}
+
+pub fn order(view: &OrderView) -> pb::Order {
+    let o = &view.order;
+    pb::Order {
+        id: o.id.clone(),
+        merchant_id: o.merchant_id.clone(),
+        state: order_state(view.state()) as i32,
+        initial_released_at: Some(timestamp(o.initial_released_at)),
+        released_at: Some(timestamp(o.released_at)),
+        fulfillment_deadline: Some(timestamp(o.fulfillment_deadline)),
+        days_to_fulfill: view.time_left.days_to_fulfill,
+        hours_to_fulfill: view.time_left.hours_to_fulfill,
+        is_wish_express: o.is_wish_express,
+        is_advanced_logistics: o.is_advanced_logistics,
+        shipping_detail: Some(address_to_pb(o.shipping_detail())),
+        customer_shipping_detail: Some(address_to_pb(o.customer_shipping_detail())),
+        tracking: view.current.as_ref().map(order_tracking),
+        tracking_number_cancelled: o.tracking_number_cancelled,
+        tracking_number_cancelled_date: opt_timestamp(o.tracking_number_cancelled_date),
+        is_re_released: o.is_re_released,
+        order_re_released_date: opt_timestamp(o.order_re_released_date),
+        flags: o.flags.iter().map(|f| order_flag(f) as i32).collect(),
+        payment_eligible: view.payment.eligible,
+        refund_reason: refund_reason(o.refund_reason.as_deref()) as i32,
+        product_id: o.product_id.clone(),
+        product_name: o.product_name.clone(),
+        quantity: o.quantity,
+        tracking_history: view.history.iter().map(order_tracking).collect(),
+        update_time: Some(timestamp(o.updated_at)),
+    }
+}
+
+pub fn merchant(m: fulfillment_core::models::Merchant) -> pb::Merchant {
+    pb::Merchant {
+        id: m.id,
+        name: m.name,
+        country: m.country,
+        create_time: Some(timestamp(m.created_at)),
+        update_time: Some(timestamp(m.updated_at)),
+    }
+}
+
+pub fn requirement(r: Requirement) -> pb::ShippingRequirement {
+    match r {
+        Requirement::Standard => pb::ShippingRequirement::Standard,
+        Requirement::WishExpress => pb::ShippingRequirement::WishExpress,
+    }
+}
+
+pub fn policy(p: &Policy) -> pb::Policy {
+    let days = |d: i64| i32::try_from(d).unwrap_or(i32::MAX);
+    pb::Policy {
+        version: p.version,
+        effective_from: Some(timestamp(p.effective_from)),
+        fulfillment_window_days: days(p.values.fulfillment_window_days),
+        combine_window_days: days(p.values.combine_window_days),
+        rerelease_window_days: days(p.values.rerelease_window_days),
+        rerelease_deadline_days: days(p.values.rerelease_deadline_days),
+        confirmed_removal_from: Some(timestamp(p.values.confirmed_removal_from)),
+        rerelease_from: Some(timestamp(p.values.rerelease_from)),
+        rerelease_countries: p.values.rerelease_countries.clone(),
+    }
+}
+
+pub fn cancelled_by(value: i32) -> CancelledBy {
+    match pb::CancelledBy::try_from(value) {
+        Ok(pb::CancelledBy::Merchant) => CancelledBy::Merchant,
+        _ => CancelledBy::Carrier,
+    }
+}
+
+pub fn cancellation_decision(d: &CancellationDecision, policy_version: i32) -> pb::CancellationDecision {
+    pb::CancellationDecision {
+        outcome: match d.outcome {
+            CancellationOutcome::NotApplicable => pb::CancellationOutcome::NotApplicable,
+            CancellationOutcome::FlagOnly => pb::CancellationOutcome::FlagOnly,
+            CancellationOutcome::ReRelease => pb::CancellationOutcome::ReRelease,
+            CancellationOutcome::Refund => pb::CancellationOutcome::Refund,
+        } as i32,
+        remove_confirmed_date: d.remove_confirmed_date,
+        set_cancelled_flag: d.set_cancelled_flag,
+        flags: d
+            .flags
+            .iter()
+            .map(|f| match f {
+                OrderFlag::TrackingNumberCancelled => pb::OrderFlag::TrackingNumberCancelled as i32,
+                OrderFlag::AplusTrackingNumberCancelled => pb::OrderFlag::AplusTrackingNumberCancelled as i32,
+            })
+            .collect(),
+        leave_aplus_program: d.leave_aplus_program,
+        reset_shipping_to_customer: d.reset_shipping_to_customer,
+        days_since_initial_release: d.days_since_initial_release,
+        threshold_days: d.threshold_days,
+        new_deadline: opt_timestamp(d.new_deadline),
+        explanation: d.explanation.clone(),
+        policy_version,
+    }
+}

@@ -1,0 +1,272 @@
+use fulfillment_orders::input::{ReleaseInput, TrackingInput};
+use fulfillment_orders::ship::{ShipMode, ship};
+use fulfillment_orders::{merchants, queries, release};
+use fulfillment_proto::v1 as pb;
+use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
+
+use super::not_yet;
+use crate::convert;
+use crate::state::AppState;
+use crate::status::invalid_field;
+
+pub struct FulfillmentApi {
+    pub state: AppState,
+}
+
+fn tracking_input(tracking_number: String, carrier: String, origin_country: String, channel: i32) -> TrackingInput {
+    TrackingInput {
+        tracking_number,
+        carrier,
+        origin_country,
+        channel: convert::channel(channel),
+    }
+}
+
+#[tonic::async_trait]
+impl FulfillmentService for FulfillmentApi {
+    async fn upsert_merchant(
+        &self,
+        request: Request<pb::UpsertMerchantRequest>,
+    ) -> Result<Response<pb::UpsertMerchantResponse>, Status> {
+        let response = self
+            .state
+            .mutate("UpsertMerchant", request, |conn, state, _actor, req| {
+                let m = req.merchant.unwrap_or_default();
+                let (merchant, created) =
+                    merchants::upsert_merchant(conn, state.clock.now(), &m.id, &m.name, &m.country)?;
+                Ok(pb::UpsertMerchantResponse {
+                    merchant: Some(convert::merchant(merchant)),
+                    created,
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn release_order(
+        &self,
+        request: Request<pb::ReleaseOrderRequest>,
+    ) -> Result<Response<pb::ReleaseOrderResponse>, Status> {
+        let released_at = match &request.get_ref().released_at {
+            None => None,
+            Some(ts) => Some(convert::from_timestamp(ts).ok_or_else(|| {
+                invalid_field("INVALID_ORDER", "released_at", "is not a valid timestamp")
+            })?),
+        };
+        let response = self
+            .state
+            .mutate("ReleaseOrder", request, move |conn, state, actor, req| {
+                let now = state.clock.now();
+                let policy = state.policies.at(conn, now)?;
+                let input = ReleaseInput {
+                    order_id: req.order_id,
+                    merchant_id: req.merchant_id,
+                    released_at,
+                    is_wish_express: req.is_wish_express,
+                    is_advanced_logistics: req.is_advanced_logistics,
+                    shipping_detail: req.shipping_detail.map(convert::address_from_pb),
+                    customer_shipping_detail: req.customer_shipping_detail.map(convert::address_from_pb),
+                    product_id: req.product_id,
+                    product_name: req.product_name,
+                    quantity: req.quantity,
+                };
+                let (view, created) = release::release_order(conn, now, &policy, actor, &input)?;
+                Ok(pb::ReleaseOrderResponse {
+                    order: Some(convert::order(&view)),
+                    created,
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Result<Response<pb::GetOrderResponse>, Status> {
+        let req = request.into_inner();
+        let view = self
+            .state
+            .read(move |conn, state| queries::get_order(conn, state.clock.now(), &req.merchant_id, &req.order_id))
+            .await?;
+        Ok(Response::new(pb::GetOrderResponse {
+            order: Some(convert::order(&view)),
+        }))
+    }
+
+    async fn batch_get_orders(
+        &self,
+        request: Request<pb::BatchGetOrdersRequest>,
+    ) -> Result<Response<pb::BatchGetOrdersResponse>, Status> {
+        let req = request.into_inner();
+        let (views, missing) = self
+            .state
+            .read(move |conn, state| {
+                queries::batch_get_orders(conn, state.clock.now(), &req.merchant_id, &req.order_ids)
+            })
+            .await?;
+        Ok(Response::new(pb::BatchGetOrdersResponse {
+            orders: views.iter().map(convert::order).collect(),
+            missing_order_ids: missing,
+        }))
+    }
+
+    async fn list_orders_to_fulfill(
+        &self,
+        request: Request<pb::ListOrdersToFulfillRequest>,
+    ) -> Result<Response<pb::ListOrdersToFulfillResponse>, Status> {
+        let req = request.into_inner();
+        let (views, next_page_token) = self
+            .state
+            .read(move |conn, state| {
+                queries::list_orders_to_fulfill(conn, state.clock.now(), &req.merchant_id, req.page_size, &req.page_token)
+            })
+            .await?;
+        Ok(Response::new(pb::ListOrdersToFulfillResponse {
+            orders: views.iter().map(convert::order).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn fulfill_order(
+        &self,
+        request: Request<pb::FulfillOrderRequest>,
+    ) -> Result<Response<pb::FulfillOrderResponse>, Status> {
+        let response = self
+            .state
+            .mutate("FulfillOrder", request, |conn, state, actor, req| {
+                let now = state.clock.now();
+                let policy = state.policies.at(conn, now)?;
+                let input = tracking_input(req.tracking_number, req.carrier, req.origin_country, req.channel);
+                let outcome = ship(conn, now, &policy, actor, &req.merchant_id, &[req.order_id], &input, ShipMode::Fulfil)?;
+                Ok(pb::FulfillOrderResponse {
+                    order: outcome.orders.first().map(convert::order),
+                    combined_with_order_ids: outcome.combined_with,
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn fulfill_orders(
+        &self,
+        request: Request<pb::FulfillOrdersRequest>,
+    ) -> Result<Response<pb::FulfillOrdersResponse>, Status> {
+        let response = self
+            .state
+            .mutate("FulfillOrders", request, |conn, state, actor, req| {
+                let now = state.clock.now();
+                let policy = state.policies.at(conn, now)?;
+                let input = tracking_input(req.tracking_number, req.carrier, req.origin_country, req.channel);
+                let outcome = ship(conn, now, &policy, actor, &req.merchant_id, &req.order_ids, &input, ShipMode::Fulfil)?;
+                Ok(pb::FulfillOrdersResponse {
+                    orders: outcome.orders.iter().map(convert::order).collect(),
+                    requirement: convert::requirement(outcome.check.requirement) as i32,
+                    deadline: convert::opt_timestamp(outcome.check.deadline),
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn modify_tracking(
+        &self,
+        request: Request<pb::ModifyTrackingRequest>,
+    ) -> Result<Response<pb::ModifyTrackingResponse>, Status> {
+        let response = self
+            .state
+            .mutate("ModifyTracking", request, |conn, state, actor, req| {
+                let now = state.clock.now();
+                let policy = state.policies.at(conn, now)?;
+                let input = tracking_input(req.tracking_number, req.carrier, req.origin_country, req.channel);
+                let outcome = ship(
+                    conn,
+                    now,
+                    &policy,
+                    actor,
+                    &req.merchant_id,
+                    &[req.order_id],
+                    &input,
+                    ShipMode::ModifyTracking,
+                )?;
+                Ok(pb::ModifyTrackingResponse {
+                    order: outcome.orders.first().map(convert::order),
+                    previous_tracking: outcome.previous.as_ref().map(convert::order_tracking),
+                })
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    type ExportOrdersStream = BoxStream<pb::ExportOrdersResponse>;
+
+    async fn export_orders(
+        &self,
+        _request: Request<pb::ExportOrdersRequest>,
+    ) -> Result<Response<Self::ExportOrdersStream>, Status> {
+        Err(not_yet("ExportOrders", "bulk CSV issue"))
+    }
+
+    async fn start_bulk_fulfillment(
+        &self,
+        _request: Request<pb::StartBulkFulfillmentRequest>,
+    ) -> Result<Response<pb::StartBulkFulfillmentResponse>, Status> {
+        Err(not_yet("StartBulkFulfillment", "bulk CSV issue"))
+    }
+
+    async fn get_bulk_job(&self, _request: Request<pb::GetBulkJobRequest>) -> Result<Response<pb::GetBulkJobResponse>, Status> {
+        Err(not_yet("GetBulkJob", "bulk CSV issue"))
+    }
+
+    async fn list_bulk_jobs(
+        &self,
+        _request: Request<pb::ListBulkJobsRequest>,
+    ) -> Result<Response<pb::ListBulkJobsResponse>, Status> {
+        Err(not_yet("ListBulkJobs", "bulk CSV issue"))
+    }
+
+    async fn list_outbox_events(
+        &self,
+        _request: Request<pb::ListOutboxEventsRequest>,
+    ) -> Result<Response<pb::ListOutboxEventsResponse>, Status> {
+        Err(not_yet("ListOutboxEvents", "reconciliation workers issue"))
+    }
+
+    async fn list_worker_runs(
+        &self,
+        _request: Request<pb::ListWorkerRunsRequest>,
+    ) -> Result<Response<pb::ListWorkerRunsResponse>, Status> {
+        Err(not_yet("ListWorkerRuns", "reconciliation workers issue"))
+    }
+
+    async fn connect_carrier_account(
+        &self,
+        _request: Request<pb::ConnectCarrierAccountRequest>,
+    ) -> Result<Response<pb::ConnectCarrierAccountResponse>, Status> {
+        Err(not_yet("ConnectCarrierAccount", "carrier dispatch issue"))
+    }
+
+    async fn list_carrier_accounts(
+        &self,
+        _request: Request<pb::ListCarrierAccountsRequest>,
+    ) -> Result<Response<pb::ListCarrierAccountsResponse>, Status> {
+        Err(not_yet("ListCarrierAccounts", "carrier dispatch issue"))
+    }
+
+    async fn disconnect_carrier_account(
+        &self,
+        _request: Request<pb::DisconnectCarrierAccountRequest>,
+    ) -> Result<Response<pb::DisconnectCarrierAccountResponse>, Status> {
+        Err(not_yet("DisconnectCarrierAccount", "carrier dispatch issue"))
+    }
+
+    async fn create_shipments(
+        &self,
+        _request: Request<pb::CreateShipmentsRequest>,
+    ) -> Result<Response<pb::CreateShipmentsResponse>, Status> {
+        Err(not_yet("CreateShipments", "carrier dispatch issue"))
+    }
+
+    async fn get_labels(&self, _request: Request<pb::GetLabelsRequest>) -> Result<Response<pb::GetLabelsResponse>, Status> {
+        Err(not_yet("GetLabels", "carrier dispatch issue"))
+    }
+}

@@ -1,0 +1,9 @@
+//! The fulfillment gRPC server: composes FulfillmentService, TrackingService and PolicyService
+//! with health and reflection, maps errors to gRPC once, and shuts down gracefully. The only
+//! crate (with test clients) that knows the wire format.
+
+pub mod app;
+pub mod convert;
+pub mod grpc;
+pub mod state;
+pub mod status;

@@ -1,0 +1,43 @@
+//! The one place a `ServiceError` becomes a `tonic::Status`, with `google.rpc.ErrorInfo` (a
+//! stable reason) and, for bad input, `google.rpc.BadRequest` field violations.
+
+use std::collections::HashMap;
+
+use fulfillment_core::ServiceError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub const ERROR_DOMAIN: &str = "fulfillment.v1";
+
+pub fn to_status(error: ServiceError) -> Status {
+    let reason = error.reason();
+    let mut details = ErrorDetails::new();
+    details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+    let code = match &error {
+        ServiceError::InvalidArgument { violations, .. } => {
+            for v in violations {
+                details.add_bad_request_violation(v.field.clone(), v.description.clone());
+            }
+            Code::InvalidArgument
+        }
+        ServiceError::NotFound { .. } => Code::NotFound,
+        ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
+        ServiceError::AlreadyExists { .. } => Code::AlreadyExists,
+        ServiceError::Aborted { .. } => Code::Aborted,
+        ServiceError::Unavailable(source) => {
+            tracing::warn!(error = %source, "database unavailable");
+            Code::Unavailable
+        }
+        ServiceError::Internal(source) => {
+            // Logged in full here; the caller gets a short message with nothing internal in it.
+            tracing::error!(error = ?source, "internal error");
+            Code::Internal
+        }
+    };
+    Status::with_error_details(code, error.to_string(), details)
+}
+
+/// A request field that failed wire-level checks (before any domain validation).
+pub fn invalid_field(reason: &'static str, field: &str, description: &str) -> Status {
+    to_status(ServiceError::invalid(reason, field, description))
+}
