@@ -1,1 +1,5 @@
-//! placeholder
+//! Reconciliation workers share this runner: run a job once and exit (a Kubernetes CronJob), or
+//! run it on a cron schedule as a daemon (`--schedule`). Each worker binary is its decision loop
+//! and little else; the decisions themselves come from `fulfillment-policy`.
+
+pub mod runner;

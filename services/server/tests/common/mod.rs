@@ -1,0 +1,181 @@
+//! Starts the real server in-process on a free port, on a fresh database, with a clock the test
+//! controls, and hands out gRPC clients.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use diesel::PgConnection;
+use fulfillment_core::testing::TestDb;
+use fulfillment_core::{Clock, ManualClock};
+use fulfillment_proto::v1 as pb;
+use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
+use fulfillment_proto::v1::policy_service_client::PolicyServiceClient;
+use fulfillment_server::app;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+pub struct TestServer {
+    pub db: TestDb,
+    pub clock: Arc<ManualClock>,
+    pub addr: std::net::SocketAddr,
+    pub orders: FulfillmentServiceClient<Channel>,
+    pub policy: PolicyServiceClient<Channel>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The day every test stands on unless it moves the clock.
+pub fn today() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
+        let pool = db.pool(8);
+        let clock = Arc::new(ManualClock::new(today()));
+        let shared: Arc<dyn Clock> = clock.clone();
+        let state = app::app_state(pool, shared);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            app::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Self {
+            db,
+            clock,
+            addr,
+            orders: FulfillmentServiceClient::new(channel.clone()),
+            policy: PolicyServiceClient::new(channel),
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        self.db.conn()
+    }
+
+    pub async fn merchant(&mut self, id: &str, country: &str) {
+        self.orders
+            .upsert_merchant(pb::UpsertMerchantRequest {
+                merchant: Some(pb::Merchant {
+                    id: id.into(),
+                    name: format!("Merchant {id}"),
+                    country: country.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Releases an order to `merchant` at `released_at`, shipping to `to`.
+    pub async fn release_at(
+        &mut self,
+        merchant: &str,
+        id: &str,
+        released_at: DateTime<Utc>,
+        to: pb::ShippingDetail,
+    ) -> pb::Order {
+        self.orders
+            .release_order(release_request(merchant, id, released_at, to))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap();
+        }
+    }
+}
+
+pub fn release_request(merchant: &str, id: &str, released_at: DateTime<Utc>, to: pb::ShippingDetail) -> pb::ReleaseOrderRequest {
+    pb::ReleaseOrderRequest {
+        order_id: id.into(),
+        merchant_id: merchant.into(),
+        released_at: Some(ts(released_at)),
+        shipping_detail: Some(to),
+        product_name: "Widget".into(),
+        quantity: 1,
+        ..Default::default()
+    }
+}
+
+pub fn ts(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn alice() -> pb::ShippingDetail {
+    pb::ShippingDetail {
+        name: "Alice Smith".into(),
+        street_address1: "1 Main St".into(),
+        street_address2: String::new(),
+        city: "Springfield".into(),
+        state: "IL".into(),
+        zipcode: "62701".into(),
+        country: "US".into(),
+        phone_number: "+1 555 0100".into(),
+    }
+}
+
+pub fn bob() -> pb::ShippingDetail {
+    pb::ShippingDetail {
+        name: "Bob Jones".into(),
+        street_address1: "2 Oak Ave".into(),
+        city: "Portland".into(),
+        zipcode: "97201".into(),
+        country: "US".into(),
+        ..Default::default()
+    }
+}
+
+/// Day `n` of the worked examples (day 1 = ten days before today, at 09:00).
+pub fn day(n: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 13, 9, 0, 0).unwrap() + Duration::days(n - 1)
+}
+
+pub fn fulfil(merchant: &str, order: &str, carrier: &str, number: &str) -> pb::FulfillOrderRequest {
+    pb::FulfillOrderRequest {
+        merchant_id: merchant.into(),
+        order_id: order.into(),
+        tracking_number: number.into(),
+        carrier: carrier.into(),
+        origin_country: "CN".into(),
+        channel: pb::Channel::Api as i32,
+    }
+}
+
+/// The `google.rpc.ErrorInfo` reason and the BadRequest fields of an error status.
+pub fn error_reason(status: &tonic::Status) -> (String, Vec<String>) {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let reason = details.error_info().map(|i| i.reason.clone()).unwrap_or_default();
+    let fields = details
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    (reason, fields)
+}
