@@ -58,7 +58,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 impl ServiceError {
-    pub fn invalid(reason: &'static str, field: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn invalid(
+        reason: &'static str,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         Self::InvalidArgument {
             reason,
             violations: vec![FieldViolation::new(field, description)],
@@ -119,7 +123,10 @@ impl From<diesel::result::Error> for ServiceError {
         match error {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => Self::Aborted {
                 reason: "CONCURRENT_UPDATE",
-                message: format!("a concurrent change won the race, retry: {}", info.message()),
+                message: format!(
+                    "a concurrent change won the race, retry: {}",
+                    info.message()
+                ),
             },
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 Self::Unavailable(Box::new(error))

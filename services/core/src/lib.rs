@@ -10,7 +10,6 @@ pub mod models;
 pub mod pg_bootstrap;
 pub mod repo;
 pub mod schema;
-#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

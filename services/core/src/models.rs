@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::schema::{merchants, order_events, order_trackings, orders, outbox, policies, trackings};
+use crate::schema::{
+    merchants, order_events, order_trackings, orders, outbox, policies, trackings,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = merchants, check_for_backend(diesel::pg::Pg))]

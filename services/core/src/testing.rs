@@ -1,4 +1,4 @@
-//! A fresh database per test, copied from a migrated template (the crates.io pattern), on the
+//! Test support (used by this workspace's integration tests). A fresh database per test, copied from a migrated template (the crates.io pattern), on the
 //! PostgreSQL the bootstrap finds. Tests run in parallel with no shared state.
 
 use std::sync::OnceLock;
@@ -37,7 +37,8 @@ impl TestDb {
     pub fn new() -> Self {
         let target = target();
         let admin_url = target.database_url("postgres");
-        let mut admin = PgConnection::establish(&admin_url).expect("connect to the maintenance database");
+        let mut admin =
+            PgConnection::establish(&admin_url).expect("connect to the maintenance database");
         diesel::sql_query("SELECT pg_advisory_lock($1)")
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(&mut admin)
@@ -51,9 +52,11 @@ impl TestDb {
         diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
             .execute(&mut admin)
             .expect("drop a leftover test database");
-        diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{TEMPLATE}\""))
-            .execute(&mut admin)
-            .expect("copy the template database");
+        diesel::sql_query(format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{TEMPLATE}\""
+        ))
+        .execute(&mut admin)
+        .expect("copy the template database");
         diesel::sql_query("SELECT pg_advisory_unlock($1)")
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(&mut admin)
@@ -85,8 +88,11 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let admin_url = target().database_url("postgres");
         if let Ok(mut admin) = PgConnection::establish(&admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-                .execute(&mut admin);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
         }
     }
 }
@@ -104,7 +110,8 @@ fn prepare_template(admin: &mut PgConnection, target: &PgTarget) {
             .execute(admin)
             .expect("create the template database");
     }
-    let mut conn = PgConnection::establish(&target.database_url(TEMPLATE)).expect("connect to the template");
+    let mut conn =
+        PgConnection::establish(&target.database_url(TEMPLATE)).expect("connect to the template");
     conn.run_pending_migrations(MIGRATIONS)
         .expect("migrate the template database");
 }

@@ -4,7 +4,9 @@
 use diesel::PgConnection;
 use fulfillment_core::models::Order;
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
-use fulfillment_policy::combined_shipment::{Address, CombinedShipmentCheck, ShipmentOrder, check_combined_shipment};
+use fulfillment_policy::combined_shipment::{
+    Address, CombinedShipmentCheck, ShipmentOrder, check_combined_shipment,
+};
 use fulfillment_policy::tracking_number::{find_carrier, normalize_tracking_number};
 use fulfillment_policy::values::Policy;
 
@@ -50,7 +52,10 @@ pub fn check_combined(
     if order_ids.is_empty() {
         v.add("order_ids", "is required");
     } else if order_ids.len() > MAX_ORDERS_PER_SHIPMENT {
-        v.add("order_ids", format!("at most {MAX_ORDERS_PER_SHIPMENT} orders"));
+        v.add(
+            "order_ids",
+            format!("at most {MAX_ORDERS_PER_SHIPMENT} orders"),
+        );
     }
     for id in order_ids {
         check_id(&mut v, "order_ids", id);
@@ -68,7 +73,10 @@ pub fn check_combined(
     v.finish("INVALID_REQUEST")?;
 
     let orders = repo::orders::find_many(conn, merchant_id, order_ids)?;
-    if let Some(missing) = order_ids.iter().find(|id| !orders.iter().any(|o| &o.id == *id)) {
+    if let Some(missing) = order_ids
+        .iter()
+        .find(|id| !orders.iter().any(|o| &o.id == *id))
+    {
         return Err(ServiceError::not_found("order", missing));
     }
     let mut existing = Vec::new();
@@ -81,7 +89,11 @@ pub fn check_combined(
             existing.retain(|o| !order_ids.contains(&o.id));
         }
     }
-    let facts: Vec<ShipmentOrder> = existing.iter().chain(orders.iter()).map(shipment_order).collect();
+    let facts: Vec<ShipmentOrder> = existing
+        .iter()
+        .chain(orders.iter())
+        .map(shipment_order)
+        .collect();
     Ok(CombinedCheckOutcome {
         check: check_combined_shipment(&facts, &policy.values),
         existing_order_ids: existing.into_iter().map(|o| o.id).collect(),

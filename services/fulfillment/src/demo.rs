@@ -37,7 +37,11 @@ struct DemoOrder {
     product: &'static str,
 }
 
-pub fn load_demo_data(conn: &mut PgConnection, now: DateTime<Utc>, policy: &Policy) -> ServiceResult<DemoSummary> {
+pub fn load_demo_data(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> ServiceResult<DemoSummary> {
     let merchants = [
         ("m-shenzhen", "Shenzhen Gadgets Co.", "CN"),
         ("m-saopaulo", "Loja São Paulo", "BR"),
@@ -49,18 +53,102 @@ pub fn load_demo_data(conn: &mut PgConnection, now: DateTime<Utc>, policy: &Poli
     let alice = address("Alice Smith", "1 Main St", "Springfield", "12345", "US");
     // The same address written differently: still combinable (R10 ignores case and spacing).
     let alice_again = address("ALICE SMITH", "1  main st", "springfield", "12345", "US");
-    let bruno = address("Bruno Costa", "Rua Augusta 500", "São Paulo", "01304-000", "BR");
-    let warehouse = address("A+ Warehouse", "88 Logistics Rd", "Shenzhen", "518000", "CN");
+    let bruno = address(
+        "Bruno Costa",
+        "Rua Augusta 500",
+        "São Paulo",
+        "01304-000",
+        "BR",
+    );
+    let warehouse = address(
+        "A+ Warehouse",
+        "88 Logistics Rd",
+        "Shenzhen",
+        "518000",
+        "CN",
+    );
     let orders = [
-        DemoOrder { id: "o-fresh-1", merchant: "m-shenzhen", age: Duration::hours(2), wish_express: false, aplus: false, to: alice.clone(), product: "USB-C cable" },
-        DemoOrder { id: "o-fresh-2", merchant: "m-shenzhen", age: Duration::days(2), wish_express: false, aplus: false, to: alice_again, product: "Phone case" },
-        DemoOrder { id: "o-far-apart", merchant: "m-shenzhen", age: Duration::days(7) + Duration::hours(1), wish_express: false, aplus: false, to: alice, product: "Screen protector" },
-        DemoOrder { id: "o-near-deadline", merchant: "m-shenzhen", age: Duration::days(4) + Duration::hours(22), wish_express: false, aplus: false, to: address("Chen Wei", "12 Nanjing Rd", "Shanghai", "200001", "CN"), product: "Desk lamp" },
-        DemoOrder { id: "o-wish-express", merchant: "m-shenzhen", age: Duration::days(1), wish_express: true, aplus: false, to: address("Dana White", "9 Elm St", "Portland", "97201", "US"), product: "Headphones" },
-        DemoOrder { id: "o-aplus", merchant: "m-shenzhen", age: Duration::days(1), wish_express: false, aplus: true, to: address("Eve Martin", "4 Rue Verte", "Lyon", "69001", "FR"), product: "Smart watch" },
-        DemoOrder { id: "o-br-1", merchant: "m-saopaulo", age: Duration::hours(5), wish_express: false, aplus: false, to: bruno.clone(), product: "Havaianas" },
-        DemoOrder { id: "o-br-2", merchant: "m-saopaulo", age: Duration::days(1), wish_express: false, aplus: false, to: bruno, product: "Coffee beans" },
-        DemoOrder { id: "o-pl-1", merchant: "m-krakow", age: Duration::days(3), wish_express: false, aplus: false, to: address("Jan Kowalski", "ul. Floriańska 3", "Kraków", "31-019", "PL"), product: "Amber necklace" },
+        DemoOrder {
+            id: "o-fresh-1",
+            merchant: "m-shenzhen",
+            age: Duration::hours(2),
+            wish_express: false,
+            aplus: false,
+            to: alice.clone(),
+            product: "USB-C cable",
+        },
+        DemoOrder {
+            id: "o-fresh-2",
+            merchant: "m-shenzhen",
+            age: Duration::days(2),
+            wish_express: false,
+            aplus: false,
+            to: alice_again,
+            product: "Phone case",
+        },
+        DemoOrder {
+            id: "o-far-apart",
+            merchant: "m-shenzhen",
+            age: Duration::days(7) + Duration::hours(1),
+            wish_express: false,
+            aplus: false,
+            to: alice,
+            product: "Screen protector",
+        },
+        DemoOrder {
+            id: "o-near-deadline",
+            merchant: "m-shenzhen",
+            age: Duration::days(4) + Duration::hours(22),
+            wish_express: false,
+            aplus: false,
+            to: address("Chen Wei", "12 Nanjing Rd", "Shanghai", "200001", "CN"),
+            product: "Desk lamp",
+        },
+        DemoOrder {
+            id: "o-wish-express",
+            merchant: "m-shenzhen",
+            age: Duration::days(1),
+            wish_express: true,
+            aplus: false,
+            to: address("Dana White", "9 Elm St", "Portland", "97201", "US"),
+            product: "Headphones",
+        },
+        DemoOrder {
+            id: "o-aplus",
+            merchant: "m-shenzhen",
+            age: Duration::days(1),
+            wish_express: false,
+            aplus: true,
+            to: address("Eve Martin", "4 Rue Verte", "Lyon", "69001", "FR"),
+            product: "Smart watch",
+        },
+        DemoOrder {
+            id: "o-br-1",
+            merchant: "m-saopaulo",
+            age: Duration::hours(5),
+            wish_express: false,
+            aplus: false,
+            to: bruno.clone(),
+            product: "Havaianas",
+        },
+        DemoOrder {
+            id: "o-br-2",
+            merchant: "m-saopaulo",
+            age: Duration::days(1),
+            wish_express: false,
+            aplus: false,
+            to: bruno,
+            product: "Coffee beans",
+        },
+        DemoOrder {
+            id: "o-pl-1",
+            merchant: "m-krakow",
+            age: Duration::days(3),
+            wish_express: false,
+            aplus: false,
+            to: address("Jan Kowalski", "ul. Floriańska 3", "Kraków", "31-019", "PL"),
+            product: "Amber necklace",
+        },
     ];
     let actor = Actor("demo".into());
     let mut created = 0;

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::{ServiceError, ServiceResult, repo};
-use fulfillment_policy::cancellation::{CancellationDecision, CancellationInput, CancelledBy, decide_cancellation};
+use fulfillment_policy::cancellation::{
+    CancellationDecision, CancellationInput, CancelledBy, decide_cancellation,
+};
 use fulfillment_policy::order_state::OrderState;
 use fulfillment_policy::values::Policy;
 
@@ -63,13 +65,22 @@ fn merchant_country(conn: &mut PgConnection, merchant_id: &str) -> ServiceResult
         .ok_or_else(|| ServiceError::not_found("merchant", merchant_id))
 }
 
-fn cancellation_input(view: &OrderView, merchant_country: &str, at: DateTime<Utc>, by: CancelledBy) -> CancellationInput {
+fn cancellation_input(
+    view: &OrderView,
+    merchant_country: &str,
+    at: DateTime<Utc>,
+    by: CancelledBy,
+) -> CancellationInput {
     let current = view.current.as_ref();
     CancellationInput {
         initial_released_at: view.order.initial_released_at,
         state: view.state(),
-        carrier: current.map(|l| l.tracking.carrier.clone()).unwrap_or_default(),
-        has_confirmed_fulfillment: current.and_then(TrackingLink::confirmed_fulfillment_at).is_some(),
+        carrier: current
+            .map(|l| l.tracking.carrier.clone())
+            .unwrap_or_default(),
+        has_confirmed_fulfillment: current
+            .and_then(TrackingLink::confirmed_fulfillment_at)
+            .is_some(),
         merchant_country: merchant_country.to_owned(),
         is_advanced_logistics: view.order.is_advanced_logistics,
         cancelled_at: at,

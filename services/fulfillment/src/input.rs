@@ -49,19 +49,34 @@ pub fn check_id(v: &mut Violations, field: &str, value: &str) {
     } else if value.len() > MAX_ID_LEN {
         v.add(field, format!("must be at most {MAX_ID_LEN} characters"));
     } else if value.trim() != value || value.chars().any(char::is_control) {
-        v.add(field, "must not contain surrounding spaces or control characters");
+        v.add(
+            field,
+            "must not contain surrounding spaces or control characters",
+        );
     }
 }
 
 /// Checks an address; returns it with the country code upper-cased.
 pub fn check_address(v: &mut Violations, field: &str, address: &Address) -> Address {
     v.text(&format!("{field}.name"), &address.name, MAX_TEXT_LEN);
-    v.text(&format!("{field}.street_address1"), &address.street_address1, MAX_TEXT_LEN);
-    v.optional_text(&format!("{field}.street_address2"), &address.street_address2, MAX_TEXT_LEN);
+    v.text(
+        &format!("{field}.street_address1"),
+        &address.street_address1,
+        MAX_TEXT_LEN,
+    );
+    v.optional_text(
+        &format!("{field}.street_address2"),
+        &address.street_address2,
+        MAX_TEXT_LEN,
+    );
     v.text(&format!("{field}.city"), &address.city, MAX_TEXT_LEN);
     v.optional_text(&format!("{field}.state"), &address.state, MAX_TEXT_LEN);
     v.text(&format!("{field}.zipcode"), &address.zipcode, MAX_TEXT_LEN);
-    v.optional_text(&format!("{field}.phone_number"), &address.phone_number, MAX_TEXT_LEN);
+    v.optional_text(
+        &format!("{field}.phone_number"),
+        &address.phone_number,
+        MAX_TEXT_LEN,
+    );
     let mut checked = address.clone();
     match validate_country_code(&address.country) {
         Ok(code) => checked.country = code,

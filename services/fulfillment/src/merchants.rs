@@ -25,5 +25,11 @@ pub fn upsert_merchant(
         }
     };
     v.finish("INVALID_MERCHANT")?;
-    Ok(repo::merchants::upsert(conn, id, name.trim(), &country, now)?)
+    Ok(repo::merchants::upsert(
+        conn,
+        id,
+        name.trim(),
+        &country,
+        now,
+    )?)
 }

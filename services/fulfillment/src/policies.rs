@@ -45,7 +45,10 @@ impl PolicyStore {
     pub fn at(&self, conn: &mut PgConnection, at: DateTime<Utc>) -> ServiceResult<Policy> {
         let policies = self.all(conn)?;
         policy_in_force(&policies, at).cloned().ok_or_else(|| {
-            ServiceError::precondition("NO_POLICY", format!("R30: no policy version is in force at {at}"))
+            ServiceError::precondition(
+                "NO_POLICY",
+                format!("R30: no policy version is in force at {at}"),
+            )
         })
     }
 }

@@ -11,7 +11,12 @@ pub const MAX_BATCH_GET: usize = 500;
 pub const MAX_PAGE_SIZE: i64 = 500;
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 
-pub fn get_order(conn: &mut PgConnection, now: DateTime<Utc>, merchant_id: &str, order_id: &str) -> ServiceResult<OrderView> {
+pub fn get_order(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    merchant_id: &str,
+    order_id: &str,
+) -> ServiceResult<OrderView> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
     check_id(&mut v, "order_id", order_id);
@@ -76,7 +81,10 @@ pub fn list_orders_to_fulfill(
         0 => DEFAULT_PAGE_SIZE,
         n if (1..=MAX_PAGE_SIZE).contains(&n) => n,
         _ => {
-            v.add("page_size", format!("must be between 1 and {MAX_PAGE_SIZE}"));
+            v.add(
+                "page_size",
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            );
             DEFAULT_PAGE_SIZE
         }
     };

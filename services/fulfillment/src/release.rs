@@ -29,7 +29,10 @@ pub fn release_order(
     check_id(&mut v, "order_id", &input.order_id);
     check_id(&mut v, "merchant_id", &input.merchant_id);
     let released_at = input.released_at.unwrap_or(now);
-    let earliest = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().unwrap_or(now);
+    let earliest = Utc
+        .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
     if released_at > now + MAX_FUTURE_SKEW {
         v.add("released_at", "must not be in the future");
     } else if released_at < earliest {
@@ -56,7 +59,11 @@ pub fn release_order(
     };
     v.optional_text("product_id", &input.product_id, MAX_TEXT_LEN);
     v.optional_text("product_name", &input.product_name, MAX_TEXT_LEN);
-    let quantity = if input.quantity == 0 { 1 } else { input.quantity };
+    let quantity = if input.quantity == 0 {
+        1
+    } else {
+        input.quantity
+    };
     if !(1..=MAX_QUANTITY).contains(&quantity) {
         v.add("quantity", format!("must be between 1 and {MAX_QUANTITY}"));
     }
@@ -85,7 +92,8 @@ pub fn release_order(
         ship_zipcode: shipping.zipcode,
         ship_country: shipping.country,
         ship_phone_number: shipping.phone_number,
-        customer_shipping_detail: serde_json::to_value(&customer).map_err(ServiceError::internal)?,
+        customer_shipping_detail: serde_json::to_value(&customer)
+            .map_err(ServiceError::internal)?,
         product_id: input.product_id.clone(),
         product_name: input.product_name.clone(),
         quantity,

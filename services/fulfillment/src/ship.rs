@@ -8,7 +8,9 @@ use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 use fulfillment_policy::combined_shipment::{CombinedShipmentCheck, check_combined_shipment};
 use fulfillment_policy::deadline::is_late;
 use fulfillment_policy::order_state::{OrderState, check_can_fulfill, check_can_modify_tracking};
-use fulfillment_policy::tracking_number::{Channel, ValidTracking, validate_country_code, validate_tracking_number};
+use fulfillment_policy::tracking_number::{
+    Channel, ValidTracking, validate_country_code, validate_tracking_number,
+};
 use fulfillment_policy::values::Policy;
 use serde_json::json;
 
@@ -73,11 +75,18 @@ pub fn ship(
 ) -> ServiceResult<ShipOutcome> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
-    let ids_field = if order_ids.len() == 1 { "order_id" } else { "order_ids" };
+    let ids_field = if order_ids.len() == 1 {
+        "order_id"
+    } else {
+        "order_ids"
+    };
     if order_ids.is_empty() {
         v.add(ids_field, "is required");
     } else if order_ids.len() > MAX_ORDERS_PER_SHIPMENT {
-        v.add(ids_field, format!("at most {MAX_ORDERS_PER_SHIPMENT} orders per shipment"));
+        v.add(
+            ids_field,
+            format!("at most {MAX_ORDERS_PER_SHIPMENT} orders per shipment"),
+        );
     }
     for id in order_ids {
         check_id(&mut v, ids_field, id);
@@ -92,7 +101,10 @@ pub fn ship(
     let (valid, origin_country) = validate_tracking_input(input)?;
 
     let locked = repo::orders::lock_many(conn, merchant_id, &sorted)?;
-    if let Some(missing) = sorted.iter().find(|id| !locked.iter().any(|o| &o.id == *id)) {
+    if let Some(missing) = sorted
+        .iter()
+        .find(|id| !locked.iter().any(|o| &o.id == *id))
+    {
         return Err(ServiceError::not_found("order", missing));
     }
     for order in &locked {
@@ -102,10 +114,7 @@ pub fn ship(
             ShipMode::ModifyTracking => check_can_modify_tracking(state),
         };
         allowed.map_err(|e| {
-            ServiceError::precondition(
-                e.reason(),
-                format!("order {}: {e}", order.id),
-            )
+            ServiceError::precondition(e.reason(), format!("order {}: {e}", order.id))
         })?;
     }
 
@@ -256,7 +265,18 @@ pub fn ship(
         }
     }
 
-    let mut views = load_views(conn, locked, now)?;
+    // The rows were read before the update: bring them up to what was written.
+    let shipped: Vec<Order> = locked
+        .into_iter()
+        .map(|mut order| {
+            if mode == ShipMode::Fulfil {
+                order.state = OrderState::Shipped.as_str().to_owned();
+                order.updated_at = now;
+            }
+            order
+        })
+        .collect();
+    let mut views = load_views(conn, shipped, now)?;
     // Answer in the order the caller asked.
     views.sort_by_key(|view| order_ids.iter().position(|id| *id == view.order.id));
     Ok(ShipOutcome {

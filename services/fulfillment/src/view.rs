@@ -46,7 +46,8 @@ impl OrderView {
     }
 
     fn build(order: Order, links: Vec<TrackingLink>, now: DateTime<Utc>) -> Self {
-        let (current, history): (Vec<_>, Vec<_>) = links.into_iter().partition(|l| l.link.is_current);
+        let (current, history): (Vec<_>, Vec<_>) =
+            links.into_iter().partition(|l| l.link.is_current);
         let current = current.into_iter().next();
         let state = order.state.parse().unwrap_or(OrderState::Approved);
         // R2: time left only counts for an order still waiting to ship.
@@ -61,7 +62,9 @@ impl OrderView {
         let payment = payment_eligibility(
             state,
             current.is_some(),
-            current.as_ref().and_then(TrackingLink::confirmed_fulfillment_at),
+            current
+                .as_ref()
+                .and_then(TrackingLink::confirmed_fulfillment_at),
         );
         Self {
             order,
@@ -74,7 +77,11 @@ impl OrderView {
 }
 
 /// Builds views for these orders with one query for all their trackings, keeping their order.
-pub fn load_views(conn: &mut PgConnection, orders: Vec<Order>, now: DateTime<Utc>) -> ServiceResult<Vec<OrderView>> {
+pub fn load_views(
+    conn: &mut PgConnection,
+    orders: Vec<Order>,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<OrderView>> {
     let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
     let mut links: HashMap<String, Vec<TrackingLink>> = HashMap::new();
     for (link, tracking) in repo::orders::links_with_trackings(conn, &ids)? {
@@ -92,7 +99,11 @@ pub fn load_views(conn: &mut PgConnection, orders: Vec<Order>, now: DateTime<Utc
         .collect())
 }
 
-pub fn load_view(conn: &mut PgConnection, order: Order, now: DateTime<Utc>) -> ServiceResult<OrderView> {
+pub fn load_view(
+    conn: &mut PgConnection,
+    order: Order,
+    now: DateTime<Utc>,
+) -> ServiceResult<OrderView> {
     let mut views = load_views(conn, vec![order], now)?;
     views
         .pop()

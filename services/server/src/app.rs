@@ -39,39 +39,46 @@ pub async fn serve(
     health_reporter
         .set_serving::<FulfillmentServiceServer<FulfillmentApi>>()
         .await;
-    health_reporter.set_serving::<PolicyServiceServer<PolicyApi>>().await;
+    health_reporter
+        .set_serving::<PolicyServiceServer<PolicyApi>>()
+        .await;
     health_reporter
         .set_serving::<TrackingServiceServer<TrackingApi>>()
         .await;
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(fulfillment_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| {
-            tracing::error!(error = %e, "reflection descriptors are invalid");
-            e
-        });
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(fulfillment_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions serve the same descriptors, each listing the other too, so
+    // old and new clients (grpcurl uses v1alpha) see every service.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(fulfillment_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let reflection_v1alpha = reflection()
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .build_v1alpha();
 
     let mut router = Server::builder()
         .add_service(health_service)
         .add_service(
-            FulfillmentServiceServer::new(FulfillmentApi { state: state.clone() })
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            FulfillmentServiceServer::new(FulfillmentApi {
+                state: state.clone(),
+            })
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(PolicyServiceServer::new(PolicyApi { state: state.clone() }))
+        .add_service(PolicyServiceServer::new(PolicyApi {
+            state: state.clone(),
+        }))
         .add_service(TrackingServiceServer::new(TrackingApi));
-    // Reflection is part of the contract for operators; the descriptors are built into the
-    // binary, so a failure here is a build defect worth surfacing in the log, not a crash.
-    if let Ok(service) = reflection_v1 {
-        router = router.add_service(service);
-    }
-    if let Ok(service) = reflection_v1alpha {
-        router = router.add_service(service);
+    // The descriptors are built into the binary: a failure here is a build defect, logged
+    // loudly (and caught by the end-to-end test), not a reason to refuse to serve orders.
+    match (reflection_v1, reflection_v1alpha) {
+        (Ok(v1), Ok(v1alpha)) => router = router.add_service(v1).add_service(v1alpha),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "reflection descriptors are invalid")
+        }
     }
     router
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

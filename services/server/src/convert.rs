@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use fulfillment_core::models::Address;
 use fulfillment_orders::view::{OrderView, TrackingLink};
-use fulfillment_policy::cancellation::{CancellationDecision, CancellationOutcome, CancelledBy, OrderFlag};
+use fulfillment_policy::cancellation::{
+    CancellationDecision, CancellationOutcome, CancelledBy, OrderFlag,
+};
 use fulfillment_policy::combined_shipment::Requirement;
 use fulfillment_policy::order_state::OrderState;
 use fulfillment_policy::tracking_number::Channel;
@@ -79,7 +81,8 @@ fn refund_reason(reason: Option<&str>) -> pb::RefundReason {
 }
 
 pub fn tracking_status(status: &str) -> pb::TrackingStatus {
-    pb::TrackingStatus::from_str_name(&format!("TRACKING_STATUS_{status}")).unwrap_or(pb::TrackingStatus::Unspecified)
+    pb::TrackingStatus::from_str_name(&format!("TRACKING_STATUS_{status}"))
+        .unwrap_or(pb::TrackingStatus::Unspecified)
 }
 
 pub fn channel(channel: i32) -> Channel {
@@ -171,7 +174,10 @@ pub fn cancelled_by(value: i32) -> CancelledBy {
     }
 }
 
-pub fn cancellation_decision(d: &CancellationDecision, policy_version: i32) -> pb::CancellationDecision {
+pub fn cancellation_decision(
+    d: &CancellationDecision,
+    policy_version: i32,
+) -> pb::CancellationDecision {
     pb::CancellationDecision {
         outcome: match d.outcome {
             CancellationOutcome::NotApplicable => pb::CancellationOutcome::NotApplicable,
@@ -186,7 +192,9 @@ pub fn cancellation_decision(d: &CancellationDecision, policy_version: i32) -> p
             .iter()
             .map(|f| match f {
                 OrderFlag::TrackingNumberCancelled => pb::OrderFlag::TrackingNumberCancelled as i32,
-                OrderFlag::AplusTrackingNumberCancelled => pb::OrderFlag::AplusTrackingNumberCancelled as i32,
+                OrderFlag::AplusTrackingNumberCancelled => {
+                    pb::OrderFlag::AplusTrackingNumberCancelled as i32
+                }
             })
             .collect(),
         leave_aplus_program: d.leave_aplus_program,

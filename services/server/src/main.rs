@@ -1,5 +1,6 @@
 //! `fulfillment-server`: serve the gRPC API, or `migrate` the database and exit.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -12,7 +13,11 @@ use fulfillment_server::app;
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
-#[command(name = "fulfillment-server", version, about = "Order fulfilment gRPC service")]
+#[command(
+    name = "fulfillment-server",
+    version,
+    about = "Order fulfilment gRPC service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -32,7 +37,11 @@ struct ServeArgs {
     #[arg(long, env = "FULFILLMENT_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
     /// Listen address for carrier webhooks (served from the tracking milestone on).
-    #[arg(long, env = "FULFILLMENT_WEBHOOK_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "FULFILLMENT_WEBHOOK_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     webhook_listen: SocketAddr,
     /// PostgreSQL URL. Unset: a PostgreSQL on 127.0.0.1:5432 if one answers, else a private
     /// cluster started from the installed PostgreSQL binaries.
@@ -146,9 +155,12 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, webhook = %args.webhook_listen, "fulfillment-server listening");
-    println!("fulfillment-server is listening on {addr}. Try:");
-    println!("  grpcurl -plaintext {addr} list");
-    println!("  grpcurl -plaintext -d '{{\"merchant_id\":\"m-shenzhen\"}}' {addr} fulfillment.v1.FulfillmentService/ListOrdersToFulfill");
+    // A closed stdout (a supervisor that stopped reading) must not take the server down.
+    let _ = writeln!(
+        std::io::stdout(),
+        "fulfillment-server is listening on {addr}. Try:\n  grpcurl -plaintext {addr} list\n  \
+         grpcurl -plaintext -d '{{\"merchant_id\":\"m-shenzhen\"}}' {addr} fulfillment.v1.FulfillmentService/ListOrdersToFulfill"
+    );
     app::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     // Dropping the target stops a private PostgreSQL this process started.

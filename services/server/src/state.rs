@@ -45,11 +45,18 @@ impl AppState {
     /// Runs a mutation in one transaction, honouring the `idempotency-key` metadata: the first
     /// call's response is stored with the change; a replay with the same request returns it;
     /// the same key with a different request is refused.
-    pub async fn mutate<Req, Resp, F>(&self, rpc: &'static str, request: Request<Req>, f: F) -> Result<Resp, Status>
+    pub async fn mutate<Req, Resp, F>(
+        &self,
+        rpc: &'static str,
+        request: Request<Req>,
+        f: F,
+    ) -> Result<Resp, Status>
     where
         Req: Message + Send + 'static,
         Resp: Message + Default + Send + 'static,
-        F: FnOnce(&mut PgConnection, &AppState, &Actor, Req) -> ServiceResult<Resp> + Send + 'static,
+        F: FnOnce(&mut PgConnection, &AppState, &Actor, Req) -> ServiceResult<Resp>
+            + Send
+            + 'static,
     {
         let caller = caller(&request);
         let key = match request.metadata().get(IDEMPOTENCY_KEY) {

@@ -22,7 +22,11 @@ fn grpcurl() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -48,7 +52,11 @@ impl Server {
         loop {
             assert!(Instant::now() < deadline, "server did not start in time");
             match lines.next() {
-                Some(Ok(line)) if line.contains("grpcurl -plaintext") => break,
+                Some(Ok(line)) if line.contains("grpcurl -plaintext") => {
+                    // Keep draining stdout so the server never writes into a closed pipe.
+                    std::thread::spawn(move || lines.for_each(drop));
+                    break;
+                }
                 Some(Ok(_)) => {}
                 _ => panic!("server exited before listening: {:?}", child.try_wait()),
             }
@@ -56,20 +64,25 @@ impl Server {
         Self { child, addr }
     }
 
-    fn call(&self, args: &[&str]) -> (bool, String) {
+    /// `grpcurl -plaintext OPTIONS ADDR COMMAND...`
+    fn call(&self, options: &[&str], command: &[&str]) -> (bool, String) {
         let out = Command::new(grpcurl())
             .arg("-plaintext")
-            .args(args.iter().take(args.len().saturating_sub(1)))
+            .args(options)
             .arg(&self.addr)
-            .args(args.last())
+            .args(command)
             .output()
             .expect("run grpcurl");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.success(), text)
     }
 
     fn json(&self, method: &str, body: &str) -> Value {
-        let (ok, text) = self.call(&["-d", body, method]);
+        let (ok, text) = self.call(&["-d", body], &[method]);
         assert!(ok, "{method} failed: {text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: {e}: {text}"))
     }
@@ -86,7 +99,7 @@ fn grpcurl_lists_describes_releases_fulfils_and_gets_and_sees_a_clear_error() {
     let db = TestDb::new();
     let mut server = Server::start(db.url());
 
-    let (ok, list) = server.call(&["list"]);
+    let (ok, list) = server.call(&[], &["list"]);
     assert!(ok, "{list}");
     for service in [
         "fulfillment.v1.FulfillmentService",
@@ -98,16 +111,28 @@ fn grpcurl_lists_describes_releases_fulfils_and_gets_and_sees_a_clear_error() {
         assert!(list.contains(service), "{service} missing from:\n{list}");
     }
 
-    let (ok, described) = server.call(&["describe", "fulfillment.v1.FulfillOrderRequest"]);
+    let (ok, described) = server.call(&[], &["describe", "fulfillment.v1.FulfillOrderRequest"]);
     assert!(ok && described.contains("tracking_number"), "{described}");
-    assert!(described.contains("Required. Normalised"), "field comments reach grpcurl: {described}");
+    assert!(
+        described.contains("Required. Normalised"),
+        "field comments reach grpcurl: {described}"
+    );
 
-    let health = server.json("grpc.health.v1.Health/Check", r#"{"service":"fulfillment.v1.FulfillmentService"}"#);
+    let health = server.json(
+        "grpc.health.v1.Health/Check",
+        r#"{"service":"fulfillment.v1.FulfillmentService"}"#,
+    );
     assert_eq!(health["status"], "SERVING");
 
     // The demo data is there.
-    let demo = server.json("fulfillment.v1.FulfillmentService/ListOrdersToFulfill", r#"{"merchant_id":"m-shenzhen"}"#);
-    assert!(demo["orders"].as_array().is_some_and(|o| o.len() >= 5), "{demo}");
+    let demo = server.json(
+        "fulfillment.v1.FulfillmentService/ListOrdersToFulfill",
+        r#"{"merchant_id":"m-shenzhen"}"#,
+    );
+    assert!(
+        demo["orders"].as_array().is_some_and(|o| o.len() >= 5),
+        "{demo}"
+    );
 
     server.json(
         "fulfillment.v1.FulfillmentService/ReleaseOrder",
@@ -117,25 +142,45 @@ fn grpcurl_lists_describes_releases_fulfils_and_gets_and_sees_a_clear_error() {
         "fulfillment.v1.FulfillmentService/FulfillOrder",
         r#"{"merchant_id":"m-krakow","order_id":"e2e-1","carrier":"poczta-polska","tracking_number":"rr 123 456 785 pl","origin_country":"PL"}"#,
     );
-    assert_eq!(shipped["order"]["state"], "ORDER_STATE_SHIPPED", "{shipped}");
+    assert_eq!(
+        shipped["order"]["state"], "ORDER_STATE_SHIPPED",
+        "{shipped}"
+    );
     let got = server.json(
         "fulfillment.v1.FulfillmentService/GetOrder",
         r#"{"merchant_id":"m-krakow","order_id":"e2e-1"}"#,
     );
-    assert_eq!(got["order"]["tracking"]["trackingNumber"], "RR123456785PL", "{got}");
-    assert_eq!(got["order"]["tracking"]["status"], "TRACKING_STATUS_PENDING");
+    assert_eq!(
+        got["order"]["tracking"]["trackingNumber"], "RR123456785PL",
+        "{got}"
+    );
+    assert_eq!(
+        got["order"]["tracking"]["status"],
+        "TRACKING_STATUS_PENDING"
+    );
 
-    let (ok, error) = server.call(&[
-        "-d",
-        r#"{"merchant_id":"m-krakow","order_id":"o-pl-1","carrier":"poczta-polska","tracking_number":"","origin_country":"PL"}"#,
-        "fulfillment.v1.FulfillmentService/FulfillOrder",
-    ]);
+    let (ok, error) = server.call(
+        &[
+            "-d",
+            r#"{"merchant_id":"m-krakow","order_id":"o-pl-1","carrier":"poczta-polska","tracking_number":"","origin_country":"PL"}"#,
+        ],
+        &["fulfillment.v1.FulfillmentService/FulfillOrder"],
+    );
     assert!(!ok);
-    assert!(error.contains("InvalidArgument") && error.contains("tracking_number"), "{error}");
+    assert!(
+        error.contains("InvalidArgument") && error.contains("tracking_number"),
+        "{error}"
+    );
 
     // SIGTERM drains and exits cleanly.
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = server.child.try_wait().unwrap() {

@@ -13,7 +13,9 @@ use tonic::{Code, Request};
 async fn r3_release_fulfil_get_roundtrip_writes_audit_and_outbox() {
     let mut s = TestServer::start().await;
     s.merchant("m-1", "CN").await;
-    let released = s.release_at("m-1", "o-1", today() - Duration::hours(30), alice()).await;
+    let released = s
+        .release_at("m-1", "o-1", today() - Duration::hours(30), alice())
+        .await;
     assert_eq!(released.state, pb::OrderState::Approved as i32);
     assert_eq!(released.initial_released_at, released.released_at);
 
@@ -26,11 +28,17 @@ async fn r3_release_fulfil_get_roundtrip_writes_audit_and_outbox() {
     let order = shipped.order.unwrap();
     assert_eq!(order.state, pb::OrderState::Shipped as i32);
     let tracking = order.tracking.unwrap();
-    assert_eq!(tracking.tracking_number, "LX123456789CN", "R3: trimmed, no spaces or dashes, upper case");
+    assert_eq!(
+        tracking.tracking_number, "LX123456789CN",
+        "R3: trimmed, no spaces or dashes, upper case"
+    );
     assert_eq!(tracking.carrier, "wishpost");
     assert_eq!(tracking.status, pb::TrackingStatus::Pending as i32);
     assert!(!tracking.shipped_late);
-    assert!(!order.payment_eligible, "R6: PENDING tracking is not eligible");
+    assert!(
+        !order.payment_eligible,
+        "R6: PENDING tracking is not eligible"
+    );
 
     let got = s
         .orders
@@ -47,7 +55,10 @@ async fn r3_release_fulfil_get_roundtrip_writes_audit_and_outbox() {
 
     let mut conn = s.conn();
     let events = repo::audit::events_for_order(&mut conn, "o-1").unwrap();
-    let kinds: Vec<_> = events.iter().map(|e| (e.kind.as_str(), e.state_after.as_str())).collect();
+    let kinds: Vec<_> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.state_after.as_str()))
+        .collect();
     assert_eq!(kinds, [("released", "APPROVED"), ("shipped", "SHIPPED")]);
     assert_eq!(events[1].state_before.as_deref(), Some("APPROVED"));
     assert_eq!(events[1].policy_version, Some(1));
@@ -63,12 +74,20 @@ async fn r2_days_and_hours_to_fulfill_count_down_and_never_go_negative() {
     let mut s = TestServer::start().await;
     s.merchant("m-1", "US").await;
     let order = s
-        .release_at("m-1", "o-1", today() - Duration::days(1) - Duration::minutes(30), alice())
+        .release_at(
+            "m-1",
+            "o-1",
+            today() - Duration::days(1) - Duration::minutes(30),
+            alice(),
+        )
         .await;
     // Deadline is released_at + 5 days: 3 days 23 h 30 min from now.
     assert_eq!(order.days_to_fulfill, 3);
     assert_eq!(order.hours_to_fulfill, 95);
-    assert_eq!(order.fulfillment_deadline.unwrap().seconds, (today() + Duration::days(4) - Duration::minutes(30)).timestamp());
+    assert_eq!(
+        order.fulfillment_deadline.unwrap().seconds,
+        (today() + Duration::days(4) - Duration::minutes(30)).timestamp()
+    );
 
     s.clock.advance(Duration::days(10));
     let later = s
@@ -114,7 +133,10 @@ async fn r1_release_is_idempotent_on_order_id_and_never_crosses_merchants() {
         .unwrap()
         .into_inner();
     assert!(!again.created);
-    assert_eq!(again.order.unwrap().released_at, first.order.unwrap().released_at);
+    assert_eq!(
+        again.order.unwrap().released_at,
+        first.order.unwrap().released_at
+    );
     let other = s
         .orders
         .release_order(release_request("m-2", "o-1", day(1), alice()))
@@ -139,7 +161,10 @@ async fn r10_example_1_and_2_and_the_five_day_boundary() {
     s.release_at("m-1", "c", day(7), alice()).await;
     s.release_at("m-1", "d", day(6), alice()).await;
 
-    s.orders.fulfill_order(fulfil("m-1", "a", "wishpost", "LX000000001CN")).await.unwrap();
+    s.orders
+        .fulfill_order(fulfil("m-1", "a", "wishpost", "LX000000001CN"))
+        .await
+        .unwrap();
     // Example 1: A day 1, B day 3 -> allowed.
     let b = s
         .orders
@@ -156,9 +181,16 @@ async fn r10_example_1_and_2_and_the_five_day_boundary() {
         .unwrap_err();
     assert_eq!(c.code(), Code::FailedPrecondition);
     assert_eq!(error_reason(&c).0, "COMBINED_SHIPMENT_RELEASE_WINDOW");
-    assert!(c.message().contains("R10") && c.message().contains('6'), "{}", c.message());
+    assert!(
+        c.message().contains("R10") && c.message().contains('6'),
+        "{}",
+        c.message()
+    );
     // Exactly 5 calendar days (day 1 and day 6) -> allowed.
-    s.orders.fulfill_order(fulfil("m-1", "d", "wishpost", "LX000000001CN")).await.unwrap();
+    s.orders
+        .fulfill_order(fulfil("m-1", "d", "wishpost", "LX000000001CN"))
+        .await
+        .unwrap();
     s.stop().await;
 }
 
@@ -176,9 +208,28 @@ async fn r10_example_3_once_a_and_b_share_a_tracking_c_may_not_use_it() {
         order_ids,
         ..Default::default()
     };
-    assert!(s.policy.check_combined_shipment(check(ids(&["a", "b"]))).await.unwrap().into_inner().allowed);
-    assert!(s.policy.check_combined_shipment(check(ids(&["b", "c"]))).await.unwrap().into_inner().allowed);
-    let abc = s.policy.check_combined_shipment(check(ids(&["a", "b", "c"]))).await.unwrap().into_inner();
+    assert!(
+        s.policy
+            .check_combined_shipment(check(ids(&["a", "b"])))
+            .await
+            .unwrap()
+            .into_inner()
+            .allowed
+    );
+    assert!(
+        s.policy
+            .check_combined_shipment(check(ids(&["b", "c"])))
+            .await
+            .unwrap()
+            .into_inner()
+            .allowed
+    );
+    let abc = s
+        .policy
+        .check_combined_shipment(check(ids(&["a", "b", "c"])))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!abc.allowed);
     assert_eq!(abc.violations.len(), 1);
     let mut pair = abc.violations[0].order_ids.clone();
@@ -236,12 +287,26 @@ async fn r10_names_and_addresses_compare_ignoring_case_but_not_content() {
     s.release_at("m-1", "c", day(2), other_zip).await;
     s.release_at("m-1", "d", day(2), bob()).await;
 
-    s.orders.fulfill_order(fulfil("m-1", "a", "usps", "9400111899223334445501")).await.unwrap();
-    s.orders.fulfill_order(fulfil("m-1", "b", "usps", "9400111899223334445501")).await.unwrap();
-    let zip = s.orders.fulfill_order(fulfil("m-1", "c", "usps", "9400111899223334445501")).await.unwrap_err();
+    s.orders
+        .fulfill_order(fulfil("m-1", "a", "usps", "9400111899223334445501"))
+        .await
+        .unwrap();
+    s.orders
+        .fulfill_order(fulfil("m-1", "b", "usps", "9400111899223334445501"))
+        .await
+        .unwrap();
+    let zip = s
+        .orders
+        .fulfill_order(fulfil("m-1", "c", "usps", "9400111899223334445501"))
+        .await
+        .unwrap_err();
     assert_eq!(error_reason(&zip).0, "COMBINED_SHIPMENT_ADDRESS_MISMATCH");
     assert!(zip.message().contains("zipcode"), "{}", zip.message());
-    let name = s.orders.fulfill_order(fulfil("m-1", "d", "usps", "9400111899223334445501")).await.unwrap_err();
+    let name = s
+        .orders
+        .fulfill_order(fulfil("m-1", "d", "usps", "9400111899223334445501"))
+        .await
+        .unwrap_err();
     assert_eq!(name.code(), Code::FailedPrecondition);
     s.stop().await;
 }
@@ -268,8 +333,14 @@ async fn r11_wish_express_in_the_group_sets_the_requirement_and_earliest_deadlin
         .unwrap()
         .into_inner();
     assert_eq!(out.requirement, pb::ShippingRequirement::WishExpress as i32);
-    assert_eq!(out.deadline.unwrap().seconds, (day(1) + Duration::days(5)).timestamp());
-    assert_eq!(out.orders.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        out.deadline.unwrap().seconds,
+        (day(1) + Duration::days(5)).timestamp()
+    );
+    assert_eq!(
+        out.orders.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     s.stop().await;
 }
 
@@ -280,8 +351,15 @@ async fn r3_a_tracking_number_of_one_merchant_is_refused_for_another() {
     s.merchant("m-2", "US").await;
     s.release_at("m-1", "a", day(1), alice()).await;
     s.release_at("m-2", "b", day(1), alice()).await;
-    s.orders.fulfill_order(fulfil("m-1", "a", "usps", "9400111899223334445503")).await.unwrap();
-    let err = s.orders.fulfill_order(fulfil("m-2", "b", "usps", "9400111899223334445503")).await.unwrap_err();
+    s.orders
+        .fulfill_order(fulfil("m-1", "a", "usps", "9400111899223334445503"))
+        .await
+        .unwrap();
+    let err = s
+        .orders
+        .fulfill_order(fulfil("m-2", "b", "usps", "9400111899223334445503"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
     assert_eq!(error_reason(&err).0, "TRACKING_NUMBER_IN_USE");
     s.stop().await;
@@ -295,16 +373,37 @@ async fn bad_input_gets_the_right_code_and_names_the_field() {
     s.release_at("m-1", "o-1", day(1), alice()).await;
 
     // Every required field missing: each one named.
-    let err = s.orders.fulfill_order(pb::FulfillOrderRequest::default()).await.unwrap_err();
+    let err = s
+        .orders
+        .fulfill_order(pb::FulfillOrderRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     let (_, fields) = error_reason(&err);
-    assert!(fields.contains(&"merchant_id".to_string()) && fields.contains(&"order_id".to_string()), "{fields:?}");
+    assert!(
+        fields.contains(&"merchant_id".to_string()) && fields.contains(&"order_id".to_string()),
+        "{fields:?}"
+    );
 
-    let empty = s.orders.fulfill_order(fulfil("m-1", "o-1", "usps", "   ")).await.unwrap_err();
+    let empty = s
+        .orders
+        .fulfill_order(fulfil("m-1", "o-1", "usps", "   "))
+        .await
+        .unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
-    assert_eq!(error_reason(&empty), ("TRACKING_NUMBER_REQUIRED".into(), vec!["tracking_number".into()]));
+    assert_eq!(
+        error_reason(&empty),
+        (
+            "TRACKING_NUMBER_REQUIRED".into(),
+            vec!["tracking_number".into()]
+        )
+    );
 
-    let huge = s.orders.fulfill_order(fulfil("m-1", "o-1", "usps", &"9".repeat(10_000))).await.unwrap_err();
+    let huge = s
+        .orders
+        .fulfill_order(fulfil("m-1", "o-1", "usps", &"9".repeat(10_000)))
+        .await
+        .unwrap_err();
     assert_eq!(huge.code(), Code::InvalidArgument);
     assert_eq!(error_reason(&huge).1, ["tracking_number"]);
 
@@ -313,17 +412,42 @@ async fn bad_input_gets_the_right_code_and_names_the_field() {
     let err = s.orders.fulfill_order(bad_country).await.unwrap_err();
     assert_eq!(error_reason(&err).1, ["origin_country"]);
 
-    let carrier = s.orders.fulfill_order(fulfil("m-1", "o-1", "pigeon-post", "9400111899223334445504")).await.unwrap_err();
+    let carrier = s
+        .orders
+        .fulfill_order(fulfil(
+            "m-1",
+            "o-1",
+            "pigeon-post",
+            "9400111899223334445504",
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(carrier.code(), Code::InvalidArgument);
-    assert!(carrier.message().contains("wishpost"), "lists known carriers: {}", carrier.message());
+    assert!(
+        carrier.message().contains("wishpost"),
+        "lists known carriers: {}",
+        carrier.message()
+    );
 
-    let s10 = s.orders.fulfill_order(fulfil("m-1", "o-1", "poczta-polska", "RR123456780PL")).await.unwrap_err();
+    let s10 = s
+        .orders
+        .fulfill_order(fulfil("m-1", "o-1", "poczta-polska", "RR123456780PL"))
+        .await
+        .unwrap_err();
     assert_eq!(s10.code(), Code::InvalidArgument, "R3: bad S10 check digit");
 
-    let unknown = s.orders.fulfill_order(fulfil("m-1", "o-404", "usps", "9400111899223334445504")).await.unwrap_err();
+    let unknown = s
+        .orders
+        .fulfill_order(fulfil("m-1", "o-404", "usps", "9400111899223334445504"))
+        .await
+        .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
     // Another merchant's order looks exactly like a missing one.
-    let foreign = s.orders.fulfill_order(fulfil("m-2", "o-1", "usps", "9400111899223334445504")).await.unwrap_err();
+    let foreign = s
+        .orders
+        .fulfill_order(fulfil("m-2", "o-1", "usps", "9400111899223334445504"))
+        .await
+        .unwrap_err();
     assert_eq!(foreign.code(), Code::NotFound);
     let foreign_get = s
         .orders
@@ -340,7 +464,11 @@ async fn bad_input_gets_the_right_code_and_names_the_field() {
     bad_release.released_at = Some(ts(today() + Duration::days(2)));
     let err = s.orders.release_order(bad_release).await.unwrap_err();
     let (_, fields) = error_reason(&err);
-    assert!(fields.contains(&"shipping_detail.country".into()) && fields.contains(&"released_at".into()), "{fields:?}");
+    assert!(
+        fields.contains(&"shipping_detail.country".into())
+            && fields.contains(&"released_at".into()),
+        "{fields:?}"
+    );
 
     // Nothing was written by any refused call.
     let mut conn = s.conn();
@@ -359,17 +487,35 @@ async fn r3_a_refunded_or_shipped_order_cannot_be_fulfilled_again() {
         use fulfillment_core::schema::orders;
         let mut conn = s.conn();
         diesel::update(orders::table.find("o-2"))
-            .set((orders::state.eq("REFUNDED"), orders::refund_reason.eq("NOT_SHIPPED_IN_TIME")))
+            .set((
+                orders::state.eq("REFUNDED"),
+                orders::refund_reason.eq("NOT_SHIPPED_IN_TIME"),
+            ))
             .execute(&mut conn)
             .unwrap();
     }
-    s.orders.fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445505")).await.unwrap();
-    let again = s.orders.fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445506")).await.unwrap_err();
+    s.orders
+        .fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445505"))
+        .await
+        .unwrap();
+    let again = s
+        .orders
+        .fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445506"))
+        .await
+        .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
     assert!(again.message().contains("R3"), "{}", again.message());
-    let refunded = s.orders.fulfill_order(fulfil("m-1", "o-2", "usps", "9400111899223334445507")).await.unwrap_err();
+    let refunded = s
+        .orders
+        .fulfill_order(fulfil("m-1", "o-2", "usps", "9400111899223334445507"))
+        .await
+        .unwrap_err();
     assert_eq!(refunded.code(), Code::FailedPrecondition);
-    assert!(refunded.message().contains("REFUNDED"), "{}", refunded.message());
+    assert!(
+        refunded.message().contains("REFUNDED"),
+        "{}",
+        refunded.message()
+    );
     s.stop().await;
 }
 
@@ -385,7 +531,10 @@ async fn r12_intelipost_by_hand_takes_only_the_nfe_number() {
     assert_eq!(error_reason(&err).0, "INTELIPOST_NFE_REQUIRED");
     by_hand.tracking_number = "000123456".into();
     let ok = s.orders.fulfill_order(by_hand).await.unwrap().into_inner();
-    assert_eq!(ok.order.unwrap().tracking.unwrap().tracking_number, "000123456");
+    assert_eq!(
+        ok.order.unwrap().tracking.unwrap().tracking_number,
+        "000123456"
+    );
     s.stop().await;
 }
 
@@ -404,22 +553,51 @@ async fn r4_modify_tracking_keeps_the_previous_one_in_history() {
     };
     let not_shipped = s.orders.modify_tracking(modify.clone()).await.unwrap_err();
     assert_eq!(not_shipped.code(), Code::FailedPrecondition);
-    assert!(not_shipped.message().contains("R4"), "{}", not_shipped.message());
+    assert!(
+        not_shipped.message().contains("R4"),
+        "{}",
+        not_shipped.message()
+    );
 
-    s.orders.fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445508")).await.unwrap();
+    s.orders
+        .fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445508"))
+        .await
+        .unwrap();
     let mut no_number = modify.clone();
     no_number.tracking_number.clear();
-    assert_eq!(s.orders.modify_tracking(no_number).await.unwrap_err().code(), Code::InvalidArgument);
+    assert_eq!(
+        s.orders
+            .modify_tracking(no_number)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
 
     let out = s.orders.modify_tracking(modify).await.unwrap().into_inner();
-    assert_eq!(out.previous_tracking.unwrap().tracking_number, "9400111899223334445508");
+    assert_eq!(
+        out.previous_tracking.unwrap().tracking_number,
+        "9400111899223334445508"
+    );
     let order = out.order.unwrap();
-    assert_eq!(order.tracking.unwrap().tracking_number, "9400111899223334445509");
+    assert_eq!(
+        order.tracking.unwrap().tracking_number,
+        "9400111899223334445509"
+    );
     assert_eq!(order.tracking_history.len(), 1);
-    assert_eq!(order.tracking_history[0].tracking_number, "9400111899223334445508");
+    assert_eq!(
+        order.tracking_history[0].tracking_number,
+        "9400111899223334445508"
+    );
     assert_eq!(order.state, pb::OrderState::Shipped as i32);
     let mut conn = s.conn();
-    assert_eq!(repo::audit::outbox_for_order(&mut conn, "o-1").unwrap().len(), 2, "R9: customer told the new number");
+    assert_eq!(
+        repo::audit::outbox_for_order(&mut conn, "o-1")
+            .unwrap()
+            .len(),
+        2,
+        "R9: customer told the new number"
+    );
     s.stop().await;
 }
 
@@ -432,7 +610,10 @@ async fn list_to_fulfill_pages_oldest_deadline_first_and_batch_get_lists_missing
         s.release_at("m-1", id, day(d), alice()).await;
     }
     s.release_at("m-2", "x-1", day(1), alice()).await;
-    s.orders.fulfill_order(fulfil("m-1", "o-2", "usps", "9400111899223334445510")).await.unwrap();
+    s.orders
+        .fulfill_order(fulfil("m-1", "o-2", "usps", "9400111899223334445510"))
+        .await
+        .unwrap();
 
     let mut seen = Vec::new();
     let mut token = String::new();
@@ -479,7 +660,14 @@ async fn list_to_fulfill_pages_oldest_deadline_first_and_batch_get_lists_missing
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(batch.orders.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["o-5", "o-1"]);
+    assert_eq!(
+        batch
+            .orders
+            .iter()
+            .map(|o| o.id.as_str())
+            .collect::<Vec<_>>(),
+        ["o-5", "o-1"]
+    );
     assert_eq!(batch.missing_order_ids, ["nope", "x-1"]);
     s.stop().await;
 }
@@ -491,35 +679,55 @@ async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_reques
     s.release_at("m-1", "o-1", day(1), alice()).await;
     let keyed = |req: pb::FulfillOrderRequest, key: &str| {
         let mut r = Request::new(req);
-        r.metadata_mut().insert("idempotency-key", key.parse().unwrap());
+        r.metadata_mut()
+            .insert("idempotency-key", key.parse().unwrap());
         r
     };
     let first = s
         .orders
-        .fulfill_order(keyed(fulfil("m-1", "o-1", "usps", "9400111899223334445511"), "k-1"))
+        .fulfill_order(keyed(
+            fulfil("m-1", "o-1", "usps", "9400111899223334445511"),
+            "k-1",
+        ))
         .await
         .unwrap()
         .into_inner();
     s.clock.advance(Duration::hours(1));
     let replay = s
         .orders
-        .fulfill_order(keyed(fulfil("m-1", "o-1", "usps", "9400111899223334445511"), "k-1"))
+        .fulfill_order(keyed(
+            fulfil("m-1", "o-1", "usps", "9400111899223334445511"),
+            "k-1",
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(first, replay);
     let mut conn = s.conn();
-    assert_eq!(repo::audit::events_for_order(&mut conn, "o-1").unwrap().len(), 2, "shipped once");
+    assert_eq!(
+        repo::audit::events_for_order(&mut conn, "o-1")
+            .unwrap()
+            .len(),
+        2,
+        "shipped once"
+    );
 
     let other = s
         .orders
-        .fulfill_order(keyed(fulfil("m-1", "o-1", "usps", "9400111899223334445512"), "k-1"))
+        .fulfill_order(keyed(
+            fulfil("m-1", "o-1", "usps", "9400111899223334445512"),
+            "k-1",
+        ))
         .await
         .unwrap_err();
     assert_eq!(other.code(), Code::FailedPrecondition);
     assert_eq!(error_reason(&other).0, "IDEMPOTENCY_KEY_REUSED");
     // Without a key, a repeat is a new request: the order is already shipped.
-    let unkeyed = s.orders.fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445511")).await.unwrap_err();
+    let unkeyed = s
+        .orders
+        .fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445511"))
+        .await
+        .unwrap_err();
     assert_eq!(unkeyed.code(), Code::FailedPrecondition);
     s.stop().await;
 }

@@ -23,12 +23,27 @@ async fn r30_get_policy_returns_the_seeded_values() {
         .unwrap();
     assert_eq!(policy.version, 1);
     assert_eq!(
-        (policy.fulfillment_window_days, policy.combine_window_days, policy.rerelease_window_days, policy.rerelease_deadline_days),
+        (
+            policy.fulfillment_window_days,
+            policy.combine_window_days,
+            policy.rerelease_window_days,
+            policy.rerelease_deadline_days
+        ),
         (5, 5, 25, 5)
     );
     assert_eq!(policy.rerelease_countries, ["CN"]);
-    assert_eq!(policy.rerelease_from.unwrap().seconds, Utc.with_ymd_and_hms(2021, 3, 4, 0, 0, 0).unwrap().timestamp());
-    assert_eq!(policy.confirmed_removal_from.unwrap().seconds, Utc.with_ymd_and_hms(2020, 11, 10, 0, 0, 0).unwrap().timestamp());
+    assert_eq!(
+        policy.rerelease_from.unwrap().seconds,
+        Utc.with_ymd_and_hms(2021, 3, 4, 0, 0, 0)
+            .unwrap()
+            .timestamp()
+    );
+    assert_eq!(
+        policy.confirmed_removal_from.unwrap().seconds,
+        Utc.with_ymd_and_hms(2020, 11, 10, 0, 0, 0)
+            .unwrap()
+            .timestamp()
+    );
     let before = s
         .policy
         .get_policy(pb::GetPolicyRequest {
@@ -44,7 +59,10 @@ async fn r30_get_policy_returns_the_seeded_values() {
 fn confirm_tracking(s: &TestServer, number: &str, at: chrono::DateTime<Utc>) {
     let mut conn = s.conn();
     diesel::update(trackings::table.filter(trackings::tracking_number.eq(number)))
-        .set((trackings::status.eq("IN_TRANSIT"), trackings::confirmed_fulfillment_at.eq(at)))
+        .set((
+            trackings::status.eq("IN_TRANSIT"),
+            trackings::confirmed_fulfillment_at.eq(at),
+        ))
         .execute(&mut conn)
         .unwrap();
 }
@@ -53,7 +71,8 @@ fn confirm_tracking(s: &TestServer, number: &str, at: chrono::DateTime<Utc>) {
 async fn r6_payment_eligibility_needs_a_confirmed_fulfillment() {
     let mut s = TestServer::start().await;
     s.merchant("m-1", "US").await;
-    s.release_at("m-1", "o-1", today() - Duration::days(6), alice()).await;
+    s.release_at("m-1", "o-1", today() - Duration::days(6), alice())
+        .await;
     let eval = |s: &mut TestServer| {
         let mut client = s.policy.clone();
         async move {
@@ -71,18 +90,36 @@ async fn r6_payment_eligibility_needs_a_confirmed_fulfillment() {
     assert!(approved.overdue, "R5: APPROVED past its deadline");
     assert!(!approved.payment_eligible);
 
-    s.orders.fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445520")).await.unwrap();
+    s.orders
+        .fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445520"))
+        .await
+        .unwrap();
     let pending = eval(&mut s).await;
     assert!(!pending.overdue && !pending.payment_eligible);
-    assert!(pending.payment_eligibility_reason.contains("R6"), "{}", pending.payment_eligibility_reason);
+    assert!(
+        pending.payment_eligibility_reason.contains("R6"),
+        "{}",
+        pending.payment_eligibility_reason
+    );
 
     confirm_tracking(&s, "9400111899223334445520", today());
     let confirmed = eval(&mut s).await;
-    assert!(confirmed.payment_eligible, "{}", confirmed.payment_eligibility_reason);
+    assert!(
+        confirmed.payment_eligible,
+        "{}",
+        confirmed.payment_eligibility_reason
+    );
     s.stop().await;
 }
 
-async fn shipped_wishpost_order(s: &mut TestServer, merchant: &str, country: &str, id: &str, number: &str, aplus: bool) {
+async fn shipped_wishpost_order(
+    s: &mut TestServer,
+    merchant: &str,
+    country: &str,
+    id: &str,
+    number: &str,
+    aplus: bool,
+) {
     s.merchant(merchant, country).await;
     let mut release = release_request(merchant, id, today() - Duration::days(2), alice());
     if aplus {
@@ -90,16 +127,27 @@ async fn shipped_wishpost_order(s: &mut TestServer, merchant: &str, country: &st
         release.customer_shipping_detail = Some(bob());
     }
     s.orders.release_order(release).await.unwrap();
-    s.orders.fulfill_order(fulfil(merchant, id, "wishpost", number)).await.unwrap();
+    s.orders
+        .fulfill_order(fulfil(merchant, id, "wishpost", number))
+        .await
+        .unwrap();
     confirm_tracking(s, number, today() - Duration::days(1));
 }
 
-async fn decide(s: &mut TestServer, merchant: &str, id: &str, days_after_release: i64, by: pb::CancelledBy) -> pb::CancellationDecision {
+async fn decide(
+    s: &mut TestServer,
+    merchant: &str,
+    id: &str,
+    days_after_release: i64,
+    by: pb::CancelledBy,
+) -> pb::CancellationDecision {
     s.policy
         .decide_cancellation(pb::DecideCancellationRequest {
             merchant_id: merchant.into(),
             order_id: id.into(),
-            cancelled_at: Some(ts(today() - Duration::days(2) + Duration::days(days_after_release))),
+            cancelled_at: Some(ts(
+                today() - Duration::days(2) + Duration::days(days_after_release)
+            )),
             cancelled_by: by as i32,
         })
         .await
@@ -114,13 +162,26 @@ async fn r16_cancelled_within_24_days_re_releases_and_from_25_days_refunds() {
     let mut s = TestServer::start().await;
     shipped_wishpost_order(&mut s, "m-cn", "CN", "o-1", "LX100000001CN", false).await;
     let d24 = decide(&mut s, "m-cn", "o-1", 24, pb::CancelledBy::Carrier).await;
-    assert_eq!(d24.outcome, pb::CancellationOutcome::ReRelease as i32, "{}", d24.explanation);
-    assert_eq!((d24.days_since_initial_release, d24.threshold_days), (24, 25));
+    assert_eq!(
+        d24.outcome,
+        pb::CancellationOutcome::ReRelease as i32,
+        "{}",
+        d24.explanation
+    );
+    assert_eq!(
+        (d24.days_since_initial_release, d24.threshold_days),
+        (24, 25)
+    );
     assert!(d24.remove_confirmed_date && d24.set_cancelled_flag);
     assert_eq!(d24.flags, [pb::OrderFlag::TrackingNumberCancelled as i32]);
     assert_eq!(d24.policy_version, 1);
     let d25 = decide(&mut s, "m-cn", "o-1", 25, pb::CancelledBy::Carrier).await;
-    assert_eq!(d25.outcome, pb::CancellationOutcome::Refund as i32, "{}", d25.explanation);
+    assert_eq!(
+        d25.outcome,
+        pb::CancellationOutcome::Refund as i32,
+        "{}",
+        d25.explanation
+    );
     s.stop().await;
 }
 
@@ -129,7 +190,12 @@ async fn r16_merchants_outside_mainland_china_get_the_flag_only() {
     let mut s = TestServer::start().await;
     shipped_wishpost_order(&mut s, "m-br", "BR", "o-1", "LX100000002CN", false).await;
     let d = decide(&mut s, "m-br", "o-1", 3, pb::CancelledBy::Carrier).await;
-    assert_eq!(d.outcome, pb::CancellationOutcome::FlagOnly as i32, "{}", d.explanation);
+    assert_eq!(
+        d.outcome,
+        pb::CancellationOutcome::FlagOnly as i32,
+        "{}",
+        d.explanation
+    );
     assert!(d.remove_confirmed_date && d.set_cancelled_flag);
     s.stop().await;
 }
@@ -140,10 +206,16 @@ async fn r18_aplus_leaves_the_program_only_when_the_carrier_cancelled() {
     shipped_wishpost_order(&mut s, "m-cn", "CN", "o-aplus", "LX100000003CN", true).await;
     let carrier = decide(&mut s, "m-cn", "o-aplus", 3, pb::CancelledBy::Carrier).await;
     assert_eq!(carrier.outcome, pb::CancellationOutcome::ReRelease as i32);
-    assert_eq!(carrier.flags, [pb::OrderFlag::AplusTrackingNumberCancelled as i32]);
+    assert_eq!(
+        carrier.flags,
+        [pb::OrderFlag::AplusTrackingNumberCancelled as i32]
+    );
     assert!(carrier.leave_aplus_program && carrier.reset_shipping_to_customer);
     let merchant = decide(&mut s, "m-cn", "o-aplus", 3, pb::CancelledBy::Merchant).await;
-    assert_eq!(merchant.flags, [pb::OrderFlag::TrackingNumberCancelled as i32]);
+    assert_eq!(
+        merchant.flags,
+        [pb::OrderFlag::TrackingNumberCancelled as i32]
+    );
     assert!(!merchant.leave_aplus_program && !merchant.reset_shipping_to_customer);
 
     // The order itself keeps the customer's own address for the reset (R18).

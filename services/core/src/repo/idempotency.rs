@@ -52,7 +52,12 @@ pub fn claim(
     }
 }
 
-pub fn complete(conn: &mut PgConnection, caller: &str, key: &str, response: &[u8]) -> QueryResult<()> {
+pub fn complete(
+    conn: &mut PgConnection,
+    caller: &str,
+    key: &str,
+    response: &[u8],
+) -> QueryResult<()> {
     diesel::update(idempotency_keys::table.find((caller, key)))
         .set(idempotency_keys::response.eq(response))
         .execute(conn)?;

@@ -34,7 +34,11 @@ pub fn find(conn: &mut PgConnection, merchant_id: &str, id: &str) -> QueryResult
 
 /// A merchant's orders by id, locked for update in id order (a fixed order avoids deadlocks
 /// between callers locking overlapping sets).
-pub fn lock_many(conn: &mut PgConnection, merchant_id: &str, ids: &[String]) -> QueryResult<Vec<Order>> {
+pub fn lock_many(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<Order>> {
     orders::table
         .filter(orders::merchant_id.eq(merchant_id))
         .filter(orders::id.eq_any(ids))
@@ -44,7 +48,11 @@ pub fn lock_many(conn: &mut PgConnection, merchant_id: &str, ids: &[String]) -> 
         .load(conn)
 }
 
-pub fn find_many(conn: &mut PgConnection, merchant_id: &str, ids: &[String]) -> QueryResult<Vec<Order>> {
+pub fn find_many(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<Order>> {
     orders::table
         .filter(orders::merchant_id.eq(merchant_id))
         .filter(orders::id.eq_any(ids))
@@ -67,7 +75,9 @@ pub fn list_to_fulfill(
         query = query.filter(
             orders::fulfillment_deadline
                 .gt(deadline)
-                .or(orders::fulfillment_deadline.eq(deadline).and(orders::id.gt(id))),
+                .or(orders::fulfillment_deadline
+                    .eq(deadline)
+                    .and(orders::id.gt(id))),
         );
     }
     query
@@ -77,7 +87,12 @@ pub fn list_to_fulfill(
         .load(conn)
 }
 
-pub fn set_state(conn: &mut PgConnection, id: &str, state: &str, now: DateTime<Utc>) -> QueryResult<()> {
+pub fn set_state(
+    conn: &mut PgConnection,
+    id: &str,
+    state: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(orders::table.find(id))
         .set((orders::state.eq(state), orders::updated_at.eq(now)))
         .execute(conn)?;

@@ -7,7 +7,10 @@ use crate::schema::{order_trackings, orders, trackings};
 /// The tracking (carrier, number), created if new, locked for the rest of the transaction so
 /// that concurrent callers attaching orders to it are serialised (R10 is checked against every
 /// order on it). Returns whether it was created.
-pub fn get_or_create_locked(conn: &mut PgConnection, new: &NewTracking<'_>) -> QueryResult<(Tracking, bool)> {
+pub fn get_or_create_locked(
+    conn: &mut PgConnection,
+    new: &NewTracking<'_>,
+) -> QueryResult<(Tracking, bool)> {
     let created = diesel::insert_into(trackings::table)
         .values(new)
         .on_conflict((trackings::carrier, trackings::tracking_number))
@@ -27,7 +30,11 @@ pub fn get_or_create_locked(conn: &mut PgConnection, new: &NewTracking<'_>) -> Q
     Ok((existing, false))
 }
 
-pub fn find(conn: &mut PgConnection, carrier: &str, tracking_number: &str) -> QueryResult<Option<Tracking>> {
+pub fn find(
+    conn: &mut PgConnection,
+    carrier: &str,
+    tracking_number: &str,
+) -> QueryResult<Option<Tracking>> {
     trackings::table
         .filter(trackings::carrier.eq(carrier))
         .filter(trackings::tracking_number.eq(tracking_number))
@@ -76,7 +83,11 @@ pub fn retire_current(
 
 /// Whether this order once shipped with this tracking and the tracking was cancelled since
 /// (R16: the cancelled number is refused for that order).
-pub fn was_cancelled_for_order(conn: &mut PgConnection, order_id: &str, tracking_id: i64) -> QueryResult<bool> {
+pub fn was_cancelled_for_order(
+    conn: &mut PgConnection,
+    order_id: &str,
+    tracking_id: i64,
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         order_trackings::table
             .inner_join(trackings::table)

@@ -15,7 +15,12 @@ pub struct FulfillmentApi {
     pub state: AppState,
 }
 
-fn tracking_input(tracking_number: String, carrier: String, origin_country: String, channel: i32) -> TrackingInput {
+fn tracking_input(
+    tracking_number: String,
+    carrier: String,
+    origin_country: String,
+    channel: i32,
+) -> TrackingInput {
     TrackingInput {
         tracking_number,
         carrier,
@@ -34,8 +39,13 @@ impl FulfillmentService for FulfillmentApi {
             .state
             .mutate("UpsertMerchant", request, |conn, state, _actor, req| {
                 let m = req.merchant.unwrap_or_default();
-                let (merchant, created) =
-                    merchants::upsert_merchant(conn, state.clock.now(), &m.id, &m.name, &m.country)?;
+                let (merchant, created) = merchants::upsert_merchant(
+                    conn,
+                    state.clock.now(),
+                    &m.id,
+                    &m.name,
+                    &m.country,
+                )?;
                 Ok(pb::UpsertMerchantResponse {
                     merchant: Some(convert::merchant(merchant)),
                     created,
@@ -67,7 +77,9 @@ impl FulfillmentService for FulfillmentApi {
                     is_wish_express: req.is_wish_express,
                     is_advanced_logistics: req.is_advanced_logistics,
                     shipping_detail: req.shipping_detail.map(convert::address_from_pb),
-                    customer_shipping_detail: req.customer_shipping_detail.map(convert::address_from_pb),
+                    customer_shipping_detail: req
+                        .customer_shipping_detail
+                        .map(convert::address_from_pb),
                     product_id: req.product_id,
                     product_name: req.product_name,
                     quantity: req.quantity,
@@ -82,11 +94,16 @@ impl FulfillmentService for FulfillmentApi {
         Ok(Response::new(response))
     }
 
-    async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Result<Response<pb::GetOrderResponse>, Status> {
+    async fn get_order(
+        &self,
+        request: Request<pb::GetOrderRequest>,
+    ) -> Result<Response<pb::GetOrderResponse>, Status> {
         let req = request.into_inner();
         let view = self
             .state
-            .read(move |conn, state| queries::get_order(conn, state.clock.now(), &req.merchant_id, &req.order_id))
+            .read(move |conn, state| {
+                queries::get_order(conn, state.clock.now(), &req.merchant_id, &req.order_id)
+            })
             .await?;
         Ok(Response::new(pb::GetOrderResponse {
             order: Some(convert::order(&view)),
@@ -118,7 +135,13 @@ impl FulfillmentService for FulfillmentApi {
         let (views, next_page_token) = self
             .state
             .read(move |conn, state| {
-                queries::list_orders_to_fulfill(conn, state.clock.now(), &req.merchant_id, req.page_size, &req.page_token)
+                queries::list_orders_to_fulfill(
+                    conn,
+                    state.clock.now(),
+                    &req.merchant_id,
+                    req.page_size,
+                    &req.page_token,
+                )
             })
             .await?;
         Ok(Response::new(pb::ListOrdersToFulfillResponse {
@@ -136,8 +159,22 @@ impl FulfillmentService for FulfillmentApi {
             .mutate("FulfillOrder", request, |conn, state, actor, req| {
                 let now = state.clock.now();
                 let policy = state.policies.at(conn, now)?;
-                let input = tracking_input(req.tracking_number, req.carrier, req.origin_country, req.channel);
-                let outcome = ship(conn, now, &policy, actor, &req.merchant_id, &[req.order_id], &input, ShipMode::Fulfil)?;
+                let input = tracking_input(
+                    req.tracking_number,
+                    req.carrier,
+                    req.origin_country,
+                    req.channel,
+                );
+                let outcome = ship(
+                    conn,
+                    now,
+                    &policy,
+                    actor,
+                    &req.merchant_id,
+                    &[req.order_id],
+                    &input,
+                    ShipMode::Fulfil,
+                )?;
                 Ok(pb::FulfillOrderResponse {
                     order: outcome.orders.first().map(convert::order),
                     combined_with_order_ids: outcome.combined_with,
@@ -156,8 +193,22 @@ impl FulfillmentService for FulfillmentApi {
             .mutate("FulfillOrders", request, |conn, state, actor, req| {
                 let now = state.clock.now();
                 let policy = state.policies.at(conn, now)?;
-                let input = tracking_input(req.tracking_number, req.carrier, req.origin_country, req.channel);
-                let outcome = ship(conn, now, &policy, actor, &req.merchant_id, &req.order_ids, &input, ShipMode::Fulfil)?;
+                let input = tracking_input(
+                    req.tracking_number,
+                    req.carrier,
+                    req.origin_country,
+                    req.channel,
+                );
+                let outcome = ship(
+                    conn,
+                    now,
+                    &policy,
+                    actor,
+                    &req.merchant_id,
+                    &req.order_ids,
+                    &input,
+                    ShipMode::Fulfil,
+                )?;
                 Ok(pb::FulfillOrdersResponse {
                     orders: outcome.orders.iter().map(convert::order).collect(),
                     requirement: convert::requirement(outcome.check.requirement) as i32,
@@ -177,7 +228,12 @@ impl FulfillmentService for FulfillmentApi {
             .mutate("ModifyTracking", request, |conn, state, actor, req| {
                 let now = state.clock.now();
                 let policy = state.policies.at(conn, now)?;
-                let input = tracking_input(req.tracking_number, req.carrier, req.origin_country, req.channel);
+                let input = tracking_input(
+                    req.tracking_number,
+                    req.carrier,
+                    req.origin_country,
+                    req.channel,
+                );
                 let outcome = ship(
                     conn,
                     now,
@@ -213,7 +269,10 @@ impl FulfillmentService for FulfillmentApi {
         Err(not_yet("StartBulkFulfillment", "bulk CSV issue"))
     }
 
-    async fn get_bulk_job(&self, _request: Request<pb::GetBulkJobRequest>) -> Result<Response<pb::GetBulkJobResponse>, Status> {
+    async fn get_bulk_job(
+        &self,
+        _request: Request<pb::GetBulkJobRequest>,
+    ) -> Result<Response<pb::GetBulkJobResponse>, Status> {
         Err(not_yet("GetBulkJob", "bulk CSV issue"))
     }
 
@@ -256,7 +315,10 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         _request: Request<pb::DisconnectCarrierAccountRequest>,
     ) -> Result<Response<pb::DisconnectCarrierAccountResponse>, Status> {
-        Err(not_yet("DisconnectCarrierAccount", "carrier dispatch issue"))
+        Err(not_yet(
+            "DisconnectCarrierAccount",
+            "carrier dispatch issue",
+        ))
     }
 
     async fn create_shipments(
@@ -266,7 +328,10 @@ impl FulfillmentService for FulfillmentApi {
         Err(not_yet("CreateShipments", "carrier dispatch issue"))
     }
 
-    async fn get_labels(&self, _request: Request<pb::GetLabelsRequest>) -> Result<Response<pb::GetLabelsResponse>, Status> {
+    async fn get_labels(
+        &self,
+        _request: Request<pb::GetLabelsRequest>,
+    ) -> Result<Response<pb::GetLabelsResponse>, Status> {
         Err(not_yet("GetLabels", "carrier dispatch issue"))
     }
 }

@@ -12,7 +12,11 @@ pub struct PolicyApi {
 }
 
 /// A request timestamp or, when unset, now.
-fn time_or_now(ts: Option<&prost_types::Timestamp>, field: &str, state: &AppState) -> Result<chrono::DateTime<chrono::Utc>, Status> {
+fn time_or_now(
+    ts: Option<&prost_types::Timestamp>,
+    field: &str,
+    state: &AppState,
+) -> Result<chrono::DateTime<chrono::Utc>, Status> {
     match ts {
         None => Ok(state.clock.now()),
         Some(ts) => convert::from_timestamp(ts)
@@ -22,9 +26,15 @@ fn time_or_now(ts: Option<&prost_types::Timestamp>, field: &str, state: &AppStat
 
 #[tonic::async_trait]
 impl PolicyService for PolicyApi {
-    async fn get_policy(&self, request: Request<pb::GetPolicyRequest>) -> Result<Response<pb::GetPolicyResponse>, Status> {
+    async fn get_policy(
+        &self,
+        request: Request<pb::GetPolicyRequest>,
+    ) -> Result<Response<pb::GetPolicyResponse>, Status> {
         let at = time_or_now(request.get_ref().at.as_ref(), "at", &self.state)?;
-        let policy = self.state.read(move |conn, state| state.policies.at(conn, at)).await?;
+        let policy = self
+            .state
+            .read(move |conn, state| state.policies.at(conn, at))
+            .await?;
         Ok(Response::new(pb::GetPolicyResponse {
             policy: Some(convert::policy(&policy)),
         }))
@@ -52,7 +62,10 @@ impl PolicyService for PolicyApi {
             overdue: e.overdue,
             payment_eligible: e.view.payment.eligible,
             payment_eligibility_reason: e.view.payment.reason.clone(),
-            cancellation_if_now: Some(convert::cancellation_decision(&e.cancellation_if_now, e.policy_version)),
+            cancellation_if_now: Some(convert::cancellation_decision(
+                &e.cancellation_if_now,
+                e.policy_version,
+            )),
         }))
     }
 
@@ -92,7 +105,11 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::DecideCancellationRequest>,
     ) -> Result<Response<pb::DecideCancellationResponse>, Status> {
-        let at = time_or_now(request.get_ref().cancelled_at.as_ref(), "cancelled_at", &self.state)?;
+        let at = time_or_now(
+            request.get_ref().cancelled_at.as_ref(),
+            "cancelled_at",
+            &self.state,
+        )?;
         let req = request.into_inner();
         let by = convert::cancelled_by(req.cancelled_by);
         let (decision, version) = self
@@ -100,8 +117,15 @@ impl PolicyService for PolicyApi {
             .read(move |conn, state| {
                 // Every decision records the policy version it used: the one in force at the cancellation (R30).
                 let policy = state.policies.at(conn, at)?;
-                let decision =
-                    evaluate::what_if_cancelled(conn, state.clock.now(), &policy, &req.merchant_id, &req.order_id, at, by)?;
+                let decision = evaluate::what_if_cancelled(
+                    conn,
+                    state.clock.now(),
+                    &policy,
+                    &req.merchant_id,
+                    &req.order_id,
+                    at,
+                    by,
+                )?;
                 Ok((decision, policy.version))
             })
             .await?;

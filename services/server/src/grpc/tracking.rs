@@ -9,7 +9,10 @@ pub struct TrackingApi;
 
 #[tonic::async_trait]
 impl TrackingService for TrackingApi {
-    async fn get_tracking(&self, _request: Request<pb::GetTrackingRequest>) -> Result<Response<pb::GetTrackingResponse>, Status> {
+    async fn get_tracking(
+        &self,
+        _request: Request<pb::GetTrackingRequest>,
+    ) -> Result<Response<pb::GetTrackingResponse>, Status> {
         Err(not_yet("GetTracking", "tracking issue"))
     }
 

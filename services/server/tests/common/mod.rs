@@ -109,7 +109,12 @@ impl TestServer {
     }
 }
 
-pub fn release_request(merchant: &str, id: &str, released_at: DateTime<Utc>, to: pb::ShippingDetail) -> pb::ReleaseOrderRequest {
+pub fn release_request(
+    merchant: &str,
+    id: &str,
+    released_at: DateTime<Utc>,
+    to: pb::ShippingDetail,
+) -> pb::ReleaseOrderRequest {
     pb::ReleaseOrderRequest {
         order_id: id.into(),
         merchant_id: merchant.into(),
@@ -172,7 +177,10 @@ pub fn fulfil(merchant: &str, order: &str, carrier: &str, number: &str) -> pb::F
 pub fn error_reason(status: &tonic::Status) -> (String, Vec<String>) {
     use tonic_types::StatusExt;
     let details = status.get_error_details();
-    let reason = details.error_info().map(|i| i.reason.clone()).unwrap_or_default();
+    let reason = details
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default();
     let fields = details
         .bad_request()
         .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())

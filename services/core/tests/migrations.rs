@@ -1,0 +1,65 @@
+//! Every migration goes down as cleanly as it goes up, and the constraints hold the invariants
+//! the code relies on.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
+use fulfillment_core::db::MIGRATIONS;
+use fulfillment_core::testing::TestDb;
+
+#[test]
+fn every_migration_reverts_and_reapplies() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    let applied = conn.applied_migrations().unwrap().len();
+    assert!(applied >= 3);
+    conn.revert_all_migrations(MIGRATIONS).unwrap();
+    assert!(conn.applied_migrations().unwrap().is_empty());
+    let tables: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(tables, 0, "down.sql leaves nothing behind");
+    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    assert_eq!(conn.applied_migrations().unwrap().len(), applied);
+}
+
+#[test]
+fn order_events_are_append_only() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    conn.batch_execute(
+        "INSERT INTO merchants (id, name, country) VALUES ('m', 'M', 'US');
+         INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at, fulfillment_deadline,
+             ship_name, ship_street_address1, ship_city, ship_zipcode, ship_country, customer_shipping_detail)
+         VALUES ('o', 'm', 'APPROVED', now(), now(), now(), 'n', 's', 'c', 'z', 'US', '{}');
+         INSERT INTO order_events (order_id, merchant_id, actor, kind, state_after, occurred_at)
+         VALUES ('o', 'm', 'test', 'released', 'APPROVED', now());",
+    )
+    .unwrap();
+    let update = diesel::sql_query("UPDATE order_events SET kind = 'edited'").execute(&mut conn);
+    assert!(update.is_err(), "an audit row cannot be edited");
+    let delete = diesel::sql_query("DELETE FROM order_events").execute(&mut conn);
+    assert!(delete.is_err(), "an audit row cannot be deleted");
+}
+
+#[test]
+fn a_refunded_order_must_say_why() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    conn.batch_execute(
+        "INSERT INTO merchants (id, name, country) VALUES ('m', 'M', 'US');
+         INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at, fulfillment_deadline,
+             ship_name, ship_street_address1, ship_city, ship_zipcode, ship_country, customer_shipping_detail)
+         VALUES ('o', 'm', 'APPROVED', now(), now(), now(), 'n', 's', 'c', 'z', 'US', '{}');",
+    )
+    .unwrap();
+    let no_reason = diesel::sql_query("UPDATE orders SET state = 'REFUNDED'").execute(&mut conn);
+    assert!(no_reason.is_err());
+    diesel::sql_query(
+        "UPDATE orders SET state = 'REFUNDED', refund_reason = 'NOT_SHIPPED_IN_TIME'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+}

@@ -1,0 +1,74 @@
+//! R2: a released order must be marked shipped within the fulfillment window of its (latest)
+//! release.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::values::PolicyValues;
+
+pub fn fulfillment_deadline(released_at: DateTime<Utc>, values: &PolicyValues) -> DateTime<Utc> {
+    released_at + Duration::days(values.fulfillment_window_days)
+}
+
+/// Whole days and whole hours (in total, not the remainder) left; never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeLeft {
+    pub days_to_fulfill: i64,
+    pub hours_to_fulfill: i64,
+}
+
+pub fn time_left(deadline: DateTime<Utc>, now: DateTime<Utc>) -> TimeLeft {
+    let hours = (deadline - now).num_hours().max(0);
+    TimeLeft {
+        days_to_fulfill: hours / 24,
+        hours_to_fulfill: hours,
+    }
+}
+
+/// R2: shipped after the deadline is a policy violation (recorded, not refused).
+pub fn is_late(deadline: DateTime<Utc>, shipped_at: DateTime<Utc>) -> bool {
+    shipped_at > deadline
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn r2_deadline_is_five_days_after_release() {
+        let released = Utc.with_ymd_and_hms(2021, 5, 1, 10, 30, 0).unwrap();
+        let deadline = fulfillment_deadline(released, &PolicyValues::default());
+        assert_eq!(
+            deadline,
+            Utc.with_ymd_and_hms(2021, 5, 6, 10, 30, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn r2_four_days_23_hours_left_counts_as_4_days_119_hours() {
+        let deadline = Utc.with_ymd_and_hms(2021, 5, 6, 10, 30, 0).unwrap();
+        let now = deadline - Duration::days(4) - Duration::hours(23) - Duration::minutes(30);
+        assert_eq!(
+            time_left(deadline, now),
+            TimeLeft {
+                days_to_fulfill: 4,
+                hours_to_fulfill: 119
+            }
+        );
+    }
+
+    #[test]
+    fn r2_time_left_is_never_negative() {
+        let deadline = Utc.with_ymd_and_hms(2021, 5, 6, 10, 30, 0).unwrap();
+        assert_eq!(
+            time_left(deadline, deadline + Duration::days(3)),
+            TimeLeft {
+                days_to_fulfill: 0,
+                hours_to_fulfill: 0
+            }
+        );
+        assert!(is_late(deadline, deadline + Duration::seconds(1)));
+        assert!(!is_late(deadline, deadline));
+    }
+}
