@@ -1,6 +1,8 @@
 //! Every migration goes down as cleanly as it goes up, and the constraints hold the invariants
 //! the code relies on.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;

@@ -62,17 +62,27 @@ pub fn validate_tracking_input(input: &TrackingInput) -> ServiceResult<(ValidTra
     }
 }
 
-/// Ships `order_ids` (all of one merchant) with one tracking.
+/// What to ship: orders of one merchant, one tracking.
+#[derive(Debug, Clone)]
+pub struct ShipRequest {
+    pub merchant_id: String,
+    pub order_ids: Vec<String>,
+    pub tracking: TrackingInput,
+    pub mode: ShipMode,
+}
+
+/// Ships the request's orders with one tracking, in one transaction (the caller's).
 pub fn ship(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     policy: &Policy,
     actor: &Actor,
-    merchant_id: &str,
-    order_ids: &[String],
-    input: &TrackingInput,
-    mode: ShipMode,
+    request: &ShipRequest,
 ) -> ServiceResult<ShipOutcome> {
+    let merchant_id = request.merchant_id.as_str();
+    let order_ids = request.order_ids.as_slice();
+    let input = &request.tracking;
+    let mode = request.mode;
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
     let ids_field = if order_ids.len() == 1 {

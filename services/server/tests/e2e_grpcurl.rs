@@ -1,6 +1,8 @@
 //! End to end, the way operators work: the built `fulfillment-server` binary, driven by the real
 //! `grpcurl` through server reflection.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;

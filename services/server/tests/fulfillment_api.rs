@@ -1,5 +1,7 @@
 //! FulfillmentService over real gRPC on a real database: R1-R4, R9-R12, isolation, idempotency.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod common;
 
 use chrono::Duration;

@@ -1,6 +1,8 @@
 //! PolicyService over real gRPC: R30 values, EvaluateOrder (R2, R5, R6) and the cancellation
 //! what-if (R15-R18) on stored orders.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod common;
 
 use chrono::{Duration, TimeZone, Utc};

@@ -1,5 +1,5 @@
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
-use fulfillment_orders::ship::{ShipMode, ship};
+use fulfillment_orders::ship::{ShipMode, ShipRequest, ship};
 use fulfillment_orders::{merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
@@ -165,16 +165,13 @@ impl FulfillmentService for FulfillmentApi {
                     req.origin_country,
                     req.channel,
                 );
-                let outcome = ship(
-                    conn,
-                    now,
-                    &policy,
-                    actor,
-                    &req.merchant_id,
-                    &[req.order_id],
-                    &input,
-                    ShipMode::Fulfil,
-                )?;
+                let request = ShipRequest {
+                    merchant_id: req.merchant_id,
+                    order_ids: vec![req.order_id],
+                    tracking: input,
+                    mode: ShipMode::Fulfil,
+                };
+                let outcome = ship(conn, now, &policy, actor, &request)?;
                 Ok(pb::FulfillOrderResponse {
                     order: outcome.orders.first().map(convert::order),
                     combined_with_order_ids: outcome.combined_with,
@@ -199,16 +196,13 @@ impl FulfillmentService for FulfillmentApi {
                     req.origin_country,
                     req.channel,
                 );
-                let outcome = ship(
-                    conn,
-                    now,
-                    &policy,
-                    actor,
-                    &req.merchant_id,
-                    &req.order_ids,
-                    &input,
-                    ShipMode::Fulfil,
-                )?;
+                let request = ShipRequest {
+                    merchant_id: req.merchant_id,
+                    order_ids: req.order_ids,
+                    tracking: input,
+                    mode: ShipMode::Fulfil,
+                };
+                let outcome = ship(conn, now, &policy, actor, &request)?;
                 Ok(pb::FulfillOrdersResponse {
                     orders: outcome.orders.iter().map(convert::order).collect(),
                     requirement: convert::requirement(outcome.check.requirement) as i32,
@@ -234,16 +228,13 @@ impl FulfillmentService for FulfillmentApi {
                     req.origin_country,
                     req.channel,
                 );
-                let outcome = ship(
-                    conn,
-                    now,
-                    &policy,
-                    actor,
-                    &req.merchant_id,
-                    &[req.order_id],
-                    &input,
-                    ShipMode::ModifyTracking,
-                )?;
+                let request = ShipRequest {
+                    merchant_id: req.merchant_id,
+                    order_ids: vec![req.order_id],
+                    tracking: input,
+                    mode: ShipMode::ModifyTracking,
+                };
+                let outcome = ship(conn, now, &policy, actor, &request)?;
                 Ok(pb::ModifyTrackingResponse {
                     order: outcome.orders.first().map(convert::order),
                     previous_tracking: outcome.previous.as_ref().map(convert::order_tracking),
