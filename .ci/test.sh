@@ -6,4 +6,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_BUF=0 bash .ci/install-tools.sh
 export GRPCURL="$PWD/.tools/bin/grpcurl"
-exec cargo test --workspace --locked "$@"
+
+# Test processes share the private cluster (the first one starts it); stop it when the suite
+# ends, whatever the outcome, so no PostgreSQL is left running behind the tests.
+stop_private_cluster() {
+  local bindir data
+  bindir="$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  for data in "${FULFILLMENT_PG_DIR:-target/pg-embedded}/data" /tmp/fulfillment-pg-*/data; do
+    [ -f "$data/postmaster.pid" ] || continue
+    if [ "$(id -u)" -eq 0 ]; then
+      runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+    else
+      "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+  done
+}
+trap stop_private_cluster EXIT
+
+cargo test --workspace --locked "$@"

@@ -42,17 +42,7 @@ async fn r3_release_fulfil_get_roundtrip_writes_audit_and_outbox() {
         "R6: PENDING tracking is not eligible"
     );
 
-    let got = s
-        .orders
-        .get_order(pb::GetOrderRequest {
-            merchant_id: "m-1".into(),
-            order_id: "o-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
+    let got = s.get("m-1", "o-1").await;
     assert_eq!(got.tracking.unwrap().tracking_number, "LX123456789CN");
 
     let mut conn = s.conn();
@@ -92,17 +82,7 @@ async fn r2_days_and_hours_to_fulfill_count_down_and_never_go_negative() {
     );
 
     s.clock.advance(Duration::days(10));
-    let later = s
-        .orders
-        .get_order(pb::GetOrderRequest {
-            merchant_id: "m-1".into(),
-            order_id: "o-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
+    let later = s.get("m-1", "o-1").await;
     assert_eq!((later.days_to_fulfill, later.hours_to_fulfill), (0, 0));
 
     // R2: still APPROVED after the deadline can be shipped; it is recorded as late.

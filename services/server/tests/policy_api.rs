@@ -221,17 +221,7 @@ async fn r18_aplus_leaves_the_program_only_when_the_carrier_cancelled() {
     assert!(!merchant.leave_aplus_program && !merchant.reset_shipping_to_customer);
 
     // The order itself keeps the customer's own address for the reset (R18).
-    let order = s
-        .orders
-        .get_order(pb::GetOrderRequest {
-            merchant_id: "m-cn".into(),
-            order_id: "o-aplus".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
+    let order = s.get("m-cn", "o-aplus").await;
     assert_eq!(order.customer_shipping_detail.unwrap().name, "Bob Jones");
     assert_eq!(order.shipping_detail.unwrap().name, "Alice Smith");
     s.stop().await;

@@ -1,5 +1,8 @@
+use diesel::PgConnection;
+use fulfillment_core::ServiceResult;
+use fulfillment_orders::Actor;
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
-use fulfillment_orders::ship::{ShipMode, ShipRequest, ship};
+use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship};
 use fulfillment_orders::{merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
@@ -27,6 +30,18 @@ fn tracking_input(
         origin_country,
         channel: convert::channel(channel),
     }
+}
+
+/// Ships at the clock's now under the policy in force (R3, R4, R10, R11).
+fn ship_now(
+    conn: &mut PgConnection,
+    state: &AppState,
+    actor: &Actor,
+    request: ShipRequest,
+) -> ServiceResult<ShipOutcome> {
+    let now = state.clock.now();
+    let policy = state.policies.at(conn, now)?;
+    ship(conn, now, &policy, actor, &request)
 }
 
 #[tonic::async_trait]
@@ -157,21 +172,22 @@ impl FulfillmentService for FulfillmentApi {
         let response = self
             .state
             .mutate("FulfillOrder", request, |conn, state, actor, req| {
-                let now = state.clock.now();
-                let policy = state.policies.at(conn, now)?;
-                let input = tracking_input(
-                    req.tracking_number,
-                    req.carrier,
-                    req.origin_country,
-                    req.channel,
-                );
-                let request = ShipRequest {
-                    merchant_id: req.merchant_id,
-                    order_ids: vec![req.order_id],
-                    tracking: input,
-                    mode: ShipMode::Fulfil,
-                };
-                let outcome = ship(conn, now, &policy, actor, &request)?;
+                let outcome = ship_now(
+                    conn,
+                    state,
+                    actor,
+                    ShipRequest {
+                        merchant_id: req.merchant_id,
+                        order_ids: vec![req.order_id],
+                        tracking: tracking_input(
+                            req.tracking_number,
+                            req.carrier,
+                            req.origin_country,
+                            req.channel,
+                        ),
+                        mode: ShipMode::Fulfil,
+                    },
+                )?;
                 Ok(pb::FulfillOrderResponse {
                     order: outcome.orders.first().map(convert::order),
                     combined_with_order_ids: outcome.combined_with,
@@ -188,21 +204,22 @@ impl FulfillmentService for FulfillmentApi {
         let response = self
             .state
             .mutate("FulfillOrders", request, |conn, state, actor, req| {
-                let now = state.clock.now();
-                let policy = state.policies.at(conn, now)?;
-                let input = tracking_input(
-                    req.tracking_number,
-                    req.carrier,
-                    req.origin_country,
-                    req.channel,
-                );
-                let request = ShipRequest {
-                    merchant_id: req.merchant_id,
-                    order_ids: req.order_ids,
-                    tracking: input,
-                    mode: ShipMode::Fulfil,
-                };
-                let outcome = ship(conn, now, &policy, actor, &request)?;
+                let outcome = ship_now(
+                    conn,
+                    state,
+                    actor,
+                    ShipRequest {
+                        merchant_id: req.merchant_id,
+                        order_ids: req.order_ids,
+                        tracking: tracking_input(
+                            req.tracking_number,
+                            req.carrier,
+                            req.origin_country,
+                            req.channel,
+                        ),
+                        mode: ShipMode::Fulfil,
+                    },
+                )?;
                 Ok(pb::FulfillOrdersResponse {
                     orders: outcome.orders.iter().map(convert::order).collect(),
                     requirement: convert::requirement(outcome.check.requirement) as i32,
@@ -220,21 +237,22 @@ impl FulfillmentService for FulfillmentApi {
         let response = self
             .state
             .mutate("ModifyTracking", request, |conn, state, actor, req| {
-                let now = state.clock.now();
-                let policy = state.policies.at(conn, now)?;
-                let input = tracking_input(
-                    req.tracking_number,
-                    req.carrier,
-                    req.origin_country,
-                    req.channel,
-                );
-                let request = ShipRequest {
-                    merchant_id: req.merchant_id,
-                    order_ids: vec![req.order_id],
-                    tracking: input,
-                    mode: ShipMode::ModifyTracking,
-                };
-                let outcome = ship(conn, now, &policy, actor, &request)?;
+                let outcome = ship_now(
+                    conn,
+                    state,
+                    actor,
+                    ShipRequest {
+                        merchant_id: req.merchant_id,
+                        order_ids: vec![req.order_id],
+                        tracking: tracking_input(
+                            req.tracking_number,
+                            req.carrier,
+                            req.origin_country,
+                            req.channel,
+                        ),
+                        mode: ShipMode::ModifyTracking,
+                    },
+                )?;
                 Ok(pb::ModifyTrackingResponse {
                     order: outcome.orders.first().map(convert::order),
                     previous_tracking: outcome.previous.as_ref().map(convert::order_tracking),

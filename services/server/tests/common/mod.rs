@@ -99,6 +99,20 @@ impl TestServer {
             .unwrap()
     }
 
+    /// GetOrder for `merchant`, unwrapped.
+    pub async fn get(&mut self, merchant: &str, id: &str) -> pb::Order {
+        self.orders
+            .get_order(pb::GetOrderRequest {
+                merchant_id: merchant.into(),
+                order_id: id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
