@@ -47,6 +47,24 @@ pub enum ServiceError {
         reason: &'static str,
         message: String,
     },
+    /// No valid credentials came with the call.
+    #[error("{message}")]
+    Unauthenticated {
+        reason: &'static str,
+        message: String,
+    },
+    /// The caller is known but may not do this (its role, or the merchant it acts for).
+    #[error("{message}")]
+    PermissionDenied {
+        reason: &'static str,
+        message: String,
+    },
+    /// A limit was reached (size, rate, concurrency); the message says which.
+    #[error("{message}")]
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+    },
     #[error("the database is unavailable")]
     Unavailable(#[source] BoxError),
     #[error("internal error")]
@@ -83,6 +101,27 @@ impl ServiceError {
         }
     }
 
+    pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthenticated {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::PermissionDenied {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn exhausted(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::ResourceExhausted {
+            reason,
+            message: message.into(),
+        }
+    }
+
     pub fn internal(error: impl Into<BoxError>) -> Self {
         Self::Internal(error.into())
     }
@@ -93,7 +132,10 @@ impl ServiceError {
             Self::InvalidArgument { reason, .. }
             | Self::FailedPrecondition { reason, .. }
             | Self::AlreadyExists { reason, .. }
-            | Self::Aborted { reason, .. } => reason,
+            | Self::Aborted { reason, .. }
+            | Self::Unauthenticated { reason, .. }
+            | Self::PermissionDenied { reason, .. }
+            | Self::ResourceExhausted { reason, .. } => reason,
             Self::NotFound { .. } => "NOT_FOUND",
             Self::Unavailable(_) => "DATABASE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",

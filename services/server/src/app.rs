@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use fulfillment_core::{Db, PgPool, SharedClock};
 use fulfillment_orders::PolicyStore;
@@ -12,13 +13,55 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
+use crate::gate::{Gate, GateLayer, SharedTokens};
 use crate::grpc::fulfillment::FulfillmentApi;
 use crate::grpc::policy::PolicyApi;
 use crate::grpc::tracking::TrackingApi;
 use crate::state::AppState;
+use crate::tls::{self, ReloadingTls};
 
-/// Largest request accepted (CSV uploads included).
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// The limits every call is held to (issue 5). What is refused says which limit it hit.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request or response message, in bytes (CSV uploads included).
+    pub max_message_bytes: usize,
+    /// Longest a call may run; a shorter client `grpc-timeout` wins.
+    pub request_timeout: Duration,
+    /// Calls one caller may have in flight at once; more are refused RESOURCE_EXHAUSTED.
+    pub max_in_flight_per_caller: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 8 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_in_flight_per_caller: 64,
+        }
+    }
+}
+
+/// How the server is exposed: who may call, over what, within which limits.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// `None`: open local mode (main refuses it on non-loopback listeners).
+    pub tokens: Option<SharedTokens>,
+    /// gRPC reflection; operators use it with grpcurl, production may switch it off.
+    pub reflection: bool,
+    pub tls: Option<Arc<ReloadingTls>>,
+    pub limits: Limits,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            tokens: None,
+            reflection: true,
+            tls: None,
+            limits: Limits::default(),
+        }
+    }
+}
 
 pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
     AppState {
@@ -33,8 +76,11 @@ pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    let limits = &options.limits;
+    let max = limits.max_message_bytes;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<FulfillmentServiceServer<FulfillmentApi>>()
@@ -60,27 +106,55 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .build_v1alpha();
 
+    let gate = Arc::new(Gate::new(
+        options.tokens.clone(),
+        limits.max_in_flight_per_caller,
+    ));
     let mut router = Server::builder()
+        .timeout(limits.request_timeout)
+        // Metadata is small (a token, an idempotency key); big headers are abuse.
+        .http2_max_header_list_size(Some(16 * 1024))
+        .layer(GateLayer::new(gate))
         .add_service(health_service)
         .add_service(
             FulfillmentServiceServer::new(FulfillmentApi {
                 state: state.clone(),
             })
-            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
         )
-        .add_service(PolicyServiceServer::new(PolicyApi {
-            state: state.clone(),
-        }))
-        .add_service(TrackingServiceServer::new(TrackingApi));
-    // The descriptors are built into the binary: a failure here is a build defect, logged
-    // loudly (and caught by the end-to-end test), not a reason to refuse to serve orders.
-    match (reflection_v1, reflection_v1alpha) {
-        (Ok(v1), Ok(v1alpha)) => router = router.add_service(v1).add_service(v1alpha),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "reflection descriptors are invalid")
+        .add_service(
+            PolicyServiceServer::new(PolicyApi {
+                state: state.clone(),
+            })
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+        )
+        .add_service(
+            TrackingServiceServer::new(TrackingApi)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        );
+    if options.reflection {
+        // The descriptors are built into the binary: a failure here is a build defect, logged
+        // loudly (and caught by the end-to-end test), not a reason to refuse to serve orders.
+        match (reflection_v1, reflection_v1alpha) {
+            (Ok(v1), Ok(v1alpha)) => router = router.add_service(v1).add_service(v1alpha),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "reflection descriptors are invalid")
+            }
         }
     }
-    router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
+    match options.tls {
+        Some(tls) => {
+            router
+                .serve_with_incoming_shutdown(tls::incoming(listener, tls), shutdown)
+                .await
+        }
+        None => {
+            router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+                .await
+        }
+    }
 }

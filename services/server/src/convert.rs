@@ -24,9 +24,23 @@ pub fn opt_timestamp(at: Option<DateTime<Utc>>) -> Option<Timestamp> {
     at.map(timestamp)
 }
 
-/// `None` when the timestamp is outside what chrono represents; callers report the field.
+/// Earliest and latest instants a request may carry: wide enough for any real order, narrow
+/// enough that far-past and far-future values are refused at the edge, not by the database.
+const EARLIEST_SECONDS: i64 = 0; // 1970-01-01T00:00:00Z
+const LATEST_SECONDS: i64 = 7_258_118_400; // 2200-01-01T00:00:00Z
+
+/// What callers say when [`from_timestamp`] refuses a value.
+pub const TIMESTAMP_RANGE: &str =
+    "must be a valid timestamp between 1970-01-01 and 2199-12-31 (nanos 0 to 999999999)";
+
+/// `None` for an invalid or out-of-range timestamp; callers report the field.
 pub fn from_timestamp(ts: &Timestamp) -> Option<DateTime<Utc>> {
-    let nanos = u32::try_from(ts.nanos).ok()?;
+    if !(EARLIEST_SECONDS..LATEST_SECONDS).contains(&ts.seconds) {
+        return None;
+    }
+    let nanos = u32::try_from(ts.nanos)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)?;
     DateTime::from_timestamp(ts.seconds, nanos)
 }
 

@@ -3,7 +3,12 @@
 //! crate (with test clients) that knows the wire format.
 
 pub mod app;
+pub mod auth;
+pub mod authz;
 pub mod convert;
+pub mod gate;
 pub mod grpc;
+pub mod reload;
 pub mod state;
 pub mod status;
+pub mod tls;

@@ -2,14 +2,20 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fulfillment_core::pg_bootstrap::{PgSource, PgTarget, create_database_if_missing};
 use fulfillment_core::{Clock, SystemClock, db};
 use fulfillment_orders::demo::load_demo_data;
-use fulfillment_server::app;
+use fulfillment_server::app::{self, Limits, ServeOptions};
+use fulfillment_server::auth::TokenTable;
+use fulfillment_server::gate::SharedTokens;
+use fulfillment_server::reload::watch_file;
+use fulfillment_server::tls::{ReloadingTls, TlsFiles};
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
@@ -53,6 +59,115 @@ struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "FULFILLMENT_POOL_SIZE", default_value_t = 16)]
     pool_size: u32,
+    #[command(flatten)]
+    security: SecurityArgs,
+}
+
+#[derive(clap::Args)]
+struct SecurityArgs {
+    /// Callers, one a line: `ROLE SHA256_HEX_OF_TOKEN [MERCHANT_IDS]`. Without tokens the
+    /// server runs open, and only on loopback addresses. Reloaded when it changes.
+    #[arg(long, env = "FULFILLMENT_AUTH_TOKENS_FILE")]
+    auth_tokens_file: Option<PathBuf>,
+    /// The same lines as the tokens file, inline (e.g. from a Secret as an env variable).
+    #[arg(
+        long,
+        env = "FULFILLMENT_AUTH_TOKENS",
+        hide_env_values = true,
+        conflicts_with = "auth_tokens_file"
+    )]
+    auth_tokens: Option<String>,
+    /// Serve gRPC reflection (grpcurl needs it; production may switch it off).
+    #[arg(long, env = "FULFILLMENT_REFLECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    reflection: bool,
+    /// PEM certificate chain: serve TLS.
+    #[arg(long, env = "FULFILLMENT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "FULFILLMENT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA bundle: require client certificates signed by it (mutual TLS).
+    #[arg(long, env = "FULFILLMENT_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// How often certificate and token files are checked for changes, in seconds.
+    #[arg(long, env = "FULFILLMENT_RELOAD_INTERVAL_SECS", default_value_t = 10)]
+    reload_interval_secs: u64,
+    /// Largest request or response message, in bytes.
+    #[arg(long, env = "FULFILLMENT_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    max_message_bytes: usize,
+    /// Longest a call may run, in seconds (a shorter client deadline wins).
+    #[arg(long, env = "FULFILLMENT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Calls one caller may have in flight at once.
+    #[arg(
+        long,
+        env = "FULFILLMENT_MAX_IN_FLIGHT_PER_CALLER",
+        default_value_t = 64
+    )]
+    max_in_flight_per_caller: usize,
+}
+
+impl SecurityArgs {
+    fn reload_every(&self) -> Duration {
+        Duration::from_secs(self.reload_interval_secs.max(1))
+    }
+
+    /// The token table, watched for changes when it comes from a file. `None` means open mode,
+    /// which is refused unless every listener is on loopback.
+    fn tokens(&self, listeners: &[SocketAddr]) -> anyhow::Result<Option<SharedTokens>> {
+        let table = match (&self.auth_tokens_file, &self.auth_tokens) {
+            (Some(path), _) => TokenTable::load(path)?,
+            (None, Some(text)) => TokenTable::parse(text)?,
+            (None, None) => {
+                if let Some(open) = listeners.iter().find(|a| !a.ip().is_loopback()) {
+                    anyhow::bail!(
+                        "refusing to listen on {open} without authentication: set \
+                         --auth-tokens-file (FULFILLMENT_AUTH_TOKENS_FILE), or listen on a \
+                         loopback address for local development"
+                    );
+                }
+                tracing::warn!(
+                    "no auth tokens configured: every call is allowed (loopback listeners only)"
+                );
+                return Ok(None);
+            }
+        };
+        tracing::info!(callers = table.len(), "auth tokens loaded");
+        let shared: SharedTokens = Arc::new(RwLock::new(Arc::new(table)));
+        if let Some(path) = &self.auth_tokens_file {
+            let target = shared.clone();
+            let file = path.clone();
+            watch_file(path, self.reload_every(), "auth tokens", move || {
+                let table = TokenTable::load(&file).map_err(|e| e.to_string())?;
+                *target
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(table);
+                Ok(())
+            });
+        }
+        Ok(Some(shared))
+    }
+
+    fn tls(&self) -> anyhow::Result<Option<Arc<ReloadingTls>>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let tls = ReloadingTls::load(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: self.tls_client_ca.clone(),
+        })?;
+        tls.spawn_watcher(self.reload_every());
+        Ok(Some(tls))
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_message_bytes: self.max_message_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            max_in_flight_per_caller: self.max_in_flight_per_caller,
+        }
+    }
 }
 
 fn init_tracing() {
@@ -76,6 +191,25 @@ fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(PgTarget, String)
             .context("creating the fulfillment database")?;
     }
     Ok((target, url))
+}
+
+/// How to call this server with grpcurl, given how it is exposed.
+fn grpcurl_hint(addr: SocketAddr, options: &ServeOptions) -> String {
+    let transport = if options.tls.is_some() {
+        "-cacert ca.pem"
+    } else {
+        "-plaintext"
+    };
+    let auth = if options.tokens.is_some() {
+        " -H 'authorization: Bearer <token>'"
+    } else {
+        ""
+    };
+    format!(
+        "fulfillment-server is listening on {addr}. Try:\n  grpcurl {transport} {addr} list\n  \
+         grpcurl {transport}{auth} -d '{{\"merchant_id\":\"m-shenzhen\"}}' {addr} \
+         fulfillment.v1.FulfillmentService/ListOrdersToFulfill"
+    )
 }
 
 async fn shutdown_signal() {
@@ -111,6 +245,21 @@ async fn main() -> anyhow::Result<()> {
     init_tracing();
     let cli = Cli::parse();
     let args = cli.serve;
+    // Security settings are checked before anything starts, so a bad deployment fails fast.
+    let serving = cli.command.is_none();
+    let options = if serving {
+        Some(ServeOptions {
+            tokens: args
+                .security
+                .tokens(&[args.listen, args.webhook_listen])
+                .context("auth tokens")?,
+            reflection: args.security.reflection,
+            tls: args.security.tls().context("TLS")?,
+            limits: args.security.limits(),
+        })
+    } else {
+        None
+    };
     let (target, url) = tokio::task::spawn_blocking({
         let explicit = args.database_url.clone();
         move || resolve_database(explicit.as_deref())
@@ -122,10 +271,11 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .context("running migrations")?;
     tracing::info!(applied = applied.len(), "migrations up to date");
-    if matches!(cli.command, Some(Command::Migrate)) {
+    let Some(options) = options else {
+        // `migrate`: done.
         drop(target);
         return Ok(());
-    }
+    };
 
     let pool = db::build_pool(&url, args.pool_size).context("connecting to PostgreSQL")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -156,12 +306,8 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, webhook = %args.webhook_listen, "fulfillment-server listening");
     // A closed stdout (a supervisor that stopped reading) must not take the server down.
-    let _ = writeln!(
-        std::io::stdout(),
-        "fulfillment-server is listening on {addr}. Try:\n  grpcurl -plaintext {addr} list\n  \
-         grpcurl -plaintext -d '{{\"merchant_id\":\"m-shenzhen\"}}' {addr} fulfillment.v1.FulfillmentService/ListOrdersToFulfill"
-    );
-    app::serve(listener, state, shutdown_signal()).await?;
+    let _ = writeln!(std::io::stdout(), "{}", grpcurl_hint(addr, &options));
+    app::serve(listener, state, options, shutdown_signal()).await?;
     tracing::info!("stopped");
     // Dropping the target stops a private PostgreSQL this process started.
     drop(target);

@@ -6,10 +6,12 @@ use diesel::PgConnection;
 use fulfillment_core::repo::idempotency::{self, Claim};
 use fulfillment_core::{Db, ServiceError, ServiceResult, SharedClock};
 use fulfillment_orders::{Actor, PolicyStore};
+use fulfillment_proto::v1 as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Status};
 
+use crate::auth::Caller;
 use crate::status::{invalid_field, to_status};
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -22,10 +24,87 @@ pub struct AppState {
     pub policies: Arc<PolicyStore>,
 }
 
-/// Who is calling. Authentication (a later layer) will put the caller's identity here; until
-/// then every call is the anonymous local caller.
-pub fn caller<T>(_request: &Request<T>) -> String {
-    "anonymous".to_owned()
+/// A request that may name the merchant it acts for. `None`: the request is not about one
+/// merchant's data (policies, platform bookkeeping).
+pub trait MerchantScoped {
+    fn merchant_id(&self) -> Option<&str>;
+}
+
+macro_rules! merchant_scoped {
+    ($($request:ty),* $(,)?) => {
+        $(impl MerchantScoped for $request {
+            fn merchant_id(&self) -> Option<&str> {
+                Some(&self.merchant_id)
+            }
+        })*
+    };
+}
+
+macro_rules! not_merchant_scoped {
+    ($($request:ty),* $(,)?) => {
+        $(impl MerchantScoped for $request {
+            fn merchant_id(&self) -> Option<&str> {
+                None
+            }
+        })*
+    };
+}
+
+merchant_scoped!(
+    pb::ReleaseOrderRequest,
+    pb::GetOrderRequest,
+    pb::BatchGetOrdersRequest,
+    pb::ListOrdersToFulfillRequest,
+    pb::FulfillOrderRequest,
+    pb::FulfillOrdersRequest,
+    pb::ModifyTrackingRequest,
+    pb::ExportOrdersRequest,
+    pb::StartBulkFulfillmentRequest,
+    pb::GetBulkJobRequest,
+    pb::ListBulkJobsRequest,
+    pb::ConnectCarrierAccountRequest,
+    pb::ListCarrierAccountsRequest,
+    pb::DisconnectCarrierAccountRequest,
+    pb::CreateShipmentsRequest,
+    pb::GetLabelsRequest,
+    pb::EvaluateOrderRequest,
+    pb::CheckCombinedShipmentRequest,
+    pb::DecideCancellationRequest,
+    pb::GetTrackingRequest,
+    pb::ListStuckTrackingsRequest,
+);
+
+not_merchant_scoped!(
+    pb::ListOutboxEventsRequest,
+    pb::ListWorkerRunsRequest,
+    pb::GetPolicyRequest,
+    pb::IngestTrackingEventsRequest,
+    pb::CancelTrackingRequest,
+);
+
+impl MerchantScoped for pb::UpsertMerchantRequest {
+    fn merchant_id(&self) -> Option<&str> {
+        Some(self.merchant.as_ref().map_or("", |m| m.id.as_str()))
+    }
+}
+
+/// The caller the gate admitted, checked against the merchant the request names. Every
+/// handler starts here; without the gate's mark the call is refused (fail closed).
+pub fn authorize<T: MerchantScoped>(request: &Request<T>) -> Result<Caller, Status> {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| {
+            to_status(ServiceError::unauthenticated(
+                "TOKEN_MISSING",
+                "the call did not pass authentication",
+            ))
+        })?;
+    if let Some(merchant_id) = request.get_ref().merchant_id() {
+        caller.check_merchant(merchant_id).map_err(to_status)?;
+    }
+    Ok(caller)
 }
 
 impl AppState {
@@ -52,13 +131,13 @@ impl AppState {
         f: F,
     ) -> Result<Resp, Status>
     where
-        Req: Message + Send + 'static,
+        Req: Message + MerchantScoped + Send + 'static,
         Resp: Message + Default + Send + 'static,
         F: FnOnce(&mut PgConnection, &AppState, &Actor, Req) -> ServiceResult<Resp>
             + Send
             + 'static,
     {
-        let caller = caller(&request);
+        let caller = authorize(&request)?.id;
         let key = match request.metadata().get(IDEMPOTENCY_KEY) {
             None => None,
             Some(value) => match value.to_str() {

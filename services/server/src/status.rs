@@ -24,6 +24,9 @@ pub fn to_status(error: ServiceError) -> Status {
         ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
         ServiceError::AlreadyExists { .. } => Code::AlreadyExists,
         ServiceError::Aborted { .. } => Code::Aborted,
+        ServiceError::Unauthenticated { .. } => Code::Unauthenticated,
+        ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
+        ServiceError::ResourceExhausted { .. } => Code::ResourceExhausted,
         ServiceError::Unavailable(source) => {
             tracing::warn!(error = %source, "database unavailable");
             Code::Unavailable

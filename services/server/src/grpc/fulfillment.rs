@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::not_yet;
 use crate::convert;
-use crate::state::AppState;
+use crate::state::{AppState, authorize};
 use crate::status::invalid_field;
 
 pub struct FulfillmentApi {
@@ -77,7 +77,7 @@ impl FulfillmentService for FulfillmentApi {
         let released_at = match &request.get_ref().released_at {
             None => None,
             Some(ts) => Some(convert::from_timestamp(ts).ok_or_else(|| {
-                invalid_field("INVALID_ORDER", "released_at", "is not a valid timestamp")
+                invalid_field("INVALID_ORDER", "released_at", convert::TIMESTAMP_RANGE)
             })?),
         };
         let response = self
@@ -113,6 +113,7 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::GetOrderResponse>, Status> {
+        authorize(&request)?;
         let req = request.into_inner();
         let view = self
             .state
@@ -129,6 +130,7 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::BatchGetOrdersRequest>,
     ) -> Result<Response<pb::BatchGetOrdersResponse>, Status> {
+        authorize(&request)?;
         let req = request.into_inner();
         let (views, missing) = self
             .state
@@ -146,6 +148,7 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::ListOrdersToFulfillRequest>,
     ) -> Result<Response<pb::ListOrdersToFulfillResponse>, Status> {
+        authorize(&request)?;
         let req = request.into_inner();
         let (views, next_page_token) = self
             .state
@@ -266,64 +269,73 @@ impl FulfillmentService for FulfillmentApi {
 
     async fn export_orders(
         &self,
-        _request: Request<pb::ExportOrdersRequest>,
+        request: Request<pb::ExportOrdersRequest>,
     ) -> Result<Response<Self::ExportOrdersStream>, Status> {
+        authorize(&request)?;
         Err(not_yet("ExportOrders", "bulk CSV issue"))
     }
 
     async fn start_bulk_fulfillment(
         &self,
-        _request: Request<pb::StartBulkFulfillmentRequest>,
+        request: Request<pb::StartBulkFulfillmentRequest>,
     ) -> Result<Response<pb::StartBulkFulfillmentResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("StartBulkFulfillment", "bulk CSV issue"))
     }
 
     async fn get_bulk_job(
         &self,
-        _request: Request<pb::GetBulkJobRequest>,
+        request: Request<pb::GetBulkJobRequest>,
     ) -> Result<Response<pb::GetBulkJobResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("GetBulkJob", "bulk CSV issue"))
     }
 
     async fn list_bulk_jobs(
         &self,
-        _request: Request<pb::ListBulkJobsRequest>,
+        request: Request<pb::ListBulkJobsRequest>,
     ) -> Result<Response<pb::ListBulkJobsResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("ListBulkJobs", "bulk CSV issue"))
     }
 
     async fn list_outbox_events(
         &self,
-        _request: Request<pb::ListOutboxEventsRequest>,
+        request: Request<pb::ListOutboxEventsRequest>,
     ) -> Result<Response<pb::ListOutboxEventsResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("ListOutboxEvents", "reconciliation workers issue"))
     }
 
     async fn list_worker_runs(
         &self,
-        _request: Request<pb::ListWorkerRunsRequest>,
+        request: Request<pb::ListWorkerRunsRequest>,
     ) -> Result<Response<pb::ListWorkerRunsResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("ListWorkerRuns", "reconciliation workers issue"))
     }
 
     async fn connect_carrier_account(
         &self,
-        _request: Request<pb::ConnectCarrierAccountRequest>,
+        request: Request<pb::ConnectCarrierAccountRequest>,
     ) -> Result<Response<pb::ConnectCarrierAccountResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("ConnectCarrierAccount", "carrier dispatch issue"))
     }
 
     async fn list_carrier_accounts(
         &self,
-        _request: Request<pb::ListCarrierAccountsRequest>,
+        request: Request<pb::ListCarrierAccountsRequest>,
     ) -> Result<Response<pb::ListCarrierAccountsResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("ListCarrierAccounts", "carrier dispatch issue"))
     }
 
     async fn disconnect_carrier_account(
         &self,
-        _request: Request<pb::DisconnectCarrierAccountRequest>,
+        request: Request<pb::DisconnectCarrierAccountRequest>,
     ) -> Result<Response<pb::DisconnectCarrierAccountResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet(
             "DisconnectCarrierAccount",
             "carrier dispatch issue",
@@ -332,15 +344,17 @@ impl FulfillmentService for FulfillmentApi {
 
     async fn create_shipments(
         &self,
-        _request: Request<pb::CreateShipmentsRequest>,
+        request: Request<pb::CreateShipmentsRequest>,
     ) -> Result<Response<pb::CreateShipmentsResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("CreateShipments", "carrier dispatch issue"))
     }
 
     async fn get_labels(
         &self,
-        _request: Request<pb::GetLabelsRequest>,
+        request: Request<pb::GetLabelsRequest>,
     ) -> Result<Response<pb::GetLabelsResponse>, Status> {
+        authorize(&request)?;
         Err(not_yet("GetLabels", "carrier dispatch issue"))
     }
 }

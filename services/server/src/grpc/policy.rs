@@ -4,7 +4,7 @@ use fulfillment_proto::v1::policy_service_server::PolicyService;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
-use crate::state::AppState;
+use crate::state::{AppState, authorize};
 use crate::status::invalid_field;
 
 pub struct PolicyApi {
@@ -20,7 +20,7 @@ fn time_or_now(
     match ts {
         None => Ok(state.clock.now()),
         Some(ts) => convert::from_timestamp(ts)
-            .ok_or_else(|| invalid_field("INVALID_TIMESTAMP", field, "is not a valid timestamp")),
+            .ok_or_else(|| invalid_field("INVALID_TIMESTAMP", field, convert::TIMESTAMP_RANGE)),
     }
 }
 
@@ -30,6 +30,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::GetPolicyRequest>,
     ) -> Result<Response<pb::GetPolicyResponse>, Status> {
+        authorize(&request)?;
         let at = time_or_now(request.get_ref().at.as_ref(), "at", &self.state)?;
         let policy = self
             .state
@@ -44,6 +45,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::EvaluateOrderRequest>,
     ) -> Result<Response<pb::EvaluateOrderResponse>, Status> {
+        authorize(&request)?;
         let req = request.into_inner();
         let e = self
             .state
@@ -73,6 +75,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::CheckCombinedShipmentRequest>,
     ) -> Result<Response<pb::CheckCombinedShipmentResponse>, Status> {
+        authorize(&request)?;
         let req = request.into_inner();
         let outcome = self
             .state
@@ -105,6 +108,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::DecideCancellationRequest>,
     ) -> Result<Response<pb::DecideCancellationResponse>, Status> {
+        authorize(&request)?;
         let at = time_or_now(
             request.get_ref().cancelled_at.as_ref(),
             "cancelled_at",

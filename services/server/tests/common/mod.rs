@@ -2,6 +2,8 @@
 //! controls, and hands out gRPC clients.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -11,7 +13,7 @@ use fulfillment_core::{Clock, ManualClock};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
 use fulfillment_proto::v1::policy_service_client::PolicyServiceClient;
-use fulfillment_server::app;
+use fulfillment_server::app::{self, ServeOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -33,6 +35,12 @@ pub fn today() -> DateTime<Utc> {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(ServeOptions::default()).await
+    }
+
+    /// Starts the server as `options` expose it; the clients speak plaintext without a token
+    /// (tests of secured servers build their own).
+    pub async fn start_with(options: ServeOptions) -> Self {
         let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
         let pool = db.pool(8);
         let clock = Arc::new(ManualClock::new(today()));
@@ -42,7 +50,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            app::serve(listener, state, async {
+            app::serve(listener, state, options, async {
                 let _ = stopped.await;
             })
             .await
@@ -50,9 +58,7 @@ impl TestServer {
         });
         let channel = Channel::from_shared(format!("http://{addr}"))
             .unwrap()
-            .connect()
-            .await
-            .unwrap();
+            .connect_lazy();
         Self {
             db,
             clock,
