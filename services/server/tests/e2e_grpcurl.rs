@@ -3,12 +3,15 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::certs::{Ca, write};
 use fulfillment_core::testing::TestDb;
 use serde_json::Value;
 
@@ -31,20 +34,63 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `grpcurl TRANSPORT OPTIONS ADDR COMMAND...`: success, and stdout with stderr.
+fn grpcurl_call(
+    addr: &str,
+    transport: &[String],
+    options: &[&str],
+    command: &[&str],
+) -> (bool, String) {
+    let out = Command::new(grpcurl())
+        .args(transport)
+        .args(options)
+        .arg(addr)
+        .args(command)
+        .output()
+        .expect("run grpcurl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 struct Server {
     child: Child,
     addr: String,
+    /// How grpcurl reaches this server: `-plaintext`, or the TLS files.
+    transport: Vec<String>,
 }
 
 impl Server {
     fn start(database_url: &str) -> Self {
+        Self::start_with(
+            database_url,
+            &[],
+            &[],
+            vec!["-plaintext".into()],
+            Stdio::inherit(),
+        )
+    }
+
+    /// Starts the binary with `--demo` and `extra` arguments; waits until it listens.
+    fn start_with(
+        database_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        transport: Vec<String>,
+        stderr: Stdio,
+    ) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_fulfillment-server"))
             .args(["--listen", &addr, "--demo"])
+            .args(extra)
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start fulfillment-server");
         // The server prints how to call it once it listens.
@@ -54,7 +100,7 @@ impl Server {
         loop {
             assert!(Instant::now() < deadline, "server did not start in time");
             match lines.next() {
-                Some(Ok(line)) if line.contains("grpcurl -plaintext") => {
+                Some(Ok(line)) if line.contains("is listening on") => {
                     // Keep draining stdout so the server never writes into a closed pipe.
                     std::thread::spawn(move || lines.for_each(drop));
                     break;
@@ -63,24 +109,15 @@ impl Server {
                 _ => panic!("server exited before listening: {:?}", child.try_wait()),
             }
         }
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            transport,
+        }
     }
 
-    /// `grpcurl -plaintext OPTIONS ADDR COMMAND...`
     fn call(&self, options: &[&str], command: &[&str]) -> (bool, String) {
-        let out = Command::new(grpcurl())
-            .arg("-plaintext")
-            .args(options)
-            .arg(&self.addr)
-            .args(command)
-            .output()
-            .expect("run grpcurl");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        grpcurl_call(&self.addr, &self.transport, options, command)
     }
 
     fn json(&self, method: &str, body: &str) -> Value {
@@ -192,4 +229,134 @@ fn grpcurl_lists_describes_releases_fulfils_and_gets_and_sees_a_clear_error() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status}");
+}
+
+const OPERATOR_TOKEN: &str = "e2e-operator-5b1d9c";
+const GATEWAY_TOKEN: &str = "e2e-gateway-krakow-a77e03";
+
+#[test]
+fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
+    use fulfillment_server::auth::token_hash_hex;
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let server_ca = Ca::new("e2e server CA");
+    let client_ca = Ca::new("e2e client CA");
+    let server_leaf = server_ca.server();
+    let client_leaf = client_ca.client("operator-laptop");
+    let path = |name: &str, contents: &str| write(d, name, contents).display().to_string();
+    let (ca, cert, key) = (
+        path("ca.pem", &server_ca.pem()),
+        path("server.pem", &server_leaf.cert_pem),
+        path("server.key", &server_leaf.key_pem),
+    );
+    let client_ca_file = path("client-ca.pem", &client_ca.pem());
+    let (client_cert, client_key) = (
+        path("client.pem", &client_leaf.cert_pem),
+        path("client.key", &client_leaf.key_pem),
+    );
+    let tokens = path(
+        "tokens",
+        &format!(
+            "# e2e callers\noperator {}\nmerchant-gateway {} m-krakow\n",
+            token_hash_hex(OPERATOR_TOKEN),
+            token_hash_hex(GATEWAY_TOKEN)
+        ),
+    );
+    let log_path = d.join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mtls: Vec<String> = ["-cacert", &ca, "-cert", &client_cert, "-key", &client_key]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let server = Server::start_with(
+        db.url(),
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-client-ca",
+            &client_ca_file,
+            "--auth-tokens-file",
+            &tokens,
+        ],
+        // Everything the server logs, at its most talkative, goes to the file grepped below.
+        &[("RUST_LOG", "debug"), ("LOG_FORMAT", "json")],
+        mtls,
+        Stdio::from(log),
+    );
+
+    // Reflection and health need no token, but do need the client certificate.
+    let (ok, list) = server.call(&[], &["list"]);
+    assert!(
+        ok && list.contains("fulfillment.v1.FulfillmentService"),
+        "{list}"
+    );
+
+    let get = |token: Option<&str>, merchant: &str| {
+        let body = format!(r#"{{"merchant_id":"{merchant}","order_id":"o-pl-1"}}"#);
+        let header = token.map(|t| format!("authorization: Bearer {t}"));
+        let mut options = vec!["-d", body.as_str()];
+        if let Some(h) = &header {
+            options.extend(["-H", h.as_str()]);
+        }
+        server.call(&options, &["fulfillment.v1.FulfillmentService/GetOrder"])
+    };
+    let (ok, text) = get(None, "m-krakow");
+    assert!(!ok && text.contains("Unauthenticated"), "{text}");
+    let (ok, text) = get(Some("not-a-token"), "m-krakow");
+    assert!(!ok && text.contains("Unauthenticated"), "{text}");
+    let (ok, text) = get(Some(GATEWAY_TOKEN), "m-krakow");
+    assert!(ok && text.contains("o-pl-1"), "{text}");
+    let (ok, text) = get(Some(GATEWAY_TOKEN), "m-shenzhen");
+    assert!(!ok && text.contains("PermissionDenied"), "{text}");
+    let (ok, text) = get(Some(OPERATOR_TOKEN), "m-krakow");
+    assert!(ok, "{text}");
+    let (ok, text) = server.call(
+        &[
+            "-H",
+            &format!("authorization: Bearer {OPERATOR_TOKEN}"),
+            "-d",
+            "{}",
+        ],
+        &["fulfillment.v1.FulfillmentService/ReleaseOrder"],
+    );
+    assert!(!ok && text.contains("PermissionDenied"), "{text}");
+
+    // Without a client certificate, or in plaintext, nothing gets through.
+    let no_client_cert = ["-cacert".to_string(), ca.clone()];
+    let (ok, text) = grpcurl_call(&server.addr, &no_client_cert, &[], &["list"]);
+    assert!(!ok, "served a client without a certificate: {text}");
+    let (ok, text) = grpcurl_call(&server.addr, &["-plaintext".to_string()], &[], &["list"]);
+    assert!(!ok, "served plaintext: {text}");
+
+    drop(server);
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logs.contains("auth tokens loaded"),
+        "the server logged nothing: {logs}"
+    );
+    assert!(logs.contains("call refused"), "refusals are logged: {logs}");
+    for secret in [OPERATOR_TOKEN, GATEWAY_TOKEN, "not-a-token", "PRIVATE KEY"] {
+        assert!(!logs.contains(secret), "the logs contain {secret:?}");
+    }
+}
+
+#[test]
+fn without_tokens_the_server_refuses_a_non_loopback_address() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fulfillment-server"))
+        .args(["--listen", "0.0.0.0:0"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("FULFILLMENT_AUTH_TOKENS_FILE")
+        .env_remove("FULFILLMENT_AUTH_TOKENS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without authentication")
+            && stderr.contains("--auth-tokens-file"),
+        "{stderr}"
+    );
 }

@@ -2,6 +2,7 @@
 //! controls, and hands out gRPC clients.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod raw;
 
 use std::sync::Arc;
