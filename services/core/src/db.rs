@@ -37,9 +37,14 @@ pub fn build_pool(url: &str, max_size: u32) -> Result<PgPool, DbSetupError> {
     Ok(pool)
 }
 
+/// One connection, for commands that run a single job and exit.
+pub fn connect(url: &str) -> Result<PgConnection, DbSetupError> {
+    Ok(PgConnection::establish(url)?)
+}
+
 /// Applies pending migrations; returns the versions applied now.
 pub fn run_migrations(url: &str) -> Result<Vec<String>, DbSetupError> {
-    let mut conn = PgConnection::establish(url)?;
+    let mut conn = connect(url)?;
     let applied = conn
         .run_pending_migrations(MIGRATIONS)
         .map_err(|e| DbSetupError::Migration(e.to_string()))?;

@@ -10,6 +10,7 @@ pub mod models;
 pub mod pg_bootstrap;
 pub mod repo;
 pub mod schema;
+pub mod secrets;
 pub mod testing;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

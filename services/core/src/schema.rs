@@ -1,6 +1,33 @@
 // @generated layout of `diesel print-schema` for migrations/; keep in step with them.
 
 diesel::table! {
+    carrier_account_events (id) {
+        id -> Int8,
+        account_id -> Text,
+        merchant_id -> Text,
+        actor -> Text,
+        kind -> Text,
+        details -> Jsonb,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    carrier_accounts (id) {
+        id -> Text,
+        merchant_id -> Text,
+        carrier -> Text,
+        kind -> Text,
+        settings -> Jsonb,
+        secret_key_id -> Text,
+        secret_sealed -> Bytea,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        disconnected_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     idempotency_keys (caller, key) {
         caller -> Text,
         key -> Text,
@@ -141,7 +168,12 @@ diesel::joinable!(order_trackings -> trackings (tracking_id));
 diesel::joinable!(orders -> merchants (merchant_id));
 diesel::joinable!(trackings -> merchants (merchant_id));
 
+diesel::joinable!(carrier_account_events -> carrier_accounts (account_id));
+diesel::joinable!(carrier_accounts -> merchants (merchant_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    carrier_account_events,
+    carrier_accounts,
     idempotency_keys,
     merchants,
     order_events,

@@ -3,6 +3,7 @@
 //! `fulfillment-policy`, and writes the outcome with its audit row and outbox rows in the
 //! caller's transaction. Knows nothing of gRPC.
 
+pub mod carrier_accounts;
 pub mod combined;
 pub mod demo;
 pub mod evaluate;

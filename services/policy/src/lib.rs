@@ -2,6 +2,7 @@
 //! family, each citing its R-number, each tested with the seeds' worked examples. No I/O: this
 //! crate must not depend on PostgreSQL, gRPC or the clock (callers pass `now`).
 
+pub mod bank_account;
 pub mod calendar;
 pub mod cancellation;
 pub mod combined_shipment;

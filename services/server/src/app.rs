@@ -68,6 +68,7 @@ pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
         db: Db::new(pool),
         clock,
         policies: Arc::new(PolicyStore::new()),
+        keys: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use fulfillment_core::models::Address;
+use fulfillment_orders::carrier_accounts::{AccountSettings, AccountView, PocztaKind};
 use fulfillment_orders::view::{OrderView, TrackingLink};
 use fulfillment_policy::cancellation::{
     CancellationDecision, CancellationOutcome, CancelledBy, OrderFlag,
@@ -218,5 +219,47 @@ pub fn cancellation_decision(
         new_deadline: opt_timestamp(d.new_deadline),
         explanation: d.explanation.clone(),
         policy_version,
+    }
+}
+
+/// The settings of a ConnectCarrierAccount request; secrets stay inside the returned value.
+pub fn account_settings(
+    settings: Option<pb::connect_carrier_account_request::Settings>,
+) -> Option<AccountSettings> {
+    use pb::connect_carrier_account_request::Settings;
+    Some(match settings? {
+        Settings::PocztaPolska(p) => AccountSettings::PocztaPolska {
+            kind: match pb::PocztaPolskaAccountKind::try_from(p.account_kind) {
+                Ok(pb::PocztaPolskaAccountKind::Regular) => Some(PocztaKind::Regular),
+                Ok(pb::PocztaPolskaAccountKind::Marketplace) => Some(PocztaKind::Marketplace),
+                _ => None,
+            },
+            login: p.login,
+            password: p.password,
+            default_sizes: p.default_sizes.into_iter().collect(),
+            cod_bank_account: p.cod_bank_account,
+        },
+        Settings::PaczkaWRuchu(p) => AccountSettings::PaczkaWRuchu {
+            partner_id: p.partner_id,
+            partner_key: p.partner_key,
+            default_size: p.default_size,
+        },
+        Settings::Inpost(p) => AccountSettings::Inpost {
+            organization_id: p.organization_id,
+            api_token: p.api_token,
+            default_template: p.default_template,
+            sending_locker: p.sending_locker,
+            send_from_locker: p.send_from_locker,
+        },
+    })
+}
+
+pub fn carrier_account(a: AccountView) -> pb::CarrierAccount {
+    pb::CarrierAccount {
+        id: a.id,
+        merchant_id: a.merchant_id,
+        carrier: a.carrier,
+        settings: a.settings.into_iter().collect(),
+        create_time: Some(timestamp(a.created_at)),
     }
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fulfillment_core::pg_bootstrap::{PgSource, PgTarget, create_database_if_missing};
+use fulfillment_core::secrets::Keyring;
 use fulfillment_core::{Clock, SystemClock, db};
+use fulfillment_orders::carrier_accounts;
 use fulfillment_orders::demo::load_demo_data;
 use fulfillment_server::app::{self, Limits, ServeOptions};
 use fulfillment_server::auth::TokenTable;
@@ -22,7 +24,11 @@ use tokio::net::TcpListener;
 #[command(
     name = "fulfillment-server",
     version,
-    about = "Order fulfilment gRPC service"
+    about = "Order fulfilment gRPC service",
+    after_help = "Environment only (secrets never come from flags):\n  \
+        DATABASE_URL                  PostgreSQL URL; unset: 127.0.0.1:5432 if it answers, else a private cluster\n  \
+        FULFILLMENT_AUTH_TOKENS       the tokens file's lines, inline\n  \
+        FULFILLMENT_ENCRYPTION_KEYS   the key ring, inline"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,7 +41,15 @@ struct Cli {
 enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Re-seal every carrier secret still under an older key with the current (first) key of
+    /// the key ring, then exit. Safe to repeat and to run while serving.
+    RotateSecrets,
 }
+
+/// Secrets come from the environment or files, never from flags (they would show in `ps`).
+const DATABASE_URL_ENV: &str = "DATABASE_URL";
+const TOKENS_ENV: &str = "FULFILLMENT_AUTH_TOKENS";
+const KEYS_ENV: &str = "FULFILLMENT_ENCRYPTION_KEYS";
 
 #[derive(clap::Args)]
 struct ServeArgs {
@@ -49,10 +63,6 @@ struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     webhook_listen: SocketAddr,
-    /// PostgreSQL URL. Unset: a PostgreSQL on 127.0.0.1:5432 if one answers, else a private
-    /// cluster started from the installed PostgreSQL binaries.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
     /// Load sample merchants and orders.
     #[arg(long)]
     demo: bool,
@@ -69,14 +79,10 @@ struct SecurityArgs {
     /// server runs open, and only on loopback addresses. Reloaded when it changes.
     #[arg(long, env = "FULFILLMENT_AUTH_TOKENS_FILE")]
     auth_tokens_file: Option<PathBuf>,
-    /// The same lines as the tokens file, inline (e.g. from a Secret as an env variable).
-    #[arg(
-        long,
-        env = "FULFILLMENT_AUTH_TOKENS",
-        hide_env_values = true,
-        conflicts_with = "auth_tokens_file"
-    )]
-    auth_tokens: Option<String>,
+    /// Key ring sealing carrier credentials: `ID:HEX64` entries, current key first (see
+    /// docs/security.md). Or inline in the FULFILLMENT_ENCRYPTION_KEYS environment variable.
+    #[arg(long, env = "FULFILLMENT_ENCRYPTION_KEYS_FILE")]
+    encryption_keys_file: Option<PathBuf>,
     /// Serve gRPC reflection (grpcurl needs it; production may switch it off).
     #[arg(long, env = "FULFILLMENT_REFLECTION", default_value_t = true, action = clap::ArgAction::Set)]
     reflection: bool,
@@ -115,9 +121,12 @@ impl SecurityArgs {
     /// The token table, watched for changes when it comes from a file. `None` means open mode,
     /// which is refused unless every listener is on loopback.
     fn tokens(&self, listeners: &[SocketAddr]) -> anyhow::Result<Option<SharedTokens>> {
-        let table = match (&self.auth_tokens_file, &self.auth_tokens) {
+        let inline = std::env::var(TOKENS_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        let table = match (&self.auth_tokens_file, inline) {
             (Some(path), _) => TokenTable::load(path)?,
-            (None, Some(text)) => TokenTable::parse(text)?,
+            (None, Some(text)) => TokenTable::parse(&text)?,
             (None, None) => {
                 if let Some(open) = listeners.iter().find(|a| !a.ip().is_loopback()) {
                     anyhow::bail!(
@@ -146,6 +155,25 @@ impl SecurityArgs {
             });
         }
         Ok(Some(shared))
+    }
+
+    fn keys(&self) -> anyhow::Result<Option<Arc<Keyring>>> {
+        let inline = std::env::var(KEYS_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        let keys = match (&self.encryption_keys_file, inline) {
+            (Some(path), _) => Keyring::load(path)?,
+            (None, Some(text)) => Keyring::parse(&text)?,
+            (None, None) => {
+                tracing::warn!("no encryption keys configured: carrier accounts are refused");
+                return Ok(None);
+            }
+        };
+        tracing::info!(
+            current_key = keys.current_key_id(),
+            "encryption keys loaded"
+        );
+        Ok(Some(Arc::new(keys)))
     }
 
     fn tls(&self) -> anyhow::Result<Option<Arc<ReloadingTls>>> {
@@ -250,6 +278,10 @@ async fn main() -> anyhow::Result<()> {
     let args = cli.serve;
     // Security settings are checked before anything starts, so a bad deployment fails fast.
     let serving = cli.command.is_none();
+    let keys = match cli.command {
+        Some(Command::Migrate) => None,
+        _ => args.security.keys().context("encryption keys")?,
+    };
     let options = if serving {
         Some(ServeOptions {
             tokens: args
@@ -264,7 +296,9 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     let (target, url) = tokio::task::spawn_blocking({
-        let explicit = args.database_url.clone();
+        let explicit = std::env::var(DATABASE_URL_ENV)
+            .ok()
+            .filter(|u| !u.is_empty());
         move || resolve_database(explicit.as_deref())
     })
     .await??;
@@ -274,6 +308,20 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .context("running migrations")?;
     tracing::info!(applied = applied.len(), "migrations up to date");
+    if matches!(cli.command, Some(Command::RotateSecrets)) {
+        let keys =
+            keys.context("rotate-secrets needs the key ring (FULFILLMENT_ENCRYPTION_KEYS)")?;
+        let rotate_url = url.clone();
+        let resealed = tokio::task::spawn_blocking(move || {
+            let mut conn = db::connect(&rotate_url)?;
+            carrier_accounts::rotate_secrets(&mut conn, &keys, 500).map_err(anyhow::Error::from)
+        })
+        .await??;
+        tracing::info!(resealed, "carrier secrets re-sealed under the current key");
+        let _ = writeln!(std::io::stdout(), "re-sealed {resealed} carrier secrets");
+        drop(target);
+        return Ok(());
+    }
     let Some(options) = options else {
         // `migrate`: done.
         drop(target);
@@ -282,7 +330,8 @@ async fn main() -> anyhow::Result<()> {
 
     let pool = db::build_pool(&url, args.pool_size).context("connecting to PostgreSQL")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = app::app_state(pool, clock);
+    let mut state = app::app_state(pool, clock);
+    state.keys = keys;
     if args.demo {
         let summary = state
             .db

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use diesel::PgConnection;
 use fulfillment_core::repo::idempotency::{self, Claim};
+use fulfillment_core::secrets::Keyring;
 use fulfillment_core::{Db, ServiceError, ServiceResult, SharedClock};
 use fulfillment_orders::{Actor, PolicyStore};
 use fulfillment_proto::v1 as pb;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub db: Db,
     pub clock: SharedClock,
     pub policies: Arc<PolicyStore>,
+    /// Seals carrier credentials; `None` until configured (carrier accounts are then refused).
+    pub keys: Option<Arc<Keyring>>,
 }
 
 /// A request that may name the merchant it acts for. `None`: the request is not about one
@@ -117,6 +120,21 @@ impl AppState {
         let state = self.clone();
         self.db
             .transaction(move |conn| f(conn, &state))
+            .await
+            .map_err(to_status)
+    }
+
+    /// Runs a change that is idempotent by itself (no `idempotency-key` bookkeeping: its
+    /// request may carry secrets, whose hash must not be stored) in one transaction.
+    pub async fn change<T, F>(&self, caller: &Caller, f: F) -> Result<T, Status>
+    where
+        F: FnOnce(&mut PgConnection, &AppState, &Actor) -> ServiceResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let actor = Actor::api(&caller.id);
+        let state = self.clone();
+        self.db
+            .transaction(move |conn| f(conn, &state, &actor))
             .await
             .map_err(to_status)
     }

@@ -233,6 +233,9 @@ fn grpcurl_lists_describes_releases_fulfils_and_gets_and_sees_a_clear_error() {
 
 const OPERATOR_TOKEN: &str = "e2e-operator-5b1d9c";
 const GATEWAY_TOKEN: &str = "e2e-gateway-krakow-a77e03";
+const CARRIER_PASSWORD: &str = "e2e-Poczta-haslo-31f9";
+const ENCRYPTION_KEYS: &str =
+    "e2e:8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 #[test]
 fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
@@ -282,7 +285,11 @@ fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
             &tokens,
         ],
         // Everything the server logs, at its most talkative, goes to the file grepped below.
-        &[("RUST_LOG", "debug"), ("LOG_FORMAT", "json")],
+        &[
+            ("RUST_LOG", "debug"),
+            ("LOG_FORMAT", "json"),
+            ("FULFILLMENT_ENCRYPTION_KEYS", ENCRYPTION_KEYS),
+        ],
         mtls,
         Stdio::from(log),
     );
@@ -324,6 +331,35 @@ fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
     );
     assert!(!ok && text.contains("PermissionDenied"), "{text}");
 
+    // A merchant connects a carrier account: the answer shows the login, never the password.
+    let (ok, text) = server.call(
+        &[
+            "-H",
+            &format!("authorization: Bearer {GATEWAY_TOKEN}"),
+            "-d",
+            &format!(
+                r#"{{"merchant_id":"m-krakow","poczta_polska":{{"login":"sklep","password":"{CARRIER_PASSWORD}","account_kind":"POCZTA_POLSKA_ACCOUNT_KIND_REGULAR"}}}}"#
+            ),
+        ],
+        &["fulfillment.v1.FulfillmentService/ConnectCarrierAccount"],
+    );
+    assert!(ok && text.contains("sklep"), "{text}");
+    assert!(!text.contains(CARRIER_PASSWORD), "{text}");
+    // A malformed one is refused, and the refusal does not echo the secret either.
+    let (ok, text) = server.call(
+        &[
+            "-H",
+            &format!("authorization: Bearer {GATEWAY_TOKEN}"),
+            "-d",
+            &format!(
+                r#"{{"merchant_id":"m-krakow","inpost":{{"api_token":"{CARRIER_PASSWORD}-2","send_from_locker":true}}}}"#
+            ),
+        ],
+        &["fulfillment.v1.FulfillmentService/ConnectCarrierAccount"],
+    );
+    assert!(!ok && text.contains("inpost.sending_locker"), "{text}");
+    assert!(!text.contains(CARRIER_PASSWORD), "{text}");
+
     // Without a client certificate, or in plaintext, nothing gets through.
     let no_client_cert = ["-cacert".to_string(), ca.clone()];
     let (ok, text) = grpcurl_call(&server.addr, &no_client_cert, &[], &["list"]);
@@ -338,7 +374,15 @@ fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
         "the server logged nothing: {logs}"
     );
     assert!(logs.contains("call refused"), "refusals are logged: {logs}");
-    for secret in [OPERATOR_TOKEN, GATEWAY_TOKEN, "not-a-token", "PRIVATE KEY"] {
+    let key_hex = ENCRYPTION_KEYS.split_once(':').unwrap().1;
+    for secret in [
+        OPERATOR_TOKEN,
+        GATEWAY_TOKEN,
+        "not-a-token",
+        "PRIVATE KEY",
+        CARRIER_PASSWORD,
+        key_hex,
+    ] {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
 }

@@ -109,6 +109,8 @@ fn counts(s: &TestServer) -> Vec<(String, i64)> {
         "order_events",
         "outbox",
         "idempotency_keys",
+        "carrier_accounts",
+        "carrier_account_events",
     ]
     .iter()
     .map(|t| {

@@ -3,7 +3,7 @@ use fulfillment_core::ServiceResult;
 use fulfillment_orders::Actor;
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship};
-use fulfillment_orders::{merchants, queries, release};
+use fulfillment_orders::{carrier_accounts, merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
 use tonic::codegen::BoxStream;
@@ -319,8 +319,25 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::ConnectCarrierAccountRequest>,
     ) -> Result<Response<pb::ConnectCarrierAccountResponse>, Status> {
-        authorize(&request)?;
-        Err(not_yet("ConnectCarrierAccount", "carrier dispatch issue"))
+        let caller = authorize(&request)?;
+        let req = request.into_inner();
+        let settings = convert::account_settings(req.settings);
+        let (account, _created) = self
+            .state
+            .change(&caller, move |conn, state, actor| {
+                carrier_accounts::connect(
+                    conn,
+                    state.clock.now(),
+                    state.keys.as_deref(),
+                    actor,
+                    &req.merchant_id,
+                    settings.as_ref(),
+                )
+            })
+            .await?;
+        Ok(Response::new(pb::ConnectCarrierAccountResponse {
+            account: Some(convert::carrier_account(account)),
+        }))
     }
 
     async fn list_carrier_accounts(
@@ -328,18 +345,34 @@ impl FulfillmentService for FulfillmentApi {
         request: Request<pb::ListCarrierAccountsRequest>,
     ) -> Result<Response<pb::ListCarrierAccountsResponse>, Status> {
         authorize(&request)?;
-        Err(not_yet("ListCarrierAccounts", "carrier dispatch issue"))
+        let req = request.into_inner();
+        let accounts = self
+            .state
+            .read(move |conn, _state| carrier_accounts::list(conn, &req.merchant_id))
+            .await?;
+        Ok(Response::new(pb::ListCarrierAccountsResponse {
+            accounts: accounts.into_iter().map(convert::carrier_account).collect(),
+        }))
     }
 
     async fn disconnect_carrier_account(
         &self,
         request: Request<pb::DisconnectCarrierAccountRequest>,
     ) -> Result<Response<pb::DisconnectCarrierAccountResponse>, Status> {
-        authorize(&request)?;
-        Err(not_yet(
-            "DisconnectCarrierAccount",
-            "carrier dispatch issue",
-        ))
+        let caller = authorize(&request)?;
+        let req = request.into_inner();
+        self.state
+            .change(&caller, move |conn, state, actor| {
+                carrier_accounts::disconnect(
+                    conn,
+                    state.clock.now(),
+                    actor,
+                    &req.merchant_id,
+                    &req.account_id,
+                )
+            })
+            .await?;
+        Ok(Response::new(pb::DisconnectCarrierAccountResponse {}))
     }
 
     async fn create_shipments(

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use diesel::PgConnection;
+use fulfillment_core::secrets::Keyring;
 use fulfillment_core::testing::TestDb;
 use fulfillment_core::{Clock, ManualClock};
 use fulfillment_proto::v1 as pb;
@@ -42,11 +43,17 @@ impl TestServer {
     /// Starts the server as `options` expose it; the clients speak plaintext without a token
     /// (tests of secured servers build their own).
     pub async fn start_with(options: ServeOptions) -> Self {
+        Self::start_with_keys(options, None).await
+    }
+
+    /// As [`Self::start_with`], with a key ring sealing carrier secrets.
+    pub async fn start_with_keys(options: ServeOptions, keys: Option<Arc<Keyring>>) -> Self {
         let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
         let pool = db.pool(8);
         let clock = Arc::new(ManualClock::new(today()));
         let shared: Arc<dyn Clock> = clock.clone();
-        let state = app::app_state(pool, shared);
+        let mut state = app::app_state(pool, shared);
+        state.keys = keys;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -1,0 +1,2 @@
+DROP TABLE carrier_account_events;
+DROP TABLE carrier_accounts;
