@@ -27,8 +27,34 @@ pub enum DbSetupError {
 
 /// Builds a pool of `max_size` connections; fails fast if the first connection cannot be made.
 pub fn build_pool(url: &str, max_size: u32) -> Result<PgPool, DbSetupError> {
+    build_pool_with_statement_timeout(url, max_size, None)
+}
+
+/// Sets `statement_timeout` on every pooled connection, so work for a call whose deadline has
+/// passed (the blocking thread outlives the cancelled future) cannot run on indefinitely.
+#[derive(Debug, Clone, Copy)]
+struct StatementTimeout(Duration);
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for StatementTimeout {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute(&format!("SET statement_timeout = {}", self.0.as_millis()))
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// [`build_pool`], with each statement limited to `statement_timeout` when given.
+pub fn build_pool_with_statement_timeout(
+    url: &str,
+    max_size: u32,
+    statement_timeout: Option<Duration>,
+) -> Result<PgPool, DbSetupError> {
     let manager = ConnectionManager::<PgConnection>::new(url);
-    let pool = Pool::builder()
+    let mut builder = Pool::builder();
+    if let Some(timeout) = statement_timeout {
+        builder = builder.connection_customizer(Box::new(StatementTimeout(timeout)));
+    }
+    let pool = builder
         .max_size(max_size)
         .min_idle(Some(max_size.min(4)))
         .connection_timeout(Duration::from_secs(5))

@@ -328,7 +328,10 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     };
 
-    let pool = db::build_pool(&url, args.pool_size).context("connecting to PostgreSQL")?;
+    // A statement may not outlive the longest call by much.
+    let statement_timeout = options.limits.request_timeout + Duration::from_secs(5);
+    let pool = db::build_pool_with_statement_timeout(&url, args.pool_size, Some(statement_timeout))
+        .context("connecting to PostgreSQL")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut state = app::app_state(pool, clock);
     state.keys = keys;
