@@ -7,6 +7,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod models;
+pub mod password;
 pub mod pg_bootstrap;
 pub mod repo;
 pub mod schema;

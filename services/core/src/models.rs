@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::schema::{
-    merchants, order_events, order_trackings, orders, outbox, policies, trackings,
+    intelipost_integrations, merchants, order_events, order_trackings, orders, outbox, policies,
+    tracking_events, trackings,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -126,7 +127,7 @@ pub struct NewOrder {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = trackings, check_for_backend(diesel::pg::Pg))]
 pub struct Tracking {
     pub id: i64,
@@ -234,4 +235,62 @@ pub struct NewOutboxEvent<'a> {
     pub order_id: Option<&'a str>,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tracking_events, check_for_backend(diesel::pg::Pg))]
+pub struct TrackingEvent {
+    pub id: i64,
+    pub tracking_id: i64,
+    pub event_key: String,
+    pub source: String,
+    pub actor: String,
+    pub occurred_at: DateTime<Utc>,
+    pub status: String,
+    pub carrier_status_code: String,
+    pub carrier_status_text: String,
+    pub location: String,
+    pub raw_payload: String,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = tracking_events)]
+pub struct NewTrackingEvent<'a> {
+    pub tracking_id: i64,
+    pub event_key: String,
+    pub source: &'a str,
+    pub actor: &'a str,
+    pub occurred_at: DateTime<Utc>,
+    pub status: &'a str,
+    pub carrier_status_code: &'a str,
+    pub carrier_status_text: &'a str,
+    pub location: &'a str,
+    pub raw_payload: &'a str,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Queryable, Selectable)]
+#[diesel(table_name = intelipost_integrations, check_for_backend(diesel::pg::Pg))]
+pub struct IntelipostIntegration {
+    pub merchant_id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub connected: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_push_at: Option<DateTime<Utc>>,
+}
+
+// The hash is not a secret the way a password is, but it has no business in logs either.
+impl std::fmt::Debug for IntelipostIntegration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntelipostIntegration")
+            .field("merchant_id", &self.merchant_id)
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .field("connected", &self.connected)
+            .field("last_push_at", &self.last_push_at)
+            .finish()
+    }
 }

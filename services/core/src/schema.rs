@@ -39,6 +39,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    intelipost_integration_events (id) {
+        id -> Int8,
+        merchant_id -> Text,
+        actor -> Text,
+        kind -> Text,
+        details -> Jsonb,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    intelipost_integrations (merchant_id) {
+        merchant_id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        connected -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        last_push_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    intelipost_nfe_mappings (merchant_id, carrier_number) {
+        merchant_id -> Text,
+        carrier_number -> Text,
+        nfe_number -> Text,
+        reported_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     merchants (id) {
         id -> Text,
         name -> Text,
@@ -141,6 +173,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    tracking_events (id) {
+        id -> Int8,
+        tracking_id -> Int8,
+        event_key -> Text,
+        source -> Text,
+        actor -> Text,
+        occurred_at -> Timestamptz,
+        status -> Text,
+        carrier_status_code -> Text,
+        carrier_status_text -> Text,
+        location -> Text,
+        raw_payload -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     trackings (id) {
         id -> Int8,
         merchant_id -> Text,
@@ -170,16 +219,22 @@ diesel::joinable!(trackings -> merchants (merchant_id));
 
 diesel::joinable!(carrier_account_events -> carrier_accounts (account_id));
 diesel::joinable!(carrier_accounts -> merchants (merchant_id));
+diesel::joinable!(tracking_events -> trackings (tracking_id));
+diesel::joinable!(intelipost_integrations -> merchants (merchant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     carrier_account_events,
     carrier_accounts,
     idempotency_keys,
+    intelipost_integration_events,
+    intelipost_integrations,
+    intelipost_nfe_mappings,
     merchants,
     order_events,
     order_trackings,
     orders,
     outbox,
     policies,
+    tracking_events,
     trackings,
 );

@@ -8,11 +8,13 @@ pub mod combined;
 pub mod demo;
 pub mod evaluate;
 pub mod input;
+pub mod intelipost;
 pub mod merchants;
 pub mod policies;
 pub mod queries;
 pub mod release;
 pub mod ship;
+pub mod tracking;
 pub mod view;
 
 pub use input::{Actor, AddressInput, ReleaseInput, TrackingInput};

@@ -61,7 +61,7 @@ pub fn encode_page_token(deadline: DateTime<Utc>, id: &str) -> String {
     format!("{}|{id}", deadline.timestamp_micros())
 }
 
-fn decode_page_token(token: &str) -> Option<(DateTime<Utc>, String)> {
+pub fn decode_page_token(token: &str) -> Option<(DateTime<Utc>, String)> {
     let (micros, id) = token.split_once('|')?;
     let deadline = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
     Some((deadline, id.to_owned()))

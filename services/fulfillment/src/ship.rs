@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::combined::shipment_order;
 use crate::input::{Actor, TrackingInput, check_id};
+use crate::tracking::is_unresolved_intelipost;
 use crate::view::{OrderView, TrackingLink, load_views};
 
 /// Most orders one parcel may carry in a single call.
@@ -108,7 +109,15 @@ pub fn ship(
         v.add(ids_field, "must not repeat an order id");
     }
     v.finish("INVALID_REQUEST")?;
-    let (valid, origin_country) = validate_tracking_input(input)?;
+    let (mut valid, origin_country) = validate_tracking_input(input)?;
+    // R12: a carrier's number sent by API becomes the NF-e number Intelipost reported for it;
+    // without a report it is stored as sent and listed as stuck, never guessed.
+    let mut resolved_from = None;
+    if is_unresolved_intelipost(valid.carrier, &valid.tracking_number)
+        && let Some(nfe) = repo::intelipost::resolve(conn, merchant_id, &valid.tracking_number)?
+    {
+        resolved_from = Some(std::mem::replace(&mut valid.tracking_number, nfe));
+    }
 
     let locked = repo::orders::lock_many(conn, merchant_id, &sorted)?;
     if let Some(missing) = sorted
@@ -242,6 +251,7 @@ pub fn ship(
                     "tracking_number": valid.tracking_number,
                     "origin_country": origin_country,
                     "channel": channel,
+                    "resolved_from": resolved_from,
                     "shipped_late": shipped_late,
                     "combined_with": combined_with,
                     "requirement": check.requirement.as_str(),

@@ -10,4 +10,5 @@ pub mod deadline;
 pub mod eligibility;
 pub mod order_state;
 pub mod tracking_number;
+pub mod tracking_status;
 pub mod values;

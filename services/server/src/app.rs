@@ -132,9 +132,11 @@ pub async fn serve(
             .max_encoding_message_size(max),
         )
         .add_service(
-            TrackingServiceServer::new(TrackingApi)
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
+            TrackingServiceServer::new(TrackingApi {
+                state: state.clone(),
+            })
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
         );
     if options.reflection {
         // The descriptors are built into the binary: a failure here is a build defect, logged

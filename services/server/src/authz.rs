@@ -78,6 +78,11 @@ pub const RULES: &[(&str, &[Role])] = &[
         "/fulfillment.v1.TrackingService/ListStuckTrackings",
         &[O, S, G],
     ),
+    // The merchant-settings service records the integration (it carries a password).
+    (
+        "/fulfillment.v1.TrackingService/SetIntelipostIntegration",
+        &[S],
+    ),
 ];
 
 /// Health and reflection answer without a token: probes and `grpcurl list` must always work

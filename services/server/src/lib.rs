@@ -12,3 +12,4 @@ pub mod reload;
 pub mod state;
 pub mod status;
 pub mod tls;
+pub mod webhook;

@@ -18,6 +18,7 @@ use fulfillment_server::auth::TokenTable;
 use fulfillment_server::gate::SharedTokens;
 use fulfillment_server::reload::watch_file;
 use fulfillment_server::tls::{ReloadingTls, TlsFiles};
+use fulfillment_server::webhook;
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
@@ -56,13 +57,20 @@ struct ServeArgs {
     /// gRPC listen address.
     #[arg(long, env = "FULFILLMENT_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
-    /// Listen address for carrier webhooks (served from the tracking milestone on).
+    /// Listen address for carrier webhooks (the Intelipost push, R14); TLS as for gRPC.
     #[arg(
         long,
         env = "FULFILLMENT_WEBHOOK_LISTEN",
         default_value = "127.0.0.1:8080"
     )]
     webhook_listen: SocketAddr,
+    /// Largest webhook body accepted, in bytes (larger: 413).
+    #[arg(
+        long,
+        env = "FULFILLMENT_WEBHOOK_MAX_BODY_BYTES",
+        default_value_t = webhook::DEFAULT_MAX_BODY_BYTES
+    )]
+    webhook_max_body_bytes: usize,
     /// Load sample merchants and orders.
     #[arg(long)]
     demo: bool,
@@ -359,10 +367,42 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, webhook = %args.webhook_listen, "fulfillment-server listening");
+    let webhook_listener = TcpListener::bind(args.webhook_listen)
+        .await
+        .with_context(|| format!("binding the webhook listener {}", args.webhook_listen))?;
+    let webhook_addr = webhook_listener.local_addr()?;
+    tracing::info!(%addr, webhook = %webhook_addr, "fulfillment-server listening");
     // A closed stdout (a supervisor that stopped reading) must not take the server down.
     let _ = writeln!(std::io::stdout(), "{}", grpcurl_hint(addr, &options));
-    app::serve(listener, state, options, shutdown_signal()).await?;
+    let _ = writeln!(
+        std::io::stdout(),
+        "Intelipost webhook: POST {}://{webhook_addr}{}",
+        if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+        webhook::INTELIPOST_PATH
+    );
+    // One signal stops both listeners.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let webhook_options = webhook::WebhookOptions {
+        max_body_bytes: args.webhook_max_body_bytes,
+        tls: options.tls.clone(),
+    };
+    let (grpc, hooks) = tokio::join!(
+        app::serve(listener, state.clone(), options, stopped(stop_rx.clone())),
+        webhook::serve(webhook_listener, state, webhook_options, stopped(stop_rx)),
+    );
+    grpc?;
+    hooks.context("webhook listener")?;
     tracing::info!("stopped");
     // Dropping the target stops a private PostgreSQL this process started.
     drop(target);

@@ -75,6 +75,7 @@ merchant_scoped!(
     pb::DecideCancellationRequest,
     pb::GetTrackingRequest,
     pb::ListStuckTrackingsRequest,
+    pb::SetIntelipostIntegrationRequest,
 );
 
 not_merchant_scoped!(

@@ -59,6 +59,9 @@ fn grpcurl_call(
 struct Server {
     child: Child,
     addr: String,
+    /// `http://127.0.0.1:PORT/couriers/intelipost/trackings/v1` (https with TLS).
+    #[allow(dead_code)]
+    webhook_url: String,
     /// How grpcurl reaches this server: `-plaintext`, or the TLS files.
     transport: Vec<String>,
 }
@@ -84,7 +87,13 @@ impl Server {
     ) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_fulfillment-server"))
-            .args(["--listen", &addr, "--demo"])
+            .args([
+                "--listen",
+                &addr,
+                "--webhook-listen",
+                "127.0.0.1:0",
+                "--demo",
+            ])
             .args(extra)
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "warn")
@@ -93,14 +102,16 @@ impl Server {
             .stderr(stderr)
             .spawn()
             .expect("start fulfillment-server");
-        // The server prints how to call it once it listens.
+        // The server prints how to call it once it listens, then the webhook's address.
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(60);
+        let webhook_url;
         loop {
             assert!(Instant::now() < deadline, "server did not start in time");
             match lines.next() {
-                Some(Ok(line)) if line.contains("is listening on") => {
+                Some(Ok(line)) if line.starts_with("Intelipost webhook: POST ") => {
+                    webhook_url = line["Intelipost webhook: POST ".len()..].to_owned();
                     // Keep draining stdout so the server never writes into a closed pipe.
                     std::thread::spawn(move || lines.for_each(drop));
                     break;
@@ -112,6 +123,7 @@ impl Server {
         Self {
             child,
             addr,
+            webhook_url,
             transport,
         }
     }

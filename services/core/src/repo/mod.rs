@@ -4,7 +4,9 @@
 pub mod audit;
 pub mod carrier_accounts;
 pub mod idempotency;
+pub mod intelipost;
 pub mod merchants;
 pub mod orders;
 pub mod policies;
+pub mod tracking_events;
 pub mod trackings;

@@ -15,9 +15,11 @@ use fulfillment_core::{Clock, ManualClock};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
 use fulfillment_proto::v1::policy_service_client::PolicyServiceClient;
+use fulfillment_proto::v1::tracking_service_client::TrackingServiceClient;
 use fulfillment_server::app::{self, ServeOptions};
+use fulfillment_server::webhook::{self, WebhookOptions};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tonic::transport::Channel;
 
 pub struct TestServer {
@@ -26,7 +28,10 @@ pub struct TestServer {
     pub addr: std::net::SocketAddr,
     pub orders: FulfillmentServiceClient<Channel>,
     pub policy: PolicyServiceClient<Channel>,
-    stop: Option<oneshot::Sender<()>>,
+    pub tracking: TrackingServiceClient<Channel>,
+    /// The carrier webhooks' listener (plain HTTP), served from the same state.
+    pub webhook: std::net::SocketAddr,
+    stop: Option<watch::Sender<bool>>,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -56,13 +61,28 @@ impl TestServer {
         state.keys = keys;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
+        let hooks = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let webhook = hooks.local_addr().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let webhook_options = WebhookOptions {
+            max_body_bytes: 64 * 1024,
+            tls: None,
+        };
         let handle = tokio::spawn(async move {
-            app::serve(listener, state, options, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
+            let (grpc, hooks) = tokio::join!(
+                app::serve(
+                    listener,
+                    state.clone(),
+                    options,
+                    until_stopped(stopped.clone())
+                ),
+                webhook::serve(hooks, state, webhook_options, until_stopped(stopped)),
+            );
+            grpc.unwrap();
+            hooks.unwrap();
         });
         let channel = Channel::from_shared(format!("http://{addr}"))
             .unwrap()
@@ -72,7 +92,9 @@ impl TestServer {
             clock,
             addr,
             orders: FulfillmentServiceClient::new(channel.clone()),
-            policy: PolicyServiceClient::new(channel),
+            policy: PolicyServiceClient::new(channel.clone()),
+            tracking: TrackingServiceClient::new(channel),
+            webhook,
             stop: Some(stop),
             handle: Some(handle),
         }
@@ -129,7 +151,7 @@ impl TestServer {
 
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(handle) = self.handle.take() {
             handle.await.unwrap();

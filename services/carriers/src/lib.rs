@@ -1,0 +1,53 @@
+//! Carrier API clients. Each carrier is one module behind the [`TrackingClient`] trait: it
+//! calls the carrier over HTTP and maps the carrier's own status vocabulary to the normalised
+//! [`TrackingStatus`] of R21 (a table test per carrier). Base URLs and credentials are
+//! configuration ([`CarrierConfig`]); nothing here touches the database.
+
+pub mod aftership;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod inpost;
+pub mod intelipost;
+pub mod normalize;
+pub mod poczta_polska;
+pub mod registry;
+pub mod wishpost;
+
+use chrono::{DateTime, Utc};
+pub use config::CarrierConfig;
+pub use error::TrackError;
+pub use fulfillment_policy::tracking_status::TrackingStatus;
+pub use registry::Registry;
+
+/// One checkpoint as the carrier reported it, already mapped to our status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierEvent {
+    /// The carrier's own event id, when it has one (R22 deduplicates by it, else by a hash).
+    pub event_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub status: TrackingStatus,
+    /// The carrier's own status code and text, kept beside ours (R21).
+    pub carrier_status_code: String,
+    pub carrier_status_text: String,
+    pub location: String,
+    /// This checkpoint's part of the carrier's answer, as JSON or XML text.
+    pub raw_payload: String,
+}
+
+/// What a carrier says about one tracking number: its checkpoints, in any order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackReport {
+    pub tracking_number: String,
+    pub events: Vec<CarrierEvent>,
+}
+
+/// A carrier's tracking API.
+#[async_trait::async_trait]
+pub trait TrackingClient: Send + Sync {
+    /// Our carrier code (`wishpost`, `inpost`, ...): the `carrier` column of trackings.
+    fn carrier(&self) -> &str;
+
+    /// Every checkpoint the carrier has for this number.
+    async fn track(&self, tracking_number: &str) -> Result<TrackReport, TrackError>;
+}

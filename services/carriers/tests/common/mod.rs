@@ -1,0 +1,77 @@
+//! Helpers shared by the carrier tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fulfillment_carriers::{CarrierConfig, CarrierEvent, TrackError, TrackingStatus};
+use wiremock::{MockServer, ResponseTemplate};
+
+/// The API key every test client uses; no error message may show it.
+pub const KEY: &str = "sk_test_51HvQ9kT0pSecretKey";
+/// Short, so the timeout tests stay fast.
+pub const TIMEOUT: Duration = Duration::from_millis(200);
+
+pub fn fixture(path: &str) -> String {
+    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+pub fn config(server: &MockServer) -> CarrierConfig {
+    let mut config = CarrierConfig::new(server.uri());
+    config.api_key = Some(KEY.to_owned());
+    config.timeout = TIMEOUT;
+    config
+}
+
+pub fn json(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body, "application/json")
+}
+
+pub fn xml(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body, "text/xml; charset=UTF-8")
+}
+
+/// A response slower than [`TIMEOUT`].
+pub fn slow(template: ResponseTemplate) -> ResponseTemplate {
+    template.set_delay(Duration::from_millis(1_000))
+}
+
+pub fn rate_limited() -> ResponseTemplate {
+    ResponseTemplate::new(429).insert_header("Retry-After", "7")
+}
+
+pub fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// What a test expects of one event.
+pub struct Expected<'a> {
+    pub id: Option<&'a str>,
+    pub at: &'a str,
+    pub status: TrackingStatus,
+    pub code: &'a str,
+    pub text: &'a str,
+    pub location: &'a str,
+}
+
+pub fn check_events(events: &[CarrierEvent], expected: &[Expected<'_>]) {
+    assert_eq!(events.len(), expected.len(), "{events:#?}");
+    for (i, (event, want)) in events.iter().zip(expected).enumerate() {
+        assert_eq!(event.event_id.as_deref(), want.id, "event {i} id");
+        assert_eq!(event.occurred_at, utc(want.at), "event {i} time");
+        assert_eq!(event.status, want.status, "event {i} status");
+        assert_eq!(event.carrier_status_code, want.code, "event {i} code");
+        assert_eq!(event.carrier_status_text, want.text, "event {i} text");
+        assert_eq!(event.location, want.location, "event {i} location");
+        assert!(!event.raw_payload.is_empty(), "event {i} raw payload");
+    }
+}
+
+/// No error message may carry a credential.
+pub fn assert_no_secret(error: &TrackError, secrets: &[&str]) {
+    let shown = format!("{error} / {error:?}");
+    for secret in secrets {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}

@@ -1,0 +1,233 @@
+//! Carrier webhooks over plain HTTP(S) (R14): `POST /couriers/intelipost/trackings/v1`, with
+//! HTTP Basic auth checked against the merchant's stored Intelipost integration. Answers:
+//! 401 for missing or wrong credentials (nothing stored), 413 for a body over the limit, 400
+//! with the reason for a malformed body, 200 for an applied or redelivered event.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use fulfillment_carriers::intelipost::webhook::parse_push;
+use fulfillment_core::ServiceError;
+use fulfillment_orders::Actor;
+use fulfillment_orders::intelipost::{self, Push, PushOutcome};
+use fulfillment_orders::tracking::IncomingEvent;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::state::AppState;
+use crate::tls::{self, ReloadingTls};
+
+pub const INTELIPOST_PATH: &str = "/couriers/intelipost/trackings/v1";
+/// A push is one event of one volume: a few KiB. Anything much larger is not Intelipost.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct WebhookOptions {
+    pub max_body_bytes: usize,
+    pub tls: Option<Arc<ReloadingTls>>,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            tls: None,
+        }
+    }
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route(INTELIPOST_PATH, post(intelipost_push))
+        // Over the limit: 413 before the handler runs.
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Serves the webhooks on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    options: WebhookOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state, options.max_body_bytes);
+    match options.tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(tls) => {
+            let local = listener.local_addr()?;
+            let listener = TlsListener {
+                incoming: tls::incoming(listener, tls),
+                local,
+            };
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+}
+
+/// The TLS streams of `tls::incoming` as an axum listener (handshakes already done).
+struct TlsListener {
+    incoming: ReceiverStream<std::io::Result<TlsStream<TcpStream>>>,
+    local: SocketAddr,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.incoming.next().await {
+                Some(Ok(stream)) => {
+                    let peer = stream.get_ref().0.peer_addr().unwrap_or(self.local);
+                    return (stream, peer);
+                }
+                Some(Err(_)) => continue,
+                // The acceptor is gone: nothing more will come.
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    let mut response = answer(
+        StatusCode::UNAUTHORIZED,
+        json!({ "error": "the Basic-auth credentials are not those of a connected Intelipost integration" }),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic realm=\"fulfillment\""),
+    );
+    response
+}
+
+/// `Authorization: Basic base64(user:password)`.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+async fn intelipost_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Credentials first: a stranger learns nothing about what the body should look like.
+    let Some((username, password)) = basic_credentials(&headers) else {
+        return unauthorized();
+    };
+    let merchant = state
+        .db
+        .transaction(move |conn| intelipost::authenticate(conn, &username, &password))
+        .await;
+    let merchant_id = match merchant {
+        Ok(Some(merchant_id)) => merchant_id,
+        Ok(None) => return unauthorized(),
+        Err(e) => return failure(e),
+    };
+    let parsed = match parse_push(&body) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({ "error": e.to_string(), "field": e.field() }),
+            );
+        }
+    };
+    let push = Push {
+        sales_channel: parsed.sales_channel,
+        carrier_number: parsed.tracking_code,
+        nfe_number: parsed.invoice_number,
+        event: IncomingEvent {
+            carrier: intelipost::CARRIER.to_owned(),
+            tracking_number: String::new(),
+            event_id: parsed.event.event_id,
+            occurred_at: parsed.event.occurred_at,
+            status: parsed.event.status,
+            carrier_status_code: parsed.event.carrier_status_code,
+            carrier_status_text: parsed.event.carrier_status_text,
+            location: parsed.event.location,
+            raw_payload: String::from_utf8_lossy(&body).into_owned(),
+        },
+    };
+    let applied = state
+        .db
+        .transaction({
+            let state = state.clone();
+            move |conn| {
+                let actor = Actor("webhook:intelipost".to_owned());
+                intelipost::apply_push(conn, state.clock.now(), &actor, &merchant_id, &push)
+            }
+        })
+        .await;
+    match applied {
+        Ok(PushOutcome::Applied {
+            accepted,
+            duplicates,
+        }) => answer(
+            StatusCode::OK,
+            json!({ "accepted": accepted, "duplicates": duplicates }),
+        ),
+        Err(e) => failure(e),
+    }
+}
+
+/// The one mapping of errors to HTTP for the webhook (the gRPC one is `status::to_status`).
+fn failure(error: ServiceError) -> Response {
+    let status = match &error {
+        ServiceError::InvalidArgument { .. } => StatusCode::BAD_REQUEST,
+        ServiceError::AlreadyExists { .. } => StatusCode::CONFLICT,
+        ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+        ServiceError::FailedPrecondition { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status.is_server_error() {
+        tracing::error!(error = %error, "intelipost webhook failed");
+    }
+    // Internal errors display as a fixed text: nothing of the database leaks.
+    answer(
+        status,
+        json!({ "error": error.to_string(), "reason": error.reason() }),
+    )
+}
