@@ -2,4 +2,6 @@
 //! run it on a cron schedule as a daemon (`--schedule`). Each worker binary is its decision loop
 //! and little else; the decisions themselves come from `fulfillment-policy`.
 
+pub mod poller;
 pub mod runner;
+pub mod setup;

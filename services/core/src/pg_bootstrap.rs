@@ -418,6 +418,18 @@ fn traversable_by_others(path: &Path) -> bool {
         .all(|p| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
 }
 
+/// The database every binary uses: `explicit` (from `DATABASE_URL`) as given, else the
+/// `fulfillment` database of the embedded default, created if missing. Keep the target alive
+/// as long as the database is used: dropping it stops a private cluster this process started.
+pub fn resolve_database(explicit: Option<&str>) -> Result<(PgTarget, String), BootstrapError> {
+    let target = PgTarget::resolve(explicit)?;
+    let url = target.default_url();
+    if !matches!(target.source(), PgSource::Explicit) {
+        create_database_if_missing(&target.database_url("postgres"), "fulfillment")?;
+    }
+    Ok((target, url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fulfillment_core::pg_bootstrap::{PgSource, PgTarget, create_database_if_missing};
+use fulfillment_core::pg_bootstrap::{self, PgTarget};
 use fulfillment_core::secrets::Keyring;
 use fulfillment_core::{Clock, SystemClock, db};
 use fulfillment_orders::carrier_accounts;
@@ -223,13 +223,7 @@ fn init_tracing() {
 /// Finds PostgreSQL (the embedded default when no URL is given) and returns the URL to use,
 /// with the guard that keeps a private cluster alive.
 fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(PgTarget, String)> {
-    let target = PgTarget::resolve(explicit).context("finding PostgreSQL")?;
-    let url = target.default_url();
-    if !matches!(target.source(), PgSource::Explicit) {
-        create_database_if_missing(&target.database_url("postgres"), "fulfillment")
-            .context("creating the fulfillment database")?;
-    }
-    Ok((target, url))
+    pg_bootstrap::resolve_database(explicit).context("finding PostgreSQL")
 }
 
 /// How to call this server with grpcurl, given how it is exposed.

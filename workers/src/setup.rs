@@ -1,0 +1,37 @@
+//! What every worker binary does first: logs, the database (as the server finds it), the clock.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use fulfillment_core::pg_bootstrap::{PgTarget, resolve_database};
+use fulfillment_core::{Clock, Db, SharedClock, SystemClock, db};
+
+/// Logs to stderr (stdout carries the summary line); `LOG_FORMAT=json` for JSON lines.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// `DATABASE_URL`, else the embedded default the server uses. The schema must exist
+/// (`fulfillment-server migrate`): workers never migrate, so they can run many at once.
+pub async fn database(pool_size: u32) -> anyhow::Result<(PgTarget, Db)> {
+    let explicit = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let (target, url) = tokio::task::spawn_blocking(move || resolve_database(explicit.as_deref()))
+        .await?
+        .context("finding PostgreSQL")?;
+    let pool = db::build_pool(&url, pool_size).context("connecting to PostgreSQL")?;
+    Ok((target, Db::new(pool)))
+}
+
+pub fn clock() -> SharedClock {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    clock
+}
