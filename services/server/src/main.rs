@@ -17,7 +17,7 @@ use fulfillment_server::app::{self, Limits, ServeOptions};
 use fulfillment_server::auth::TokenTable;
 use fulfillment_server::gate::SharedTokens;
 use fulfillment_server::reload::watch_file;
-use fulfillment_server::tls::{ReloadingTls, TlsFiles};
+use fulfillment_server::tls::{self, ReloadingTls, TlsFiles};
 use fulfillment_server::webhook;
 use tokio::net::TcpListener;
 
@@ -193,6 +193,25 @@ impl SecurityArgs {
             key: key.clone(),
             client_ca: self.tls_client_ca.clone(),
         })?;
+        tls.spawn_watcher(self.reload_every());
+        Ok(Some(tls))
+    }
+
+    /// The webhook listener's TLS: the same certificate, reloaded the same way, but no client
+    /// certificate required: carriers (Intelipost) authenticate with Basic auth, not with our
+    /// CA's certificates.
+    fn webhook_tls(&self) -> anyhow::Result<Option<Arc<ReloadingTls>>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let tls = ReloadingTls::load_for(
+            TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: None,
+            },
+            tls::ALPN_HTTP1,
+        )?;
         tls.spawn_watcher(self.reload_every());
         Ok(Some(tls))
     }
@@ -389,7 +408,7 @@ async fn main() -> anyhow::Result<()> {
     });
     let webhook_options = webhook::WebhookOptions {
         max_body_bytes: args.webhook_max_body_bytes,
-        tls: options.tls.clone(),
+        tls: args.security.webhook_tls().context("webhook TLS")?,
     };
     let (grpc, hooks) = tokio::join!(
         app::serve(listener, state.clone(), options, stopped(stop_rx.clone())),

@@ -81,8 +81,18 @@ fn read_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'sta
     Ok(certs)
 }
 
-/// Builds a server configuration from the files as they are now.
+/// ALPN for gRPC: HTTP/2 only; clients such as grpc-go require ALPN to say so.
+pub const ALPN_GRPC: &[&[u8]] = &[b"h2"];
+/// ALPN for the webhooks, served over HTTP/1.1.
+pub const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1"];
+
+/// Builds a gRPC server configuration from the files as they are now.
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
+    server_config_for(files, ALPN_GRPC)
+}
+
+/// Builds a server configuration offering the `alpn` protocols.
+pub fn server_config_for(files: &TlsFiles, alpn: &[&[u8]]) -> Result<ServerConfig, TlsError> {
     let certs = read_certs("certificates", &files.cert)?;
     let key =
         PrivateKeyDer::from_pem_file(&files.key).map_err(pem_error("a private key", &files.key))?;
@@ -102,23 +112,33 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
         }
     };
     let mut config = builder.with_single_cert(certs, key)?;
-    // gRPC runs over HTTP/2 only; clients such as grpc-go require ALPN to say so.
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(config)
 }
 
 /// The current TLS configuration, rebuilt when its files change.
 pub struct ReloadingTls {
     files: TlsFiles,
+    alpn: &'static [&'static [u8]],
     current: RwLock<(Fingerprint, Arc<ServerConfig>)>,
 }
 
 impl ReloadingTls {
+    /// For gRPC (HTTP/2).
     pub fn load(files: TlsFiles) -> Result<Arc<Self>, TlsError> {
+        Self::load_for(files, ALPN_GRPC)
+    }
+
+    /// For a listener offering the `alpn` protocols (the webhooks: [`ALPN_HTTP1`]).
+    pub fn load_for(
+        files: TlsFiles,
+        alpn: &'static [&'static [u8]],
+    ) -> Result<Arc<Self>, TlsError> {
         let fingerprint = Fingerprint::of(&files.paths());
-        let config = Arc::new(server_config(&files)?);
+        let config = Arc::new(server_config_for(&files, alpn)?);
         Ok(Arc::new(Self {
             files,
+            alpn,
             current: RwLock::new((fingerprint, config)),
         }))
     }
@@ -147,7 +167,7 @@ impl ReloadingTls {
             // files change again, not every tick.
             current.0 = fingerprint;
         }
-        let config = Arc::new(server_config(&self.files)?);
+        let config = Arc::new(server_config_for(&self.files, self.alpn)?);
         self.current
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -60,7 +60,6 @@ struct Server {
     child: Child,
     addr: String,
     /// `http://127.0.0.1:PORT/couriers/intelipost/trackings/v1` (https with TLS).
-    #[allow(dead_code)]
     webhook_url: String,
     /// How grpcurl reaches this server: `-plaintext`, or the TLS files.
     transport: Vec<String>,
@@ -245,7 +244,9 @@ fn grpcurl_lists_describes_releases_fulfils_and_gets_and_sees_a_clear_error() {
 
 const OPERATOR_TOKEN: &str = "e2e-operator-5b1d9c";
 const GATEWAY_TOKEN: &str = "e2e-gateway-krakow-a77e03";
+const SERVICE_TOKEN: &str = "e2e-service-settings-c0ffee";
 const CARRIER_PASSWORD: &str = "e2e-Poczta-haslo-31f9";
+const INTELIPOST_PASSWORD: &str = "e2e-Intelipost-senha-77aa";
 const ENCRYPTION_KEYS: &str =
     "e2e:8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
@@ -273,9 +274,10 @@ fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
     let tokens = path(
         "tokens",
         &format!(
-            "# e2e callers\noperator {}\nmerchant-gateway {} m-krakow\n",
+            "# e2e callers\noperator {}\nmerchant-gateway {} m-krakow\nservice {}\n",
             token_hash_hex(OPERATOR_TOKEN),
-            token_hash_hex(GATEWAY_TOKEN)
+            token_hash_hex(GATEWAY_TOKEN),
+            token_hash_hex(SERVICE_TOKEN)
         ),
     );
     let log_path = d.join("server.log");
@@ -372,6 +374,91 @@ fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
     assert!(!ok && text.contains("inpost.sending_locker"), "{text}");
     assert!(!text.contains(CARRIER_PASSWORD), "{text}");
 
+    // Intelipost (R12-R14): the settings service records the integration, the merchant ships
+    // with the NF-e number, and Intelipost pushes over HTTPS with Basic auth (no client
+    // certificate: carriers are not our CA's clients).
+    let as_service = format!("authorization: Bearer {SERVICE_TOKEN}");
+    let as_gateway = format!("authorization: Bearer {GATEWAY_TOKEN}");
+    let (ok, text) = server.call(
+        &[
+            "-H",
+            &as_service,
+            "-d",
+            &format!(
+                r#"{{"merchant_id":"m-krakow","username":"krakow-ip","password":"{INTELIPOST_PASSWORD}","connected":true}}"#
+            ),
+        ],
+        &["fulfillment.v1.TrackingService/SetIntelipostIntegration"],
+    );
+    assert!(ok && text.contains("krakow-ip"), "{text}");
+    assert!(!text.contains(INTELIPOST_PASSWORD), "{text}");
+    let (ok, text) = server.call(
+        &[
+            "-H",
+            &as_service,
+            "-d",
+            r#"{"order_id":"e2e-br-1","merchant_id":"m-krakow","shipping_detail":{"name":"Ana Souza","street_address1":"Rua A 1","city":"Sao Paulo","zipcode":"01000-000","country":"BR"}}"#,
+        ],
+        &["fulfillment.v1.FulfillmentService/ReleaseOrder"],
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = server.call(
+        &[
+            "-H",
+            &as_gateway,
+            "-d",
+            r#"{"merchant_id":"m-krakow","order_id":"e2e-br-1","carrier":"intelipost","tracking_number":"35190","origin_country":"BR"}"#,
+        ],
+        &["fulfillment.v1.FulfillmentService/FulfillOrder"],
+    );
+    assert!(ok, "{text}");
+    let push = include_str!("../../carriers/tests/fixtures/intelipost/push_in_transit.json")
+        .replace("loja-virtual", "wish")
+        .replace("\"12345\"", "\"35190\"");
+    let url = server.webhook_url.clone();
+    assert!(url.starts_with("https://"), "{url}");
+    let ca_pem = server_ca.pem();
+    let post = |password: &str| {
+        let (url, push, ca_pem, password) = (
+            url.clone(),
+            push.clone(),
+            ca_pem.clone(),
+            password.to_owned(),
+        );
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let client = reqwest::Client::builder()
+                    .add_root_certificate(
+                        reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap(),
+                    )
+                    .build()
+                    .unwrap();
+                let response = client
+                    .post(url)
+                    .basic_auth("krakow-ip", Some(password))
+                    .body(push)
+                    .send()
+                    .await
+                    .unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            })
+    };
+    assert_eq!(post("wrong-password").0, 401);
+    let (code, body) = post(INTELIPOST_PASSWORD);
+    assert_eq!(code, 200, "{body}");
+    let (ok, text) = server.call(
+        &[
+            "-H",
+            &as_gateway,
+            "-d",
+            r#"{"merchant_id":"m-krakow","order_id":"e2e-br-1"}"#,
+        ],
+        &["fulfillment.v1.TrackingService/GetTracking"],
+    );
+    assert!(ok && text.contains("TRACKING_STATUS_IN_TRANSIT"), "{text}");
+    assert!(text.contains("confirmedFulfillmentAt"), "{text}");
+
     // Without a client certificate, or in plaintext, nothing gets through.
     let no_client_cert = ["-cacert".to_string(), ca.clone()];
     let (ok, text) = grpcurl_call(&server.addr, &no_client_cert, &[], &["list"]);
@@ -393,6 +480,8 @@ fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
         "not-a-token",
         "PRIVATE KEY",
         CARRIER_PASSWORD,
+        INTELIPOST_PASSWORD,
+        SERVICE_TOKEN,
         key_hex,
     ] {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
