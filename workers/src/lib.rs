@@ -4,4 +4,5 @@
 
 pub mod poller;
 pub mod runner;
+pub mod runs;
 pub mod setup;

@@ -65,6 +65,24 @@ pub struct PollSummary {
     pub failed_by_carrier: BTreeMap<String, usize>,
 }
 
+impl crate::runs::RunCounts for PollSummary {
+    fn counts(&self) -> BTreeMap<String, i64> {
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        let mut counts = BTreeMap::from([
+            ("claimed".to_owned(), n(self.claimed)),
+            ("polled".to_owned(), n(self.polled)),
+            ("changed".to_owned(), n(self.changed)),
+            ("failed".to_owned(), n(self.failed)),
+            ("events".to_owned(), n(self.events)),
+            ("skipped".to_owned(), n(self.skipped)),
+        ]);
+        for (carrier, failed) in &self.failed_by_carrier {
+            counts.insert(format!("failed.{carrier}"), n(*failed));
+        }
+        counts
+    }
+}
+
 impl std::fmt::Display for PollSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

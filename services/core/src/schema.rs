@@ -145,6 +145,7 @@ diesel::table! {
     }
 }
 
+// `outbox.txid` (xid8, the writing transaction) is read by `repo::outbox` in raw SQL only.
 diesel::table! {
     outbox (id) {
         id -> Int8,
@@ -210,6 +211,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    worker_runs (id) {
+        id -> Int8,
+        worker -> Text,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        outcome -> Text,
+        dry_run -> Bool,
+        counts -> Jsonb,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_events -> policies (policy_version));
 diesel::joinable!(order_trackings -> orders (order_id));
@@ -237,4 +251,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     policies,
     tracking_events,
     trackings,
+    worker_runs,
 );

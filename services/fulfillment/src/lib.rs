@@ -7,6 +7,7 @@ pub mod carrier_accounts;
 pub mod combined;
 pub mod demo;
 pub mod evaluate;
+pub mod feeds;
 pub mod input;
 pub mod intelipost;
 pub mod merchants;

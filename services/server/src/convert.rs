@@ -263,3 +263,60 @@ pub fn carrier_account(a: AccountView) -> pb::CarrierAccount {
         create_time: Some(timestamp(a.created_at)),
     }
 }
+
+/// JSON as a protobuf `Struct` value (numbers become doubles, as JSON has them).
+fn json_value(value: serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match value {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s),
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.into_iter().map(json_value).collect(),
+        }),
+        serde_json::Value::Object(map) => Kind::StructValue(json_struct(map)),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+fn json_struct(map: serde_json::Map<String, serde_json::Value>) -> prost_types::Struct {
+    prost_types::Struct {
+        fields: map.into_iter().map(|(k, v)| (k, json_value(v))).collect(),
+    }
+}
+
+pub fn outbox_event(e: fulfillment_core::repo::outbox::Positioned) -> pb::OutboxEvent {
+    let payload = match e.payload {
+        serde_json::Value::Object(map) => json_struct(map),
+        other => json_struct(serde_json::Map::from_iter([("value".to_owned(), other)])),
+    };
+    pb::OutboxEvent {
+        id: e.event_id,
+        event_type: e.event_type,
+        merchant_id: e.merchant_id,
+        order_id: e.order_id.unwrap_or_default(),
+        payload: Some(payload),
+        create_time: Some(timestamp(e.created_at)),
+    }
+}
+
+pub fn worker_run(r: fulfillment_core::repo::worker_runs::WorkerRun) -> pb::WorkerRun {
+    let counts = match r.counts {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_i64()?)))
+            .collect(),
+        _ => Default::default(),
+    };
+    pb::WorkerRun {
+        id: r.id.to_string(),
+        worker: r.worker,
+        start_time: Some(timestamp(r.started_at)),
+        finish_time: opt_timestamp(r.finished_at),
+        outcome: r.outcome,
+        dry_run: r.dry_run,
+        counts,
+        error: r.error.unwrap_or_default(),
+    }
+}

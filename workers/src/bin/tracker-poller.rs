@@ -7,6 +7,7 @@ use clap::Parser;
 use fulfillment_carriers::Registry;
 use fulfillment_workers::poller::{NAME, Poller, PollerConfig};
 use fulfillment_workers::runner::{self, RunnerArgs};
+use fulfillment_workers::runs;
 use fulfillment_workers::setup;
 
 #[derive(Parser)]
@@ -43,23 +44,30 @@ async fn main() -> anyhow::Result<()> {
     };
     tracing::info!(worker = NAME, carriers = ?registry, "starting");
     let dry_run = cli.runner.dry_run;
+    let clock = setup::clock();
     let poller = Arc::new(tokio::sync::Mutex::new(Poller::new(
-        db,
-        setup::clock(),
+        db.clone(),
+        clock.clone(),
         registry,
         config,
     )));
     runner::run(NAME, &cli.runner, move || {
-        let poller = poller.clone();
+        let (poller, db, clock) = (poller.clone(), db.clone(), clock.clone());
         async move {
             let mut poller = poller.lock().await;
             if dry_run {
-                let due = poller.due().await?;
+                let due = runs::recorded(&db, &clock, NAME, true, || async {
+                    Ok(poller.due().await?)
+                })
+                .await?;
                 let total: i64 = due.values().sum();
                 println!("{NAME} (dry run): would poll {total} trackings {due:?}");
                 return Ok(());
             }
-            let summary = poller.run_once().await?;
+            let summary = runs::recorded(&db, &clock, NAME, false, || async {
+                Ok(poller.run_once().await?)
+            })
+            .await?;
             println!("{summary}");
             Ok(())
         }

@@ -7,6 +7,8 @@ pub mod idempotency;
 pub mod intelipost;
 pub mod merchants;
 pub mod orders;
+pub mod outbox;
 pub mod policies;
 pub mod tracking_events;
 pub mod trackings;
+pub mod worker_runs;

@@ -3,7 +3,7 @@ use fulfillment_core::ServiceResult;
 use fulfillment_orders::Actor;
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship};
-use fulfillment_orders::{carrier_accounts, merchants, queries, release};
+use fulfillment_orders::{carrier_accounts, feeds, merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
 use tonic::codegen::BoxStream;
@@ -304,7 +304,17 @@ impl FulfillmentService for FulfillmentApi {
         request: Request<pb::ListOutboxEventsRequest>,
     ) -> Result<Response<pb::ListOutboxEventsResponse>, Status> {
         authorize(&request)?;
-        Err(not_yet("ListOutboxEvents", "reconciliation workers issue"))
+        let req = request.into_inner();
+        let (events, next) = self
+            .state
+            .read(move |conn, _| {
+                feeds::list_outbox(conn, &req.event_types, req.page_size, &req.page_token)
+            })
+            .await?;
+        Ok(Response::new(pb::ListOutboxEventsResponse {
+            events: events.into_iter().map(convert::outbox_event).collect(),
+            next_page_token: next,
+        }))
     }
 
     async fn list_worker_runs(
@@ -312,7 +322,17 @@ impl FulfillmentService for FulfillmentApi {
         request: Request<pb::ListWorkerRunsRequest>,
     ) -> Result<Response<pb::ListWorkerRunsResponse>, Status> {
         authorize(&request)?;
-        Err(not_yet("ListWorkerRuns", "reconciliation workers issue"))
+        let req = request.into_inner();
+        let (runs, next) = self
+            .state
+            .read(move |conn, _| {
+                feeds::list_worker_runs(conn, &req.worker, req.page_size, &req.page_token)
+            })
+            .await?;
+        Ok(Response::new(pb::ListWorkerRunsResponse {
+            runs: runs.into_iter().map(convert::worker_run).collect(),
+            next_page_token: next,
+        }))
     }
 
     async fn connect_carrier_account(
