@@ -2,7 +2,9 @@
 //! run it on a cron schedule as a daemon (`--schedule`). Each worker binary is its decision loop
 //! and little else; the decisions themselves come from `fulfillment-policy`.
 
+pub mod cli;
 pub mod poller;
+pub mod reconcile;
 pub mod runner;
 pub mod runs;
 pub mod setup;

@@ -71,6 +71,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    merchant_notifications (merchant_id, day) {
+        merchant_id -> Text,
+        day -> Date,
+        orders_to_fulfill -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    merchant_violations (id) {
+        id -> Int8,
+        merchant_id -> Text,
+        order_id -> Text,
+        kind -> Text,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     merchants (id) {
         id -> Text,
         name -> Text,
@@ -108,6 +127,10 @@ diesel::table! {
         is_current -> Bool,
         replaced_at -> Nullable<Timestamptz>,
         confirmed_removed_at -> Nullable<Timestamptz>,
+        cancellation_detected_at -> Nullable<Timestamptz>,
+        cancellation_decided_at -> Nullable<Timestamptz>,
+        cancellation_outcome -> Nullable<Text>,
+        aplus_reset_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -169,6 +192,17 @@ diesel::table! {
         confirmed_removal_from -> Timestamptz,
         rerelease_from -> Timestamptz,
         rerelease_countries -> Array<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    product_disable_candidates (id) {
+        id -> Int8,
+        merchant_id -> Text,
+        product_id -> Text,
+        order_id -> Text,
+        reason -> Text,
         created_at -> Timestamptz,
     }
 }
@@ -243,12 +277,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     intelipost_integration_events,
     intelipost_integrations,
     intelipost_nfe_mappings,
+    merchant_notifications,
+    merchant_violations,
     merchants,
     order_events,
     order_trackings,
     orders,
     outbox,
     policies,
+    product_disable_candidates,
     tracking_events,
     trackings,
     worker_runs,

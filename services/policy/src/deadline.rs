@@ -9,6 +9,12 @@ pub fn fulfillment_deadline(released_at: DateTime<Utc>, values: &PolicyValues) -
     released_at + Duration::days(values.fulfillment_window_days)
 }
 
+/// R16: a re-released order has `rerelease_deadline_days` from its re-release to ship again
+/// (Merchant Policy 5.1), counted from when it is re-released, not from the cancellation.
+pub fn rerelease_deadline(re_released_at: DateTime<Utc>, values: &PolicyValues) -> DateTime<Utc> {
+    re_released_at + Duration::days(values.rerelease_deadline_days)
+}
+
 /// Whole days and whole hours (in total, not the remainder) left; never negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeLeft {

@@ -1,0 +1,11 @@
+DROP TABLE merchant_notifications;
+DROP TABLE product_disable_candidates;
+DROP TABLE merchant_violations;
+DROP INDEX order_trackings_to_reset;
+DROP INDEX order_trackings_to_decide;
+DROP INDEX trackings_cancelled;
+ALTER TABLE order_trackings
+    DROP COLUMN aplus_reset_at,
+    DROP COLUMN cancellation_outcome,
+    DROP COLUMN cancellation_decided_at,
+    DROP COLUMN cancellation_detected_at;

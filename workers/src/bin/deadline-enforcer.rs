@@ -1,0 +1,10 @@
+//! `deadline-enforcer` (R5): see `fulfillment_workers::reconcile::DeadlineEnforcer`. Runs once and prints a
+//! one-line summary (a CronJob), or `--schedule "<cron>"` as a daemon; `--dry-run` prints the
+//! decisions and changes nothing.
+
+use fulfillment_workers::reconcile::DeadlineEnforcer;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    fulfillment_workers::cli::main::<DeadlineEnforcer>().await
+}
