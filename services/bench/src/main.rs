@@ -1,5 +1,8 @@
-//! `fulfillment-bench`: drives the gRPC API and prints throughput and latency. Releases the
-//! orders it needs first (not measured), then measures `FulfillOrder` alone.
+//! `fulfillment-bench`: drives the gRPC API and prints throughput and latency. Each subcommand
+//! sets up what it needs first (not measured), then measures one RPC alone: `fulfill`
+//! (`FulfillOrder`) and `ingest` (`IngestTrackingEvents`, see `ingest.rs`).
+
+mod ingest;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +28,9 @@ struct Cli {
 enum Command {
     /// Release orders (warm-up, not measured), then mark them shipped with FulfillOrder.
     Fulfill(FulfillArgs),
+    /// Ship orders with USPS trackings (not measured), then push new events for them with
+    /// IngestTrackingEvents, in batches.
+    Ingest(ingest::IngestArgs),
 }
 
 #[derive(clap::Args)]
@@ -61,14 +67,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-async fn clients(addr: &str, n: usize) -> anyhow::Result<Vec<FulfillmentServiceClient<Channel>>> {
+/// `n` HTTP/2 connections, shared round-robin by the callers.
+async fn channels(addr: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
     let mut out = Vec::new();
     for _ in 0..n.max(1) {
         let channel = Channel::from_shared(addr.to_owned())?
             .connect()
             .await
             .with_context(|| format!("connecting to {addr}"))?;
-        out.push(FulfillmentServiceClient::new(channel));
+        out.push(channel);
     }
     Ok(out)
 }
@@ -77,17 +84,88 @@ fn order_id(run: i64, i: usize) -> String {
     format!("bench-{run}-{i}")
 }
 
-/// Runs `concurrency` callers until `next` passes `total` or `until` is reached; returns
-/// per-call latencies and the error count.
-async fn drive<F, Fut>(
-    clients: &[FulfillmentServiceClient<Channel>],
+/// The tracking number order `i` of run `run` is shipped with (distinct per order).
+fn tracking_number(run: i64, i: usize) -> String {
+    format!("BENCH{run}X{i:010}")
+}
+
+/// Creates (or updates) this run's merchant and returns its id.
+async fn upsert_bench_merchant(
+    client: &mut FulfillmentServiceClient<Channel>,
+    run: i64,
+) -> anyhow::Result<String> {
+    let merchant = format!("bench-{run}");
+    client
+        .upsert_merchant(pb::UpsertMerchantRequest {
+            merchant: Some(pb::Merchant {
+                id: merchant.clone(),
+                name: "Load generator".into(),
+                country: "US".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .context("creating the bench merchant")?;
+    Ok(merchant)
+}
+
+fn release_request(run: i64, merchant: String, i: usize) -> pb::ReleaseOrderRequest {
+    pb::ReleaseOrderRequest {
+        order_id: order_id(run, i),
+        merchant_id: merchant,
+        shipping_detail: Some(pb::ShippingDetail {
+            // A recipient per order: no combined-shipment rule applies.
+            name: format!("Recipient {i}"),
+            street_address1: format!("{i} Bench St"),
+            city: "Springfield".into(),
+            zipcode: "62701".into(),
+            country: "US".into(),
+            ..Default::default()
+        }),
+        quantity: 1,
+        ..Default::default()
+    }
+}
+
+fn fulfill_request(run: i64, merchant: String, i: usize) -> pb::FulfillOrderRequest {
+    pb::FulfillOrderRequest {
+        merchant_id: merchant,
+        order_id: order_id(run, i),
+        tracking_number: tracking_number(run, i),
+        carrier: "usps".into(),
+        origin_country: "CN".into(),
+        channel: pb::Channel::Api as i32,
+    }
+}
+
+/// What [`drive`] saw: one latency per call, the failed calls and the first failure.
+struct Driven {
+    latencies: Vec<Duration>,
+    errors: usize,
+    first_error: Option<tonic::Status>,
+}
+
+impl Driven {
+    /// ", first error: ..." when a call failed (so a broken set-up says why), else nothing.
+    fn first_error_note(&self) -> String {
+        self.first_error
+            .as_ref()
+            .map(|e| format!(", first error: {:?} {}", e.code(), e.message()))
+            .unwrap_or_default()
+    }
+}
+
+/// Runs `concurrency` callers until `next` passes `total` or `until` is reached.
+async fn drive<C, F, Fut>(
+    clients: &[C],
     concurrency: usize,
     total: usize,
     until: Option<Instant>,
     call: F,
-) -> (Vec<Duration>, usize)
+) -> Driven
 where
-    F: Fn(FulfillmentServiceClient<Channel>, usize) -> Fut + Clone + Send + 'static,
+    C: Clone + Send + 'static,
+    F: Fn(C, usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
@@ -99,6 +177,7 @@ where
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0;
+            let mut first_error = None;
             loop {
                 if until.is_some_and(|u| Instant::now() >= u) {
                     break;
@@ -108,23 +187,30 @@ where
                     break;
                 }
                 let start = Instant::now();
-                if call(client.clone(), i).await.is_err() {
+                if let Err(e) = call(client.clone(), i).await {
                     errors += 1;
+                    first_error.get_or_insert(e);
                 }
                 latencies.push(start.elapsed());
             }
-            (latencies, errors)
+            (latencies, errors, first_error)
         }));
     }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    let mut driven = Driven {
+        latencies: Vec::new(),
+        errors: 0,
+        first_error: None,
+    };
     for task in tasks {
-        if let Ok((l, e)) = task.await {
-            latencies.extend(l);
-            errors += e;
+        if let Ok((l, e, first)) = task.await {
+            driven.latencies.extend(l);
+            driven.errors += e;
+            if driven.first_error.is_none() {
+                driven.first_error = first;
+            }
         }
     }
-    (latencies, errors)
+    driven
 }
 
 fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
@@ -139,81 +225,46 @@ async fn fulfill(args: FulfillArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
-    let clients = clients(&args.addr, args.connections).await?;
+    let clients: Vec<_> = channels(&args.addr, args.connections)
+        .await?
+        .into_iter()
+        .map(FulfillmentServiceClient::new)
+        .collect();
     let run = chrono::Utc::now().timestamp();
-    let merchant = format!("bench-{run}");
-    clients[0]
-        .clone()
-        .upsert_merchant(pb::UpsertMerchantRequest {
-            merchant: Some(pb::Merchant {
-                id: merchant.clone(),
-                name: "Load generator".into(),
-                country: "US".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .context("creating the bench merchant")?;
+    let merchant = upsert_bench_merchant(&mut clients[0].clone(), run).await?;
 
     let started = Instant::now();
     let m = merchant.clone();
-    let (released, release_errors) = drive(
+    let released = drive(
         &clients,
         args.concurrency,
         args.orders,
         None,
         move |mut c, i| {
-            let m = m.clone();
-            async move {
-                c.release_order(pb::ReleaseOrderRequest {
-                    order_id: order_id(run, i),
-                    merchant_id: m,
-                    shipping_detail: Some(pb::ShippingDetail {
-                        // A recipient per order: no combined-shipment rule applies.
-                        name: format!("Recipient {i}"),
-                        street_address1: format!("{i} Bench St"),
-                        city: "Springfield".into(),
-                        zipcode: "62701".into(),
-                        country: "US".into(),
-                        ..Default::default()
-                    }),
-                    quantity: 1,
-                    ..Default::default()
-                })
-                .await
-                .map(drop)
-            }
+            let request = release_request(run, m.clone(), i);
+            async move { c.release_order(request).await.map(drop) }
         },
     )
     .await;
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "release (warm-up): {} orders in {secs:.1} s, {:.0} req/s, {release_errors} errors",
-        released.len(),
-        released.len() as f64 / secs
+        "release (warm-up): {} orders in {secs:.1} s, {:.0} req/s, {} errors{}",
+        released.latencies.len(),
+        released.latencies.len() as f64 / secs,
+        released.errors,
+        released.first_error_note(),
     );
 
     let started = Instant::now();
     let m = merchant.clone();
-    let (mut latencies, errors) = drive(
+    let mut shipped = drive(
         &clients,
         args.concurrency,
         args.orders,
         Some(started + args.duration),
         move |mut c, i| {
-            let m = m.clone();
-            async move {
-                c.fulfill_order(pb::FulfillOrderRequest {
-                    merchant_id: m,
-                    order_id: order_id(run, i),
-                    tracking_number: format!("BENCH{run}X{i:010}"),
-                    carrier: "usps".into(),
-                    origin_country: "CN".into(),
-                    channel: pb::Channel::Api as i32,
-                })
-                .await
-                .map(drop)
-            }
+            let request = fulfill_request(run, m.clone(), i);
+            async move { c.fulfill_order(request).await.map(drop) }
         },
     )
     .await;
@@ -225,12 +276,14 @@ async fn fulfill(args: FulfillArgs) -> anyhow::Result<()> {
             elapsed.as_secs_f64()
         );
     }
-    latencies.sort();
+    shipped.latencies.sort();
     println!(
-        "fulfill: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
+        "fulfill: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
+        shipped.latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile_ms(&shipped.latencies, 0.50),
+        percentile_ms(&shipped.latencies, 0.99),
+        shipped.errors,
+        shipped.first_error_note(),
     );
     Ok(())
 }
@@ -239,6 +292,7 @@ async fn fulfill(args: FulfillArgs) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Fulfill(args) => fulfill(args).await,
+        Command::Ingest(args) => ingest::run(args).await,
     }
 }
 
