@@ -56,7 +56,7 @@ if grep -q MISMATCH "$WORK/ingest.out"; then echo "warning: not every event was 
 ROWS=$(sql -c "SELECT count(*) FROM tracking_events")
 echo "tracking_events: $ROWS rows, $(sql -c "SELECT round(avg(pg_column_size(e.*))) FROM tracking_events e") bytes a row on average"
 
-# The stored rows with a new key prefix of the same length ('id:' -> 'cp:' / 'ck:'): same
+# The stored rows with a new key prefix of the same length ('id:' -> 'cp:', 'ck:', 'pc:'): same
 # trackings, same sizes, and new to the (tracking_id, event_key) index.
 for prefix in cp ck pc; do
   sql -c "\\copy (SELECT tracking_id, '$prefix:' || substr(event_key, 4), source, actor, occurred_at, status, carrier_status_code, carrier_status_text, location, raw_payload, received_at FROM tracking_events WHERE event_key LIKE 'id:%' ORDER BY id) TO '$WORK/$prefix.copy'"
