@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The Helm chart (helm/fulfillment): lint it, render it with the default values and with every
+# optional part switched on (ci/all-on-values.yaml), and validate every rendered object against
+# the Kubernetes OpenAPI schemas (kubernetes-validate --strict: unknown fields are errors).
+#
+# What is NOT validated by schema: the ServiceMonitor (monitoring.coreos.com/v1) is a Prometheus
+# Operator CRD, and kubernetes-validate ships only the built-in Kubernetes kinds (for an unknown
+# kind it prints a WARN and passes). So the ServiceMonitor is taken out of the validated stream
+# and only checked structurally below (its selector and port name match the Service); any other
+# kind without a schema fails this script. Nothing here talks to a cluster: admission webhooks,
+# quotas and the image itself are not exercised.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .tools/bin/helm ] || [ ! -x .tools/bin/kubernetes-validate ]; then
+  WITH_BUF=0 bash .ci/install-tools.sh
+fi
+HELM="$PWD/.tools/bin/helm"
+VALIDATE="$PWD/.tools/bin/kubernetes-validate"
+CHART=helm/fulfillment
+ALL_ON="$CHART/ci/all-on-values.yaml"
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas known.
+KUBE_VERSIONS=(-k 1.27.0 -k 1.37.0)
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+echo "-- helm lint (default values, all optional parts on)"
+"$HELM" lint --strict --quiet "$CHART"
+"$HELM" lint --strict --quiet "$CHART" -f "$ALL_ON"
+
+echo "-- values.schema.json and the chart's own checks refuse bad values"
+refuse() {
+  local why="$1"
+  shift
+  if "$HELM" template t "$CHART" "$@" >/dev/null 2>"$out/refused.txt"; then
+    echo "helm template accepted values it must refuse ($why): $*" >&2
+    exit 1
+  fi
+}
+refuse "unknown top-level key" --set unknownKey=1
+refuse "unknown worker" --set workers.no-such-worker.enabled=true
+refuse "negative replicas" --set server.replicas=-1
+refuse "batch size not an integer" --set-string workers.deadline-enforcer.batchSize=many
+refuse "empty existingSecret" --set existingSecret=
+refuse "grace period shorter than the drain" --set server.terminationGracePeriodSeconds=20
+refuse "carrier without url" --set workers.tracker-poller.carriers.inpost.rps=5
+refuse "secret in values" --set workers.tracker-poller.carriers.inpost.url=https://x --set workers.tracker-poller.carriers.inpost.apiKey=secret
+
+echo "-- helm template"
+"$HELM" template fulfillment "$CHART" --namespace fulfillment >"$out/default.yaml"
+"$HELM" template fulfillment "$CHART" --namespace fulfillment -f "$ALL_ON" >"$out/all-on.yaml"
+
+echo "-- rendered objects: the chart's promises, then the ServiceMonitor set aside"
+for rendered in default all-on; do
+  PYTHONPATH="$PWD/.tools/python" python3 - "$out/$rendered.yaml" "$out/$rendered.k8s.yaml" <<'PY'
+import sys, yaml
+
+src, dst = sys.argv[1], sys.argv[2]
+docs = [d for d in yaml.safe_load_all(open(src)) if d]
+kinds = [d["kind"] for d in docs]
+problems = []
+
+def need(cond, what):
+    if not cond:
+        problems.append(what)
+
+def containers(pod):
+    return pod["spec"]["containers"]
+
+def check_pod(name, pod):
+    ctx = pod["spec"].get("securityContext", {})
+    need(ctx.get("runAsNonRoot") is True, f"{name}: pod runAsNonRoot")
+    need(isinstance(ctx.get("runAsUser"), int) and ctx["runAsUser"] > 0, f"{name}: numeric runAsUser")
+    need(ctx.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{name}: seccomp")
+    for c in containers(pod):
+        sc = c.get("securityContext", {})
+        need(sc.get("readOnlyRootFilesystem") is True, f"{name}: readOnlyRootFilesystem")
+        need(sc.get("allowPrivilegeEscalation") is False, f"{name}: allowPrivilegeEscalation")
+        need(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{name}: capabilities drop ALL")
+        need(sc.get("runAsNonRoot") is True, f"{name}: container runAsNonRoot")
+        need("resources" in c and c["resources"].get("requests"), f"{name}: resources")
+        for env in c.get("env", []):
+            # Secrets only by reference: a literal value must not look like one.
+            if env["name"] in ("DATABASE_URL", "FULFILLMENT_AUTH_TOKENS", "FULFILLMENT_ENCRYPTION_KEYS") \
+                    or env["name"].endswith(("_API_KEY", "_PASSWORD", "_USERNAME")):
+                need("secretKeyRef" in env.get("valueFrom", {}), f"{name}: {env['name']} from a Secret")
+
+by_kind = {}
+for d in docs:
+    by_kind.setdefault(d["kind"], []).append(d)
+
+deployments = by_kind.get("Deployment", [])
+need(len(deployments) == 1, "one Deployment")
+for dep in deployments:
+    pod = dep["spec"]["template"]
+    check_pod("Deployment", pod)
+    c = containers(pod)[0]
+    need(c["command"] == ["fulfillment-server"], "server command")
+    for probe in ("readinessProbe", "livenessProbe"):
+        need("grpc" in c.get(probe, {}), f"server {probe} is a native gRPC probe")
+    env = {e["name"]: e for e in c["env"]}
+    need(env["FULFILLMENT_LISTEN"]["value"].startswith("0.0.0.0:"), "server listens on 0.0.0.0")
+    need("FULFILLMENT_AUTH_TOKENS_FILE" in env, "server gets the auth tokens file (protected mode)")
+    grace = pod["spec"]["terminationGracePeriodSeconds"]
+    timeout = int(env["FULFILLMENT_REQUEST_TIMEOUT_SECS"]["value"])
+    need(grace > timeout, "terminationGracePeriodSeconds exceeds the drain")
+
+cronjobs = by_kind.get("CronJob", [])
+need(len(cronjobs) == 6, f"six CronJobs, got {len(cronjobs)}")
+for cj in cronjobs:
+    name = cj["metadata"]["name"]
+    spec = cj["spec"]
+    need(spec.get("concurrencyPolicy") == "Forbid", f"{name}: concurrencyPolicy Forbid")
+    for key in ("startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        need(key in spec, f"{name}: {key}")
+    need(len(name) <= 52, f"{name}: CronJob name longer than 52")
+    job = spec["jobTemplate"]["spec"]
+    need("activeDeadlineSeconds" in job, f"{name}: activeDeadlineSeconds")
+    check_pod(name, job["template"])
+    args = containers(job["template"])[0].get("args", [])
+    need("--schedule" not in args, f"{name}: a CronJob run is one-shot (no --schedule)")
+
+hooks = [j for j in by_kind.get("Job", [])
+         if j["metadata"].get("annotations", {}).get("helm.sh/hook") == "pre-install,pre-upgrade"]
+need(len(hooks) == 1, "one pre-install,pre-upgrade migration Job")
+for job in hooks:
+    check_pod("migration Job", job["spec"]["template"])
+    c = containers(job["spec"]["template"])[0]
+    need(c["command"] + c.get("args", []) == ["fulfillment-server", "migrate"], "migration command")
+
+services = by_kind.get("Service", [])
+need(len(services) == 1, "one Service")
+port_names = {p["name"] for s in services for p in s["spec"]["ports"]}
+need({"grpc", "webhook"} <= port_names, "Service ports grpc and webhook")
+
+for sm in by_kind.get("ServiceMonitor", []):
+    need(sm["apiVersion"] == "monitoring.coreos.com/v1", "ServiceMonitor apiVersion")
+    labels = services[0]["metadata"]["labels"] if services else {}
+    selector = sm["spec"]["selector"]["matchLabels"]
+    need(all(labels.get(k) == v for k, v in selector.items()), "ServiceMonitor selects the Service")
+    for ep in sm["spec"]["endpoints"]:
+        need(ep["port"] in port_names, "ServiceMonitor port is a Service port name")
+        need(str(ep.get("path", "")).startswith("/"), "ServiceMonitor path")
+
+if problems:
+    sys.exit(f"{src}:\n  " + "\n  ".join(problems))
+with open(dst, "w") as f:
+    yaml.safe_dump_all([d for d in docs if d["kind"] != "ServiceMonitor"], f, sort_keys=False)
+print(f"{src.rsplit('/', 1)[-1]}: {len(docs)} objects ({', '.join(sorted(set(kinds)))})")
+PY
+done
+
+echo "-- kubernetes-validate --strict (${KUBE_VERSIONS[*]})"
+for rendered in default all-on; do
+  if ! "$VALIDATE" --strict --quiet "${KUBE_VERSIONS[@]}" "$out/$rendered.k8s.yaml" >"$out/validate.txt" 2>&1; then
+    cat "$out/validate.txt" >&2
+    exit 1
+  fi
+  # A kind without a schema only warns; every kind left here must have one.
+  if grep -q . "$out/validate.txt"; then
+    cat "$out/validate.txt" >&2
+    echo "kubernetes-validate could not check everything in the $rendered rendering" >&2
+    exit 1
+  fi
+  echo "$rendered: valid"
+done
+echo "chart OK"
