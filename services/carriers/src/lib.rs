@@ -5,6 +5,7 @@
 
 pub mod aftership;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod http;
 pub mod inpost;

@@ -1,0 +1,106 @@
+//! Helpers shared by the dispatch tests (`#[path = "common/dispatch.rs"] mod dispatch_common;`).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use fulfillment_carriers::dispatch::{Contact, DispatchError, ShipmentRequest, ShipmentType};
+use wiremock::{MockServer, ResponseTemplate};
+
+/// Short, so the timeout tests stay fast.
+pub const TIMEOUT: Duration = Duration::from_millis(300);
+
+pub fn fixture(path: &str) -> String {
+    let full = format!(
+        "{}/tests/fixtures/dispatch/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+pub fn fixture_bytes(path: &str) -> Vec<u8> {
+    let full = format!(
+        "{}/tests/fixtures/dispatch/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+pub fn json(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body, "application/json")
+}
+
+pub fn xml(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body, "text/xml; charset=utf-8")
+}
+
+/// A response slower than [`TIMEOUT`].
+pub fn slow(template: ResponseTemplate) -> ResponseTemplate {
+    template.set_delay(Duration::from_millis(1_500))
+}
+
+/// The buyer of every test.
+pub fn receiver() -> Contact {
+    Contact {
+        name: "Anna Maria Kowalska".into(),
+        phone: "+48 501 202 303".into(),
+        email: "anna.kowalska@example.com".into(),
+        street: "Długa".into(),
+        building: "5/3".into(),
+        city: "Kraków".into(),
+        postal_code: "30-001".into(),
+        country_code: "PL".into(),
+    }
+}
+
+/// The merchant of every test.
+pub fn sender() -> Contact {
+    Contact {
+        name: "Jan Nowak".into(),
+        phone: "500600700".into(),
+        email: "sklep@example.com".into(),
+        street: "Prosta".into(),
+        building: "1".into(),
+        city: "Warszawa".into(),
+        postal_code: "00-838".into(),
+        country_code: "PL".into(),
+    }
+}
+
+pub fn request(shipment_type: ShipmentType) -> ShipmentRequest {
+    ShipmentRequest::new("ORD-2024-000123", receiver(), shipment_type)
+}
+
+/// No error may show a credential, in its message or its `Debug`.
+pub fn assert_no_secret(error: &DispatchError, secrets: &[&str]) {
+    let shown = format!("{error} / {error:?}");
+    for secret in secrets {
+        assert!(!shown.contains(secret), "{secret} shown in: {shown}");
+    }
+}
+
+/// How many requests the server received.
+pub async fn received(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+/// Standard base64, for the `Authorization: Basic` header the tests expect.
+pub fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,435 @@
+#![allow(clippy::unwrap_used)]
+
+#[path = "common/dispatch.rs"]
+mod dispatch_common;
+
+use std::time::Duration;
+
+use dispatch_common::*;
+use fulfillment_carriers::dispatch::inpost::{InPostDispatcher, InPostSettings};
+use fulfillment_carriers::dispatch::{
+    CashOnDelivery, DispatchError, Dispatcher, Secret, ShipmentRef, ShipmentRequest, ShipmentType,
+};
+use serde_json::json;
+use wiremock::matchers::{body_partial_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ORG: &str = "5123";
+const TOKEN: &str = "shipx-eyJhbGciOiJSUzI1NiJ9-SecretToken";
+const CREATE_PATH: &str = "/v1/organizations/5123/shipments";
+const SHIPMENT_PATH: &str = "/v1/shipments/49201373";
+const NUMBER: &str = "520000011395200025754311";
+
+fn settings() -> InPostSettings {
+    InPostSettings {
+        organization_id: ORG.into(),
+        api_token: Secret::new(TOKEN),
+        default_template: "small".into(),
+        send_from_locker: true,
+        sending_locker: Some("WAW01A".into()),
+    }
+}
+
+fn client(server: &MockServer) -> InPostDispatcher {
+    InPostDispatcher::new(server.uri(), settings(), TIMEOUT)
+        .unwrap()
+        .with_polling(3, Duration::ZERO)
+}
+
+fn locker_request() -> ShipmentRequest {
+    let mut req = request(ShipmentType::Parcel);
+    req.target_point = Some("KRA010".into());
+    req.cod = Some(CashOnDelivery {
+        amount_minor: 12_550,
+        currency: "PLN".into(),
+        bank_account: None,
+    });
+    req
+}
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+fn shipment() -> ShipmentRef {
+    ShipmentRef::new("49201373", NUMBER, "49201373")
+}
+
+/// Creates `locker_request()` against a server answering the POST with `template`.
+async fn create(
+    template: ResponseTemplate,
+) -> (
+    MockServer,
+    Result<fulfillment_carriers::dispatch::CreatedShipment, DispatchError>,
+) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .and(header("authorization", bearer().as_str()))
+        .respond_with(template)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let result = client(&server).create_shipment(&locker_request()).await;
+    (server, result)
+}
+
+#[tokio::test]
+async fn locker_shipment_is_polled_until_its_tracking_number_appears() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .and(header("authorization", bearer().as_str()))
+        .and(header("content-type", "application/json"))
+        .and(body_partial_json(json!({
+            "receiver": {
+                "first_name": "Anna Maria",
+                "last_name": "Kowalska",
+                "email": "anna.kowalska@example.com",
+                "phone": "501202303",
+                "address": {
+                    "street": "Długa",
+                    "building_number": "5/3",
+                    "city": "Kraków",
+                    "post_code": "30-001",
+                    "country_code": "PL",
+                },
+            },
+            "parcels": [{"template": "small"}],
+            "service": "inpost_locker_standard",
+            "custom_attributes": {
+                "target_point": "KRA010",
+                "sending_method": "parcel_locker",
+                "dropoff_point": "WAW01A",
+            },
+            "cod": {"amount": 125.5, "currency": "PLN"},
+            "reference": "ORD-2024-000123",
+        })))
+        .respond_with(json(201, fixture("inpost/shipment_created.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Still buying at the first poll, bought at the second.
+    Mock::given(method("GET"))
+        .and(path(SHIPMENT_PATH))
+        .and(header("authorization", bearer().as_str()))
+        .respond_with(json(200, fixture("inpost/shipment_created.json")))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(SHIPMENT_PATH))
+        .and(header("authorization", bearer().as_str()))
+        .respond_with(json(200, fixture("inpost/shipment_confirmed.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let client = client(&server);
+    assert_eq!(client.carrier(), "inpost");
+    let created = client.create_shipment(&locker_request()).await.unwrap();
+    assert_eq!(created.carrier_shipment_id, "49201373");
+    assert_eq!(created.tracking_number, NUMBER);
+    assert_eq!(created.label_reference, "49201373");
+    assert_eq!(created.label, None);
+    assert_eq!(created.shipment_ref(), shipment());
+    assert_eq!(received(&server).await, 3);
+}
+
+#[tokio::test]
+async fn courier_shipment_without_locker_is_a_dispatch_order() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .and(body_partial_json(json!({
+            "parcels": [{"template": "large", "weight": {"amount": 2.5, "unit": "kg"}}],
+            "service": "inpost_courier_standard",
+            "custom_attributes": {"sending_method": "dispatch_order"},
+        })))
+        .respond_with(json(201, fixture("inpost/shipment_confirmed.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut settings = settings();
+    settings.send_from_locker = false;
+    settings.sending_locker = None;
+    let client = InPostDispatcher::new(server.uri(), settings, TIMEOUT).unwrap();
+    let mut req = request(ShipmentType::Parcel);
+    req.parcel.size = Some("large".into());
+    req.parcel.weight_grams = Some(2_500);
+    let created = client.create_shipment(&req).await.unwrap();
+    // The number was already there: no poll.
+    assert_eq!(created.tracking_number, NUMBER);
+    assert_eq!(received(&server).await, 1);
+    let body: serde_json::Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    assert!(
+        body["custom_attributes"].get("target_point").is_none(),
+        "{body}"
+    );
+    assert!(body.get("cod").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn a_number_that_never_comes_leaves_the_shipment_pending_with_its_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .respond_with(json(201, fixture("inpost/shipment_created.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(SHIPMENT_PATH))
+        .respond_with(json(200, fixture("inpost/shipment_created.json")))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let err = client.create_shipment(&locker_request()).await.unwrap_err();
+    assert_eq!(
+        err,
+        DispatchError::Pending {
+            carrier_shipment_id: "49201373".into()
+        }
+    );
+    assert!(err.is_transient());
+    assert_no_secret(&err, &[TOKEN]);
+}
+
+#[tokio::test]
+async fn a_failing_poll_never_loses_the_created_shipment() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .respond_with(json(201, fixture("inpost/shipment_created.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(SHIPMENT_PATH))
+        .respond_with(json(401, fixture("inpost/token_invalid.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .create_shipment(&locker_request())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DispatchError::Pending {
+            carrier_shipment_id: "49201373".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_pending_shipment_is_resolved_later_by_its_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(SHIPMENT_PATH))
+        .and(header("authorization", bearer().as_str()))
+        .respond_with(json(200, fixture("inpost/shipment_confirmed.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let created = client(&server).fetch_shipment("49201373").await.unwrap();
+    assert_eq!(created.tracking_number, NUMBER);
+}
+
+#[tokio::test]
+async fn rejected_token_means_the_credentials_must_be_fixed() {
+    let (_server, result) = create(json(401, fixture("inpost/token_invalid.json"))).await;
+    let err = result.unwrap_err();
+    assert_eq!(err, DispatchError::CredentialsRejected);
+    assert!(err.needs_new_credentials());
+    assert!(err.to_string().contains("must fix"), "{err}");
+    assert_no_secret(&err, &[TOKEN]);
+}
+
+#[tokio::test]
+async fn validation_errors_name_our_fields() {
+    let (_server, result) = create(json(422, fixture("inpost/validation_failed.json"))).await;
+    let err = result.unwrap_err();
+    let DispatchError::Validation(errors) = &err else {
+        panic!("{err:?}")
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"receiver.phone"), "{fields:?}");
+    assert!(fields.contains(&"target_point"), "{fields:?}");
+    assert!(err.to_string().contains("receiver.phone: invalid"), "{err}");
+    assert_no_secret(&err, &[TOKEN]);
+}
+
+#[tokio::test]
+async fn an_error_echoing_the_token_is_redacted() {
+    let body = json!({
+        "status": 400,
+        "error": "invalid_action",
+        "message": format!("bad token {TOKEN}"),
+        "details": {},
+    })
+    .to_string();
+    let (_server, result) = create(json(400, body)).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Carrier { code, .. } if code == "invalid_action"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("[redacted]"), "{err}");
+    assert_no_secret(&err, &[TOKEN]);
+}
+
+#[tokio::test]
+async fn slow_answer_times_out() {
+    let (_server, result) =
+        create(slow(json(201, fixture("inpost/shipment_confirmed.json")))).await;
+    assert_eq!(result.unwrap_err(), DispatchError::Timeout);
+}
+
+#[tokio::test]
+async fn rate_limit_carries_retry_after() {
+    let (_server, result) =
+        create(ResponseTemplate::new(429).insert_header("Retry-After", "12")).await;
+    assert_eq!(
+        result.unwrap_err(),
+        DispatchError::RateLimited {
+            retry_after: Some(Duration::from_secs(12))
+        }
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_unavailable_and_transient() {
+    let (_server, result) = create(ResponseTemplate::new(503).set_body_string("down")).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Unavailable(m) if m.contains("503")),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn letters_and_a_missing_sending_locker_are_refused_without_a_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let err = client
+        .create_shipment(&request(ShipmentType::RegisteredLetter))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Refused(r) if r.contains("parcels only")),
+        "{err:?}"
+    );
+
+    let mut settings = settings();
+    settings.sending_locker = None;
+    let client = InPostDispatcher::new(server.uri(), settings, TIMEOUT).unwrap();
+    let err = client.create_shipment(&locker_request()).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Validation(e) if e[0].field == "sending_locker"),
+        "{err:?}"
+    );
+    assert_eq!(received(&server).await, 0);
+}
+
+#[tokio::test]
+async fn label_is_the_pdf() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/shipments/49201373/label"))
+        .and(query_param("format", "pdf"))
+        .and(query_param("type", "normal"))
+        .and(header("authorization", bearer().as_str()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture_bytes("inpost/label.pdf"), "application/pdf"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let label = client(&server).fetch_label(&shipment()).await.unwrap();
+    assert_eq!(label.content_type, "application/pdf");
+    assert_eq!(label.bytes, fixture_bytes("inpost/label.pdf"));
+}
+
+#[tokio::test]
+async fn a_label_shipx_no_longer_has_is_gone() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/shipments/49201373/label"))
+        .respond_with(json(404, fixture("inpost/label_not_found.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server).fetch_label(&shipment()).await.unwrap_err();
+    assert_eq!(err, DispatchError::LabelGone);
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn label_fetch_with_a_rejected_token_and_an_html_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/shipments/49201373/label"))
+        .respond_with(json(401, fixture("inpost/token_invalid.json")))
+        .mount(&server)
+        .await;
+    let err = client(&server).fetch_label(&shipment()).await.unwrap_err();
+    assert_eq!(err, DispatchError::CredentialsRejected);
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/shipments/49201373/label"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>", "text/html"))
+        .mount(&server)
+        .await;
+    let err = client(&server).fetch_label(&shipment()).await.unwrap_err();
+    assert!(matches!(err, DispatchError::Malformed(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn cancel_deletes_the_shipment() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path(SHIPMENT_PATH))
+        .and(header("authorization", bearer().as_str()))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server).cancel(&shipment()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bought_shipment_cannot_be_cancelled() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path(SHIPMENT_PATH))
+        .respond_with(json(400, fixture("inpost/cancel_invalid_action.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server).cancel(&shipment()).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Carrier { code, message } if code == "invalid_action" && message.contains("confirmed")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_client_never_shows_its_token() {
+    let client = InPostDispatcher::new("https://example.invalid", settings(), TIMEOUT).unwrap();
+    let shown = format!("{client:?}");
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("***"), "{shown}");
+}

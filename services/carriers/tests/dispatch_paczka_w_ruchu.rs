@@ -1,0 +1,305 @@
+#![allow(clippy::unwrap_used)]
+
+#[path = "common/dispatch.rs"]
+mod dispatch_common;
+
+use std::time::Duration;
+
+use dispatch_common::*;
+use fulfillment_carriers::dispatch::paczka_w_ruchu::{
+    PaczkaWRuchuDispatcher, PaczkaWRuchuSettings, soap_action,
+};
+use fulfillment_carriers::dispatch::{
+    CashOnDelivery, CreatedShipment, DispatchError, Dispatcher, Secret, ShipmentRef,
+    ShipmentRequest, ShipmentType,
+};
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PARTNER_ID: &str = "PWR0012345";
+const PARTNER_KEY: &str = "F2E0-87C0-B9-secret";
+const ENDPOINT: &str = "/WebServicePwRProd/WebServicePwR.asmx";
+const PACK: &str = "2101066592589";
+
+fn settings() -> PaczkaWRuchuSettings {
+    PaczkaWRuchuSettings {
+        partner_id: PARTNER_ID.into(),
+        partner_key: Secret::new(PARTNER_KEY),
+        default_size: "M".into(),
+    }
+}
+
+fn client(server: &MockServer) -> PaczkaWRuchuDispatcher {
+    PaczkaWRuchuDispatcher::new(format!("{}{ENDPOINT}", server.uri()), settings(), TIMEOUT).unwrap()
+}
+
+fn pack_request() -> ShipmentRequest {
+    let mut req = request(ShipmentType::Parcel);
+    req.sender = Some(sender());
+    req.target_point = Some("KR-116263-K1-02".into());
+    req
+}
+
+fn shipment() -> ShipmentRef {
+    ShipmentRef::new(PACK, PACK, PACK)
+}
+
+fn credentials() -> String {
+    format!("<PartnerID>{PARTNER_ID}</PartnerID><PartnerKey>{PARTNER_KEY}</PartnerKey>")
+}
+
+/// Mounts `operation` with the partner credentials in the body, answering with `template`.
+async fn mount(server: &MockServer, operation: &str, template: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path(ENDPOINT))
+        .and(header("soapaction", soap_action(operation).as_str()))
+        .and(body_string_contains(format!(
+            r#"<{operation} xmlns="https://91.242.220.103/WebServicePwR">{}"#,
+            credentials()
+        )))
+        .respond_with(template)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+async fn create(template: ResponseTemplate) -> Result<CreatedShipment, DispatchError> {
+    let server = MockServer::start().await;
+    mount(&server, "GenerateLabelBusinessPack", template).await;
+    client(&server).create_shipment(&pack_request()).await
+}
+
+#[tokio::test]
+async fn pack_is_generated_with_the_buyers_data_and_its_label() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ENDPOINT))
+        .and(header(
+            "soapaction",
+            soap_action("GenerateLabelBusinessPack").as_str(),
+        ))
+        .and(header("content-type", "text/xml; charset=utf-8"))
+        .and(body_string_contains(credentials()))
+        .and(body_string_contains(
+            "<DestinationCode>KR-116263-K1-02</DestinationCode><BoxSize>M</BoxSize>",
+        ))
+        .and(body_string_contains(
+            "<CashOnDelivery>T</CashOnDelivery><AmountCashOnDelivery>4999</AmountCashOnDelivery>",
+        ))
+        .and(body_string_contains(concat!(
+            "<EMail>anna.kowalska@example.com</EMail><FirstName>Anna Maria</FirstName>",
+            "<LastName>Kowalska</LastName><StreetName>Długa</StreetName>",
+            "<BuildingNumber>5/3</BuildingNumber><City>Kraków</City>",
+            "<PostCode>30-001</PostCode><PhoneNumber>501202303</PhoneNumber>"
+        )))
+        .and(body_string_contains(concat!(
+            "<SenderEMail>sklep@example.com</SenderEMail><SenderFirstName>Jan</SenderFirstName>",
+            "<SenderLastName>Nowak</SenderLastName>"
+        )))
+        .and(body_string_contains(
+            "<SenderOrders>ORD-2024-000123</SenderOrders><PrintAdress>1</PrintAdress>",
+        ))
+        .respond_with(xml(200, fixture("paczka_w_ruchu/generate_label_ok.xml")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    assert_eq!(client.carrier(), "paczka-w-ruchu");
+    let mut req = pack_request();
+    req.cod = Some(CashOnDelivery {
+        amount_minor: 4_999,
+        currency: "PLN".into(),
+        bank_account: None,
+    });
+    let created = client.create_shipment(&req).await.unwrap();
+    assert_eq!(created.tracking_number, PACK);
+    assert_eq!(created.carrier_shipment_id, PACK);
+    assert_eq!(created.label_reference, PACK);
+    let label = created.label.as_ref().unwrap();
+    assert_eq!(label.content_type, "application/pdf");
+    assert_eq!(label.bytes, fixture_bytes("paczka_w_ruchu/label.pdf"));
+    assert_eq!(created.shipment_ref(), shipment());
+}
+
+#[tokio::test]
+async fn rejected_partner_credentials_must_be_fixed() {
+    let err = create(xml(200, fixture("paczka_w_ruchu/credentials_rejected.xml")))
+        .await
+        .unwrap_err();
+    assert_eq!(err, DispatchError::CredentialsRejected);
+    assert!(err.needs_new_credentials());
+    assert!(err.to_string().contains("must fix"), "{err}");
+    assert_no_secret(&err, &[PARTNER_KEY, PARTNER_ID]);
+}
+
+#[tokio::test]
+async fn rejected_data_names_the_field() {
+    let err = create(xml(200, fixture("paczka_w_ruchu/validation_error.xml")))
+        .await
+        .unwrap_err();
+    let DispatchError::Validation(errors) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(errors[0].field, "receiver.phone");
+    assert!(
+        errors[0].message.contains("Err 103"),
+        "{}",
+        errors[0].message
+    );
+    assert_no_secret(&err, &[PARTNER_KEY, PARTNER_ID]);
+}
+
+#[tokio::test]
+async fn an_answer_echoing_the_key_is_redacted() {
+    let body = fixture("paczka_w_ruchu/validation_error.xml").replace(
+        "Niepoprawny numer telefonu odbiorcy (PhoneNumber)",
+        &format!("Niepoprawny PhoneNumber dla klucza {PARTNER_KEY}"),
+    );
+    let err = create(xml(200, body)).await.unwrap_err();
+    assert!(err.to_string().contains("[redacted]"), "{err}");
+    assert_no_secret(&err, &[PARTNER_KEY, PARTNER_ID]);
+}
+
+#[tokio::test]
+async fn slow_answer_times_out() {
+    let err = create(slow(xml(
+        200,
+        fixture("paczka_w_ruchu/generate_label_ok.xml"),
+    )))
+    .await
+    .unwrap_err();
+    assert_eq!(err, DispatchError::Timeout);
+}
+
+#[tokio::test]
+async fn an_asmx_server_fault_is_unavailable() {
+    let fault = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>Server was unable to process request. ---&gt; Timeout expired.</faultstring><detail /></soap:Fault></soap:Body></soap:Envelope>"#;
+    let err = create(xml(500, fault.into())).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Unavailable(m) if m.contains("unable to process")),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn letters_and_missing_point_or_sender_are_refused_before_any_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let err = client
+        .create_shipment(&request(ShipmentType::RegisteredLetter))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Refused(r) if r.contains("parcels only")),
+        "{err:?}"
+    );
+    let err = client
+        .create_shipment(&request(ShipmentType::Parcel))
+        .await
+        .unwrap_err();
+    let DispatchError::Validation(errors) = &err else {
+        panic!("{err:?}")
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["target_point", "sender"]);
+    assert_eq!(received(&server).await, 0);
+}
+
+#[tokio::test]
+async fn label_duplicate_is_the_pdf_of_the_pack() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ENDPOINT))
+        .and(header(
+            "soapaction",
+            soap_action("LabelPrintDuplicate").as_str(),
+        ))
+        .and(body_string_contains(format!(
+            "{}<PackCode>{PACK}</PackCode></LabelPrintDuplicate>",
+            credentials()
+        )))
+        .respond_with(xml(200, fixture("paczka_w_ruchu/label_duplicate.xml")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let label = client(&server).fetch_label(&shipment()).await.unwrap();
+    assert_eq!(label.bytes, fixture_bytes("paczka_w_ruchu/label.pdf"));
+}
+
+#[tokio::test]
+async fn a_label_no_longer_kept_is_gone() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "LabelPrintDuplicate",
+        xml(200, fixture("paczka_w_ruchu/label_gone.xml")),
+    )
+    .await;
+    let err = client(&server).fetch_label(&shipment()).await.unwrap_err();
+    assert_eq!(err, DispatchError::LabelGone);
+}
+
+#[tokio::test]
+async fn label_with_rejected_credentials() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "LabelPrintDuplicate",
+        xml(200, fixture("paczka_w_ruchu/credentials_rejected.xml")),
+    )
+    .await;
+    let err = client(&server).fetch_label(&shipment()).await.unwrap_err();
+    assert_eq!(err, DispatchError::CredentialsRejected);
+}
+
+#[tokio::test]
+async fn cancel_cancels_the_pack() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "PutCustomerPackCanceled",
+        xml(200, fixture("paczka_w_ruchu/cancel_ok.xml")),
+    )
+    .await;
+    client(&server).cancel(&shipment()).await.unwrap();
+    let sent =
+        String::from_utf8(server.received_requests().await.unwrap()[0].body.clone()).unwrap();
+    assert!(
+        sent.contains(&format!("<PackCode>{PACK}</PackCode>")),
+        "{sent}"
+    );
+}
+
+#[tokio::test]
+async fn a_posted_pack_cannot_be_cancelled() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "PutCustomerPackCanceled",
+        xml(200, fixture("paczka_w_ruchu/cancel_posted.xml")),
+    )
+    .await;
+    let err = client(&server).cancel(&shipment()).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Carrier { code, .. } if code == "210"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_client_never_shows_its_key() {
+    let client = PaczkaWRuchuDispatcher::new(
+        "https://example.invalid/WebServicePwR.asmx",
+        settings(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let shown = format!("{client:?}");
+    assert!(!shown.contains(PARTNER_KEY), "{shown}");
+}
