@@ -1,6 +1,41 @@
 // @generated layout of `diesel print-schema` for migrations/; keep in step with them.
 
 diesel::table! {
+    bulk_job_rows (job_id, line) {
+        job_id -> Text,
+        line -> Int4,
+        order_id -> Text,
+        carrier -> Text,
+        tracking_number -> Text,
+        origin_country -> Text,
+        outcome -> Text,
+        reason -> Text,
+        message -> Text,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    bulk_jobs (id) {
+        id -> Text,
+        merchant_id -> Text,
+        file_name -> Text,
+        actor -> Text,
+        state -> Text,
+        total_rows -> Int4,
+        processed_rows -> Int4,
+        accepted_rows -> Int4,
+        rejected_rows -> Int4,
+        skipped_rows -> Int4,
+        error -> Nullable<Text>,
+        lease_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     carrier_account_events (id) {
         id -> Int8,
         account_id -> Text,
@@ -269,8 +304,12 @@ diesel::joinable!(carrier_account_events -> carrier_accounts (account_id));
 diesel::joinable!(carrier_accounts -> merchants (merchant_id));
 diesel::joinable!(tracking_events -> trackings (tracking_id));
 diesel::joinable!(intelipost_integrations -> merchants (merchant_id));
+diesel::joinable!(bulk_job_rows -> bulk_jobs (job_id));
+diesel::joinable!(bulk_jobs -> merchants (merchant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    bulk_job_rows,
+    bulk_jobs,
     carrier_account_events,
     carrier_accounts,
     idempotency_keys,

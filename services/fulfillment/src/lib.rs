@@ -3,10 +3,13 @@
 //! `fulfillment-policy`, and writes the outcome with its audit row and outbox rows in the
 //! caller's transaction. Knows nothing of gRPC.
 
+pub mod bulk;
 pub mod carrier_accounts;
 pub mod combined;
+pub mod csv_file;
 pub mod demo;
 pub mod evaluate;
+pub mod export;
 pub mod feeds;
 pub mod input;
 pub mod intelipost;

@@ -69,6 +69,7 @@ pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
         clock,
         policies: Arc::new(PolicyStore::new()),
         keys: None,
+        bulk: crate::bulk::BulkConfig::default(),
     }
 }
 
@@ -82,6 +83,13 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let limits = &options.limits;
     let max = limits.max_message_bytes;
+    // The bulk processors stop with the server, between two rows.
+    let (stop_bulk, bulk_stopped) = tokio::sync::watch::channel(false);
+    crate::bulk::spawn_processors(&state, &bulk_stopped);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_bulk.send(true);
+    };
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<FulfillmentServiceServer<FulfillmentApi>>()

@@ -38,6 +38,10 @@ pub const RULES: &[(&str, &[Role])] = &[
         &[G],
     ),
     ("/fulfillment.v1.FulfillmentService/GetBulkJob", &[O, G]),
+    (
+        "/fulfillment.v1.FulfillmentService/DownloadBulkJobResults",
+        &[O, G],
+    ),
     ("/fulfillment.v1.FulfillmentService/ListBulkJobs", &[O, G]),
     (
         "/fulfillment.v1.FulfillmentService/ConnectCarrierAccount",
@@ -151,7 +155,7 @@ mod tests {
         for (method, roles) in RULES {
             let name = method.rsplit('/').next().unwrap();
             let reads = [
-                "Get", "List", "BatchGet", "Export", "Evaluate", "Check", "Decide",
+                "Get", "List", "BatchGet", "Export", "Download", "Evaluate", "Check", "Decide",
             ];
             if roles.contains(&Role::Operator) {
                 assert!(

@@ -320,3 +320,53 @@ pub fn worker_run(r: fulfillment_core::repo::worker_runs::WorkerRun) -> pb::Work
         error: r.error.unwrap_or_default(),
     }
 }
+
+/// A wire order state as a filter value; `None` for unspecified or unknown values.
+pub fn order_state_from_pb(value: i32) -> Option<OrderState> {
+    match pb::OrderState::try_from(value) {
+        Ok(pb::OrderState::Approved) => Some(OrderState::Approved),
+        Ok(pb::OrderState::Shipped) => Some(OrderState::Shipped),
+        Ok(pb::OrderState::Refunded) => Some(OrderState::Refunded),
+        _ => None,
+    }
+}
+
+pub fn bulk_job(j: fulfillment_core::repo::bulk_jobs::BulkJob) -> pb::BulkJob {
+    let state = match j.state.as_str() {
+        "PENDING" => pb::BulkJobState::Pending,
+        "RUNNING" => pb::BulkJobState::Running,
+        "COMPLETED" => pb::BulkJobState::Completed,
+        "FAILED" => pb::BulkJobState::Failed,
+        _ => pb::BulkJobState::Unspecified,
+    };
+    pb::BulkJob {
+        id: j.id,
+        merchant_id: j.merchant_id,
+        file_name: j.file_name,
+        state: state as i32,
+        total_rows: j.total_rows.into(),
+        processed_rows: j.processed_rows.into(),
+        accepted_rows: j.accepted_rows.into(),
+        rejected_rows: j.rejected_rows.into(),
+        create_time: Some(timestamp(j.created_at)),
+        finish_time: opt_timestamp(j.finished_at),
+        error: j.error.unwrap_or_default(),
+        skipped_rows: j.skipped_rows.into(),
+    }
+}
+
+pub fn bulk_job_row(r: fulfillment_core::repo::bulk_jobs::BulkJobRow) -> pb::BulkJobRow {
+    let outcome = match r.outcome.as_str() {
+        "PENDING" => pb::BulkRowOutcome::Pending,
+        "ACCEPTED" => pb::BulkRowOutcome::Accepted,
+        "REJECTED" => pb::BulkRowOutcome::Rejected,
+        _ => pb::BulkRowOutcome::Unspecified,
+    };
+    pb::BulkJobRow {
+        line: r.line.into(),
+        order_id: r.order_id,
+        outcome: outcome as i32,
+        reason: r.reason,
+        message: r.message,
+    }
+}

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod authz;
+pub mod bulk;
 pub mod convert;
 pub mod gate;
 pub mod grpc;

@@ -12,6 +12,7 @@ use fulfillment_core::pg_bootstrap::{self, PgTarget};
 use fulfillment_core::secrets::Keyring;
 use fulfillment_core::{Clock, SystemClock, db};
 use fulfillment_orders::carrier_accounts;
+use fulfillment_orders::csv_file::UploadLimits;
 use fulfillment_orders::demo::load_demo_data;
 use fulfillment_server::app::{self, Limits, ServeOptions};
 use fulfillment_server::auth::TokenTable;
@@ -77,6 +78,15 @@ struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "FULFILLMENT_POOL_SIZE", default_value_t = 16)]
     pool_size: u32,
+    /// Bulk CSV job processors in this server (R7); 0: store uploads for other replicas.
+    #[arg(long, env = "FULFILLMENT_BULK_PROCESSORS", default_value_t = 1)]
+    bulk_processors: usize,
+    /// Most data rows in one CSV upload (its bytes are bounded by --max-message-bytes).
+    #[arg(long, env = "FULFILLMENT_BULK_MAX_ROWS", default_value_t = 50_000)]
+    bulk_max_rows: usize,
+    /// Seconds a crashed processor's bulk job waits before another processor takes it over.
+    #[arg(long, env = "FULFILLMENT_BULK_LEASE_SECS", default_value_t = 60)]
+    bulk_lease_secs: u64,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -356,6 +366,12 @@ async fn main() -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut state = app::app_state(pool, clock);
     state.keys = keys;
+    state.bulk.processors = args.bulk_processors;
+    state.bulk.limits = UploadLimits {
+        max_bytes: options.limits.max_message_bytes,
+        max_rows: args.bulk_max_rows.max(1),
+    };
+    state.bulk.lease = Duration::from_secs(args.bulk_lease_secs.max(1));
     if args.demo {
         let summary = state
             .db

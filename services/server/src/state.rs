@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Status};
 
 use crate::auth::Caller;
+use crate::bulk::BulkConfig;
 use crate::status::{invalid_field, to_status};
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -25,6 +26,8 @@ pub struct AppState {
     pub policies: Arc<PolicyStore>,
     /// Seals carrier credentials; `None` until configured (carrier accounts are then refused).
     pub keys: Option<Arc<Keyring>>,
+    /// CSV upload limits and the bulk job processors (R7).
+    pub bulk: BulkConfig,
 }
 
 /// A request that may name the merchant it acts for. `None`: the request is not about one
@@ -64,6 +67,7 @@ merchant_scoped!(
     pb::ExportOrdersRequest,
     pb::StartBulkFulfillmentRequest,
     pb::GetBulkJobRequest,
+    pb::DownloadBulkJobResultsRequest,
     pb::ListBulkJobsRequest,
     pb::ConnectCarrierAccountRequest,
     pb::ListCarrierAccountsRequest,

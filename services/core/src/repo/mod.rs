@@ -2,6 +2,7 @@
 //! transaction; none of them decides anything a rule should decide.
 
 pub mod audit;
+pub mod bulk_jobs;
 pub mod carrier_accounts;
 pub mod idempotency;
 pub mod intelipost;

@@ -1,9 +1,11 @@
 use diesel::PgConnection;
+use diesel::connection::SimpleConnection;
 use fulfillment_core::ServiceResult;
 use fulfillment_orders::Actor;
+use fulfillment_orders::export::{self, ExportFilter};
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship};
-use fulfillment_orders::{carrier_accounts, feeds, merchants, queries, release};
+use fulfillment_orders::{bulk, carrier_accounts, feeds, merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
 use tonic::codegen::BoxStream;
@@ -12,7 +14,64 @@ use tonic::{Request, Response, Status};
 use super::not_yet;
 use crate::convert;
 use crate::state::{AppState, authorize};
-use crate::status::invalid_field;
+use crate::status::{invalid_field, to_status};
+
+/// The export filter of a request, with wire-level checks.
+fn export_filter(req: pb::ExportOrdersRequest) -> Result<ExportFilter, Status> {
+    let mut states = Vec::new();
+    for value in &req.states {
+        states.push(convert::order_state_from_pb(*value).ok_or_else(|| {
+            invalid_field("INVALID_FILTER", "states", "must be known order states")
+        })?);
+    }
+    let time = |ts: &Option<prost_types::Timestamp>, field: &str| match ts {
+        None => Ok(None),
+        Some(ts) => convert::from_timestamp(ts)
+            .map(Some)
+            .ok_or_else(|| invalid_field("INVALID_FILTER", field, convert::TIMESTAMP_RANGE)),
+    };
+    Ok(ExportFilter {
+        released_after: time(&req.released_after, "released_after")?,
+        released_before: time(&req.released_before, "released_before")?,
+        merchant_id: req.merchant_id,
+        states,
+        re_released_only: req.re_released_only,
+        advanced_logistics_only: req.advanced_logistics_only,
+    })
+}
+
+/// Streams what `produce` writes, chunk by chunk, from a blocking thread holding one pooled
+/// connection in a read-only snapshot: the file is consistent, and memory holds a few chunks
+/// whatever its size. The stream ends early if the reader goes away.
+fn stream_csv<T, F>(state: &AppState, produce: F) -> BoxStream<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PgConnection, &mut dyn FnMut(T) -> bool) -> ServiceResult<()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<T, Status>>(4);
+    let pool = state.db.pool().clone();
+    tokio::task::spawn_blocking(move || {
+        let result = (|| -> ServiceResult<()> {
+            let mut conn = pool.get()?;
+            conn.build_transaction()
+                .repeatable_read()
+                .read_only()
+                .run(|conn| {
+                    // Bounded by the reader, not by the per-call statement timeout.
+                    conn.batch_execute(EXPORT_STATEMENT_TIMEOUT)?;
+                    let mut sink = |item: T| tx.blocking_send(Ok(item)).is_ok();
+                    produce(conn, &mut sink)
+                })
+        })();
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(to_status(e)));
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// Longest an export may take, however slowly its reader reads.
+const EXPORT_STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '30min'";
 
 pub struct FulfillmentApi {
     pub state: AppState,
@@ -272,15 +331,49 @@ impl FulfillmentService for FulfillmentApi {
         request: Request<pb::ExportOrdersRequest>,
     ) -> Result<Response<Self::ExportOrdersStream>, Status> {
         authorize(&request)?;
-        Err(not_yet("ExportOrders", "bulk CSV issue"))
+        let filter = export_filter(request.into_inner())?;
+        // A bad filter or an unknown merchant is refused before the stream starts.
+        let checked = filter.clone();
+        self.state
+            .read(move |conn, _| export::check_filter(conn, &checked))
+            .await?;
+        let now = self.state.clock.now();
+        let stream = stream_csv(&self.state, move |conn, sink| {
+            export::export_orders(conn, now, &filter, |chunk| {
+                sink(pb::ExportOrdersResponse { chunk })
+            })
+            .map(|_| ())
+        });
+        Ok(Response::new(stream))
     }
 
     async fn start_bulk_fulfillment(
         &self,
         request: Request<pb::StartBulkFulfillmentRequest>,
     ) -> Result<Response<pb::StartBulkFulfillmentResponse>, Status> {
-        authorize(&request)?;
-        Err(not_yet("StartBulkFulfillment", "bulk CSV issue"))
+        let response = self
+            .state
+            .mutate(
+                "StartBulkFulfillment",
+                request,
+                |conn, state, actor, req| {
+                    let job = bulk::start(
+                        conn,
+                        state.clock.now(),
+                        actor,
+                        &req.merchant_id,
+                        &req.file_name,
+                        &req.csv,
+                        state.bulk.limits,
+                    )?;
+                    Ok(pb::StartBulkFulfillmentResponse {
+                        job: Some(convert::bulk_job(job)),
+                    })
+                },
+            )
+            .await?;
+        self.state.bulk.wake.notify_one();
+        Ok(Response::new(response))
     }
 
     async fn get_bulk_job(
@@ -288,7 +381,44 @@ impl FulfillmentService for FulfillmentApi {
         request: Request<pb::GetBulkJobRequest>,
     ) -> Result<Response<pb::GetBulkJobResponse>, Status> {
         authorize(&request)?;
-        Err(not_yet("GetBulkJob", "bulk CSV issue"))
+        let req = request.into_inner();
+        let (job, rows, next_page_token) = self
+            .state
+            .read(move |conn, _| {
+                bulk::get_with_rows(
+                    conn,
+                    &req.merchant_id,
+                    &req.job_id,
+                    req.page_size,
+                    &req.page_token,
+                )
+            })
+            .await?;
+        Ok(Response::new(pb::GetBulkJobResponse {
+            job: Some(convert::bulk_job(job)),
+            rows: rows.into_iter().map(convert::bulk_job_row).collect(),
+            next_page_token,
+        }))
+    }
+
+    type DownloadBulkJobResultsStream = BoxStream<pb::DownloadBulkJobResultsResponse>;
+
+    async fn download_bulk_job_results(
+        &self,
+        request: Request<pb::DownloadBulkJobResultsRequest>,
+    ) -> Result<Response<Self::DownloadBulkJobResultsStream>, Status> {
+        authorize(&request)?;
+        let req = request.into_inner();
+        let (merchant_id, job_id) = (req.merchant_id.clone(), req.job_id.clone());
+        self.state
+            .read(move |conn, _| bulk::get(conn, &merchant_id, &job_id))
+            .await?;
+        let stream = stream_csv(&self.state, move |conn, sink| {
+            bulk::rows_csv(conn, &req.merchant_id, &req.job_id, |chunk| {
+                sink(pb::DownloadBulkJobResultsResponse { chunk })
+            })
+        });
+        Ok(Response::new(stream))
     }
 
     async fn list_bulk_jobs(
@@ -296,7 +426,15 @@ impl FulfillmentService for FulfillmentApi {
         request: Request<pb::ListBulkJobsRequest>,
     ) -> Result<Response<pb::ListBulkJobsResponse>, Status> {
         authorize(&request)?;
-        Err(not_yet("ListBulkJobs", "bulk CSV issue"))
+        let req = request.into_inner();
+        let (jobs, next_page_token) = self
+            .state
+            .read(move |conn, _| bulk::list(conn, &req.merchant_id, req.page_size, &req.page_token))
+            .await?;
+        Ok(Response::new(pb::ListBulkJobsResponse {
+            jobs: jobs.into_iter().map(convert::bulk_job).collect(),
+            next_page_token,
+        }))
     }
 
     async fn list_outbox_events(

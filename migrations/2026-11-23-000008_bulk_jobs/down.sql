@@ -1,0 +1,2 @@
+DROP TABLE bulk_job_rows;
+DROP TABLE bulk_jobs;
