@@ -1,7 +1,9 @@
 //! `fulfillment-bench`: drives the gRPC API and prints throughput and latency. Each subcommand
 //! sets up what it needs first (not measured), then measures one RPC alone: `fulfill`
-//! (`FulfillOrder`) and `ingest` (`IngestTrackingEvents`, see `ingest.rs`).
+//! (`FulfillOrder`), `ingest` (`IngestTrackingEvents`, see `ingest.rs`), `export` and `upload`
+//! (the spreadsheet RPCs, see `bulk.rs`).
 
+mod bulk;
 mod ingest;
 
 use std::sync::Arc;
@@ -31,6 +33,10 @@ enum Command {
     /// Ship orders with USPS trackings (not measured), then push new events for them with
     /// IngestTrackingEvents, in batches.
     Ingest(ingest::IngestArgs),
+    /// Stream a (seeded) merchant's orders with ExportOrders.
+    Export(bulk::ExportArgs),
+    /// Upload a CSV shipping every (seeded) order of a merchant and follow the bulk job.
+    Upload(bulk::UploadArgs),
 }
 
 #[derive(clap::Args)]
@@ -293,6 +299,8 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Fulfill(args) => fulfill(args).await,
         Command::Ingest(args) => ingest::run(args).await,
+        Command::Export(args) => bulk::export(args).await,
+        Command::Upload(args) => bulk::upload(args).await,
     }
 }
 

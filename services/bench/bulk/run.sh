@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The spreadsheet RPCs on this machine (issue 8), against a release build of the server:
+#   1. ExportOrders of 100,000 and of 1,000,000 orders: rows/s and the server's peak RSS (VmHWM,
+#      a fresh server for each, so the peak is the export's);
+#   2. StartBulkFulfillment of a 50,000-row CSV, followed to the end: rows/s;
+#   3. FulfillOrder by the load generator on the same database: req/s, for the ratio.
+# Loopback only; the scratch database is dropped and the server stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+EXPORT_ORDERS=${EXPORT_ORDERS:-1000000}
+UPLOAD_ROWS=${UPLOAD_ROWS:-50000}
+FULFILL_SECONDS=${FULFILL_SECONDS:-20}
+PG="-h 127.0.0.1 -U postgres"
+DB=fulfillment_bench_bulk
+URL="postgres://postgres@127.0.0.1:5432/$DB"
+SERVER_PID=""
+stop_server() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+cleanup() {
+  stop_server
+  psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ADDR="http://127.0.0.1:$PORT"
+start_server() {
+  DATABASE_URL="$URL" RUST_LOG=warn target/release/fulfillment-server --listen "127.0.0.1:$PORT" \
+    --webhook-listen 127.0.0.1:0 "$@" >/dev/null &
+  SERVER_PID=$!
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
+}
+peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status"; }
+
+cargo build --release -q -p fulfillment-server -p fulfillment-bench
+cleanup
+psql $PG -qc "CREATE DATABASE $DB" postgres
+DATABASE_URL="$URL" RUST_LOG=warn target/release/fulfillment-server migrate
+echo "seeding $EXPORT_ORDERS orders to export and $UPLOAD_ROWS to upload..."
+psql $PG -q -v export_orders="$EXPORT_ORDERS" -v upload_orders="$UPLOAD_ROWS" \
+  -f services/bench/bulk/seed.sql "$DB" >/dev/null
+# The same rows cut to 100,000 orders, for the memory comparison.
+psql $PG -q "$DB" >/dev/null <<'SQL'
+INSERT INTO merchants (id, name, country) VALUES ('m-export-small', 'Export bench (small)', 'CN');
+UPDATE orders SET merchant_id = 'm-export-small'
+ WHERE merchant_id = 'm-export' AND substr(id, 4)::int <= 100000;
+ANALYZE orders;
+SQL
+
+for merchant in m-export-small m-export; do
+  start_server
+  echo "$merchant: server peak RSS before the export: $(peak_rss_mib) MiB"
+  target/release/fulfillment-bench export --addr "$ADDR" --merchant "$merchant"
+  echo "$merchant: server peak RSS after the export: $(peak_rss_mib) MiB"
+  stop_server
+done
+
+start_server
+target/release/fulfillment-bench upload --addr "$ADDR" --merchant m-upload --rows "$UPLOAD_ROWS" | tee /tmp/bulk-upload.txt
+echo "server peak RSS after the upload: $(peak_rss_mib) MiB"
+FULFILL=$(target/release/fulfillment-bench fulfill --addr "$ADDR" --duration "${FULFILL_SECONDS}s" | tee /dev/stderr | tail -n 1)
+UP=$(awk '/^bulk:/ {print $(NF-1)}' /tmp/bulk-upload.txt)
+RPS=$(echo "$FULFILL" | awk '{print int($2)}')
+echo "bulk upload rows/s / FulfillOrder req/s: $(python3 -c "print(f'{$UP/$RPS:.2f}')")"
