@@ -329,3 +329,34 @@ diesel::allow_tables_to_appear_in_same_query!(
     trackings,
     worker_runs,
 );
+
+diesel::table! {
+    shipments (id) {
+        id -> Text,
+        merchant_id -> Text,
+        order_id -> Text,
+        account_id -> Text,
+        carrier -> Text,
+        state -> Text,
+        reference -> Text,
+        recreate -> Bool,
+        request_key -> Nullable<Text>,
+        attempts -> Int4,
+        lease_until -> Nullable<Timestamptz>,
+        carrier_shipment_id -> Nullable<Text>,
+        tracking_number -> Nullable<Text>,
+        label_reference -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        failure_message -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(shipments -> carrier_accounts (account_id));
+diesel::joinable!(shipments -> merchants (merchant_id));
+diesel::joinable!(shipments -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(shipments, carrier_accounts);
+diesel::allow_tables_to_appear_in_same_query!(shipments, merchants);
+diesel::allow_tables_to_appear_in_same_query!(shipments, orders);

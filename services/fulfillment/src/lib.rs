@@ -8,6 +8,7 @@ pub mod carrier_accounts;
 pub mod combined;
 pub mod csv_file;
 pub mod demo;
+pub mod dispatch;
 pub mod evaluate;
 pub mod export;
 pub mod feeds;

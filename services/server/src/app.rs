@@ -70,6 +70,7 @@ pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
         policies: Arc::new(PolicyStore::new()),
         keys: None,
         bulk: crate::bulk::BulkConfig::default(),
+        dispatch: fulfillment_orders::dispatch::DispatchConfig::default(),
     }
 }
 

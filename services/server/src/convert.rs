@@ -370,3 +370,82 @@ pub fn bulk_job_row(r: fulfillment_core::repo::bulk_jobs::BulkJobRow) -> pb::Bul
         message: r.message,
     }
 }
+
+/// A CreateShipments request; `request_key` is the caller's idempotency key, if any.
+pub fn create_shipments(
+    req: pb::CreateShipmentsRequest,
+    request_key: Option<String>,
+) -> fulfillment_orders::dispatch::CreateShipments {
+    use fulfillment_orders::dispatch::ShipmentType;
+    let shipment_type = match pb::DispatchShipmentType::try_from(req.shipment_type) {
+        Ok(pb::DispatchShipmentType::Unspecified | pb::DispatchShipmentType::Parcel) => {
+            Some(ShipmentType::Parcel)
+        }
+        Ok(pb::DispatchShipmentType::RegisteredLetter) => Some(ShipmentType::RegisteredLetter),
+        Ok(pb::DispatchShipmentType::UnregisteredLetter) => Some(ShipmentType::UnregisteredLetter),
+        Err(_) => None,
+    };
+    fulfillment_orders::dispatch::CreateShipments {
+        merchant_id: req.merchant_id,
+        account_id: req.account_id,
+        order_ids: req.order_ids,
+        confirm_recreate: req.confirm_recreate,
+        size: req.size,
+        weight_grams: req.weight_grams,
+        shipment_type,
+        target_points: req.target_points.into_iter().collect(),
+        sender: req.sender.map(address_from_pb),
+        sender_email: req.sender_email,
+        request_key,
+    }
+}
+
+pub fn shipment_result(r: fulfillment_orders::dispatch::ShipmentResult) -> pb::ShipmentResult {
+    use fulfillment_orders::dispatch::Outcome;
+    let outcome = match r.outcome {
+        Outcome::Created => pb::ShipmentOutcome::Created,
+        Outcome::Skipped => pb::ShipmentOutcome::Skipped,
+        Outcome::Failed => pb::ShipmentOutcome::Failed,
+    };
+    pb::ShipmentResult {
+        order_id: r.order_id,
+        outcome: outcome as i32,
+        carrier_shipment_id: r.carrier_shipment_id,
+        tracking_number: r.tracking_number,
+        reason: r.reason,
+        message: r.message,
+        shipment_id: r.shipment_id,
+        carrier: r.carrier,
+    }
+}
+
+/// The labels answer: `pdf` holds the label when there is exactly one.
+pub fn labels(l: fulfillment_orders::dispatch::Labels) -> pb::GetLabelsResponse {
+    let pdf = match l.labels.as_slice() {
+        [only] => only.pdf.clone(),
+        _ => Vec::new(),
+    };
+    pb::GetLabelsResponse {
+        pdf,
+        labelled_order_ids: l.labels.iter().map(|x| x.order_id.clone()).collect(),
+        unavailable: l
+            .unavailable
+            .into_iter()
+            .map(|u| pb::LabelUnavailable {
+                order_id: u.order_id,
+                reason: u.reason,
+                message: u.message,
+            })
+            .collect(),
+        labels: l
+            .labels
+            .into_iter()
+            .map(|x| pb::OrderLabel {
+                order_id: x.order_id,
+                pdf: x.pdf,
+                carrier: x.carrier,
+                tracking_number: x.tracking_number,
+            })
+            .collect(),
+    }
+}

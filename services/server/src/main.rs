@@ -14,6 +14,7 @@ use fulfillment_core::{Clock, SystemClock, db};
 use fulfillment_orders::carrier_accounts;
 use fulfillment_orders::csv_file::UploadLimits;
 use fulfillment_orders::demo::load_demo_data;
+use fulfillment_orders::dispatch;
 use fulfillment_server::app::{self, Limits, ServeOptions};
 use fulfillment_server::auth::TokenTable;
 use fulfillment_server::gate::SharedTokens;
@@ -89,6 +90,67 @@ struct ServeArgs {
     bulk_lease_secs: u64,
     #[command(flatten)]
     security: SecurityArgs,
+    #[command(flatten)]
+    dispatch: DispatchArgs,
+}
+
+/// The carriers' dispatch services (R20, docs/dispatch.md). Credentials are per carrier
+/// account (ConnectCarrierAccount), never configured here.
+#[derive(clap::Args)]
+struct DispatchArgs {
+    /// InPost ShipX base URL (without /v1).
+    #[arg(long, env = "FULFILLMENT_DISPATCH_INPOST_URL", default_value = dispatch::INPOST_URL)]
+    dispatch_inpost_url: String,
+    /// Poczta Polska Elektroniczny Nadawca endpoint.
+    #[arg(
+        long,
+        env = "FULFILLMENT_DISPATCH_POCZTA_POLSKA_URL",
+        default_value = dispatch::POCZTA_POLSKA_URL
+    )]
+    dispatch_poczta_polska_url: String,
+    /// Paczka w Ruchu (ORLEN Paczka) web service endpoint.
+    #[arg(
+        long,
+        env = "FULFILLMENT_DISPATCH_PACZKA_W_RUCHU_URL",
+        default_value = dispatch::PACZKA_W_RUCHU_URL
+    )]
+    dispatch_paczka_w_ruchu_url: String,
+    /// Whole-request timeout of one carrier call, in milliseconds.
+    #[arg(
+        long,
+        env = "FULFILLMENT_DISPATCH_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    dispatch_timeout_ms: u64,
+    /// Times a new InPost shipment is asked for its tracking number.
+    #[arg(long, env = "FULFILLMENT_DISPATCH_INPOST_POLLS", default_value_t = 10)]
+    dispatch_inpost_polls: u32,
+    /// Pause between those polls, in milliseconds.
+    #[arg(
+        long,
+        env = "FULFILLMENT_DISPATCH_INPOST_POLL_INTERVAL_MS",
+        default_value_t = 1_000
+    )]
+    dispatch_inpost_poll_interval_ms: u64,
+    /// Orders of one CreateShipments or GetLabels call sent to carriers at the same time.
+    #[arg(long, env = "FULFILLMENT_DISPATCH_CONCURRENCY", default_value_t = 8)]
+    dispatch_concurrency: usize,
+}
+
+impl DispatchArgs {
+    fn config(&self, max_message_bytes: usize) -> dispatch::DispatchConfig {
+        dispatch::DispatchConfig {
+            inpost_url: self.dispatch_inpost_url.clone(),
+            poczta_polska_url: self.dispatch_poczta_polska_url.clone(),
+            paczka_w_ruchu_url: self.dispatch_paczka_w_ruchu_url.clone(),
+            timeout: Duration::from_millis(self.dispatch_timeout_ms.max(1)),
+            inpost_polls: self.dispatch_inpost_polls,
+            inpost_poll_interval: Duration::from_millis(self.dispatch_inpost_poll_interval_ms),
+            concurrency: self.dispatch_concurrency.max(1),
+            // Room for the rest of the GetLabels answer.
+            max_label_bytes: max_message_bytes.saturating_sub(64 * 1024).max(1),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -372,6 +434,7 @@ async fn main() -> anyhow::Result<()> {
         max_rows: args.bulk_max_rows.max(1),
     };
     state.bulk.lease = Duration::from_secs(args.bulk_lease_secs.max(1));
+    state.dispatch = args.dispatch.config(options.limits.max_message_bytes);
     if args.demo {
         let summary = state
             .db

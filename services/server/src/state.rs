@@ -28,6 +28,8 @@ pub struct AppState {
     pub keys: Option<Arc<Keyring>>,
     /// CSV upload limits and the bulk job processors (R7).
     pub bulk: BulkConfig,
+    /// Where the carriers' dispatch services are (R20); production endpoints by default.
+    pub dispatch: fulfillment_orders::dispatch::DispatchConfig,
 }
 
 /// A request that may name the merchant it acts for. `None`: the request is not about one

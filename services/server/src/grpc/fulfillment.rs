@@ -11,7 +11,6 @@ use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use super::not_yet;
 use crate::convert;
 use crate::state::{AppState, authorize};
 use crate::status::{invalid_field, to_status};
@@ -537,15 +536,59 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::CreateShipmentsRequest>,
     ) -> Result<Response<pb::CreateShipmentsResponse>, Status> {
-        authorize(&request)?;
-        Err(not_yet("CreateShipments", "carrier dispatch issue"))
+        use fulfillment_orders::dispatch::{self, DispatchContext};
+        let caller = authorize(&request)?;
+        // The key makes a retry answer with the shipments the first call created (R20).
+        let request_key = match request.metadata().get(crate::state::IDEMPOTENCY_KEY) {
+            None => None,
+            Some(value) => match value.to_str() {
+                Ok(key) if !key.is_empty() && key.len() <= 255 => {
+                    Some(format!("{}:{key}", caller.id))
+                }
+                _ => {
+                    return Err(invalid_field(
+                        "IDEMPOTENCY_KEY_INVALID",
+                        crate::state::IDEMPOTENCY_KEY,
+                        "must be 1 to 255 visible ASCII characters",
+                    ));
+                }
+            },
+        };
+        let state = &self.state;
+        let ctx = DispatchContext {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            policies: state.policies.clone(),
+            keys: state.keys.clone(),
+            config: state.dispatch.clone(),
+        };
+        let req = convert::create_shipments(request.into_inner(), request_key);
+        let results = dispatch::create_shipments(&ctx, &Actor::api(&caller.id), req)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CreateShipmentsResponse {
+            results: results.into_iter().map(convert::shipment_result).collect(),
+        }))
     }
 
     async fn get_labels(
         &self,
         request: Request<pb::GetLabelsRequest>,
     ) -> Result<Response<pb::GetLabelsResponse>, Status> {
+        use fulfillment_orders::dispatch::{self, DispatchContext};
         authorize(&request)?;
-        Err(not_yet("GetLabels", "carrier dispatch issue"))
+        let req = request.into_inner();
+        let state = &self.state;
+        let ctx = DispatchContext {
+            db: state.db.clone(),
+            clock: state.clock.clone(),
+            policies: state.policies.clone(),
+            keys: state.keys.clone(),
+            config: state.dispatch.clone(),
+        };
+        let labels = dispatch::get_labels(&ctx, &req.merchant_id, &req.order_ids)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::labels(labels)))
     }
 }

@@ -1,0 +1,259 @@
+//! Labels (R20): the PDF of each order's current shipment, fetched from its carrier for as long
+//! as the carrier keeps it. Labels are not stored here; one document per order is returned (the
+//! service does not merge PDF documents).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use fulfillment_carriers::dispatch::{DispatchError, ShipmentRef};
+use fulfillment_core::repo::orders;
+use fulfillment_core::repo::shipments::{self as repo, ShipmentRow};
+use fulfillment_core::{ServiceError, ServiceResult, Violations};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::DispatchContext;
+use super::carrier::{CarrierClient, failure, load_client};
+use crate::input::check_id;
+
+/// Most orders one GetLabels call may name.
+pub const MAX_ORDERS_PER_LABELS_CALL: usize = 100;
+
+/// One order's label.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OrderLabel {
+    pub order_id: String,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub pdf: Vec<u8>,
+}
+
+impl std::fmt::Debug for OrderLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderLabel")
+            .field("order_id", &self.order_id)
+            .field("carrier", &self.carrier)
+            .field("tracking_number", &self.tracking_number)
+            .field("pdf", &self.pdf.len())
+            .finish()
+    }
+}
+
+/// Why an order has no label in the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelProblem {
+    pub order_id: String,
+    /// `NO_SHIPMENT`, `LABEL_GONE`, `ORDER_NOT_FOUND`, `CARRIER_ACCOUNT_DISCONNECTED`,
+    /// `RESPONSE_TOO_LARGE`, or a `CARRIER_*` code.
+    pub reason: String,
+    pub message: String,
+}
+
+impl LabelProblem {
+    fn new(order_id: &str, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            order_id: order_id.to_owned(),
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Labels in the order requested, and the orders without one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels {
+    pub labels: Vec<OrderLabel>,
+    pub unavailable: Vec<LabelProblem>,
+}
+
+fn validate(merchant_id: &str, order_ids: &[String]) -> ServiceResult<()> {
+    let mut v = Violations::new();
+    check_id(&mut v, "merchant_id", merchant_id);
+    if order_ids.is_empty() {
+        v.add("order_ids", "is required");
+    } else if order_ids.len() > MAX_ORDERS_PER_LABELS_CALL {
+        v.add(
+            "order_ids",
+            format!("at most {MAX_ORDERS_PER_LABELS_CALL} orders per call"),
+        );
+    }
+    for id in order_ids {
+        check_id(&mut v, "order_ids", id);
+    }
+    let mut sorted = order_ids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != order_ids.len() {
+        v.add("order_ids", "must not repeat an order id");
+    }
+    v.finish("INVALID_LABELS_REQUEST")
+}
+
+/// The labels of a merchant's orders (R20).
+pub async fn get_labels(
+    ctx: &DispatchContext,
+    merchant_id: &str,
+    order_ids: &[String],
+) -> ServiceResult<Labels> {
+    validate(merchant_id, order_ids)?;
+    let (found, shipments) = {
+        let (merchant_id, ids) = (merchant_id.to_owned(), order_ids.to_vec());
+        ctx.db
+            .transaction(move |conn| {
+                let found: Vec<String> = orders::find_many(conn, &merchant_id, &ids)?
+                    .into_iter()
+                    .map(|o| o.id)
+                    .collect();
+                let shipments = repo::created_for_orders(conn, &merchant_id, &ids)?;
+                Ok((found, shipments))
+            })
+            .await?
+    };
+    let shipments: HashMap<String, ShipmentRow> = shipments
+        .into_iter()
+        .map(|s| (s.order_id.clone(), s))
+        .collect();
+
+    // One client per account the shipments were created with.
+    let mut clients: BTreeMap<String, Result<Arc<CarrierClient>, LabelProblem>> = BTreeMap::new();
+    for shipment in shipments.values() {
+        if clients.contains_key(&shipment.account_id) {
+            continue;
+        }
+        let (keys, config) = (ctx.keys.clone(), ctx.config.clone());
+        let (merchant, account) = (merchant_id.to_owned(), shipment.account_id.clone());
+        let loaded = ctx
+            .db
+            .transaction(move |conn| {
+                load_client(conn, keys.as_deref(), &config, &merchant, &account)
+            })
+            .await;
+        let client = match loaded {
+            Ok((client, _)) => Ok(Arc::new(client)),
+            Err(ServiceError::NotFound { .. }) => Err(LabelProblem::new(
+                "",
+                "CARRIER_ACCOUNT_DISCONNECTED",
+                format!(
+                    "the carrier account {} that created the shipment is no longer connected",
+                    shipment.account_id
+                ),
+            )),
+            Err(other) => return Err(other),
+        };
+        clients.insert(shipment.account_id.clone(), client);
+    }
+
+    let permits = Arc::new(Semaphore::new(ctx.config.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut fetched: HashMap<String, Result<Vec<u8>, LabelProblem>> = HashMap::new();
+    for order_id in order_ids {
+        if !found.contains(order_id) {
+            fetched.insert(
+                order_id.clone(),
+                Err(LabelProblem::new(
+                    order_id,
+                    "ORDER_NOT_FOUND",
+                    format!("order {order_id} not found"),
+                )),
+            );
+            continue;
+        }
+        let Some(shipment) = shipments.get(order_id) else {
+            fetched.insert(
+                order_id.clone(),
+                Err(LabelProblem::new(
+                    order_id,
+                    "NO_SHIPMENT",
+                    format!("order {order_id} has no shipment created with a carrier"),
+                )),
+            );
+            continue;
+        };
+        let client = match clients.get(&shipment.account_id) {
+            Some(Ok(client)) => Arc::clone(client),
+            Some(Err(problem)) => {
+                let mut problem = problem.clone();
+                problem.order_id = order_id.clone();
+                fetched.insert(order_id.clone(), Err(problem));
+                continue;
+            }
+            None => continue,
+        };
+        let shipment = shipment.clone();
+        let permit = Arc::clone(&permits)
+            .acquire_owned()
+            .await
+            .map_err(ServiceError::internal)?;
+        tasks.spawn(async move {
+            let reference = ShipmentRef::new(
+                shipment.carrier_shipment_id.clone().unwrap_or_default(),
+                shipment.tracking_number.clone().unwrap_or_default(),
+                shipment.label_reference.clone().unwrap_or_default(),
+            );
+            let label = client.label(&reference).await;
+            drop(permit);
+            (shipment, label)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (shipment, label) = joined.map_err(ServiceError::internal)?;
+        let result = label
+            .map(|l| l.bytes)
+            .map_err(|e| label_problem(&shipment, &e));
+        fetched.insert(shipment.order_id.clone(), result);
+    }
+
+    let mut out = Labels::default();
+    let mut bytes = 0usize;
+    for order_id in order_ids {
+        match fetched.remove(order_id) {
+            Some(Ok(pdf)) => {
+                if !out.labels.is_empty() && bytes + pdf.len() > ctx.config.max_label_bytes {
+                    out.unavailable.push(LabelProblem::new(
+                        order_id,
+                        "RESPONSE_TOO_LARGE",
+                        "the labels before it fill this answer: ask for this one in another call",
+                    ));
+                    continue;
+                }
+                bytes += pdf.len();
+                let shipment = shipments.get(order_id);
+                out.labels.push(OrderLabel {
+                    order_id: order_id.clone(),
+                    carrier: shipment.map(|s| s.carrier.clone()).unwrap_or_default(),
+                    tracking_number: shipment
+                        .and_then(|s| s.tracking_number.clone())
+                        .unwrap_or_default(),
+                    pdf,
+                });
+            }
+            Some(Err(problem)) => out.unavailable.push(problem),
+            None => out.unavailable.push(LabelProblem::new(
+                order_id,
+                "LABEL_UNAVAILABLE",
+                "the label could not be fetched",
+            )),
+        }
+    }
+    Ok(out)
+}
+
+fn label_problem(shipment: &ShipmentRow, error: &DispatchError) -> LabelProblem {
+    let what = format!(
+        "{} shipment {} (tracking number {})",
+        shipment.carrier,
+        shipment.carrier_shipment_id.as_deref().unwrap_or_default(),
+        shipment.tracking_number.as_deref().unwrap_or_default()
+    );
+    match error {
+        DispatchError::LabelGone | DispatchError::NotFound => LabelProblem::new(
+            &shipment.order_id,
+            "LABEL_GONE",
+            format!("the carrier no longer keeps the label of {what}"),
+        ),
+        other => {
+            let (reason, message, _) = failure(&shipment.carrier, &shipment.account_id, other);
+            LabelProblem::new(&shipment.order_id, reason, message)
+        }
+    }
+}
