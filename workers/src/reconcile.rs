@@ -28,13 +28,15 @@ pub trait Step: Send + Sync + 'static {
     const NAME: &'static str;
 
     /// Claims up to `limit` items and applies them; returns what was done, one line per
-    /// decision for `--dry-run` and logs.
+    /// decision for `--dry-run` and logs. `after` is the `last_key` of the run's previous batch:
+    /// steps walking a queue in key order start there instead of from the beginning.
     fn batch(
         conn: &mut PgConnection,
         now: DateTime<Utc>,
         policy: &Policy,
         actor: &Actor,
         limit: i64,
+        after: i64,
     ) -> ServiceResult<Batch>;
 }
 
@@ -44,6 +46,8 @@ pub struct Batch {
     pub claimed: usize,
     pub counts: BTreeMap<String, i64>,
     pub decisions: Vec<String>,
+    /// The highest key claimed (0 for steps that do not walk a queue in key order).
+    pub last_key: i64,
 }
 
 impl Batch {
@@ -102,11 +106,13 @@ pub async fn run<S: Step>(
                     let policy = policies.at(conn, now)?;
                     let mut summary = summary_of::<S>();
                     let mut lines = Vec::new();
+                    let mut after = 0;
                     loop {
-                        let batch = S::batch(conn, now, &policy, &actor, limit)?;
+                        let batch = S::batch(conn, now, &policy, &actor, limit, after)?;
                         if batch.claimed == 0 {
                             break;
                         }
+                        after = after.max(batch.last_key);
                         add(&mut summary, &batch);
                         lines.extend(batch.decisions);
                     }
@@ -123,18 +129,23 @@ pub async fn run<S: Step>(
     }
     let mut summary = summary_of::<S>();
     let mut batches = 0u64;
+    // Each batch starts after the last key of the previous one: a queue walked in key order is
+    // then read once per run, not once per batch. A row skipped because another copy or an API
+    // call held it is left to that copy, or to the next run.
+    let mut after = 0;
     loop {
         let (clock, policies, actor) = (clock.clone(), policies.clone(), actor.clone());
         let batch = db
             .transaction(move |conn| {
                 let now = clock.now();
                 let policy = policies.at(conn, now)?;
-                S::batch(conn, now, &policy, &actor, limit)
+                S::batch(conn, now, &policy, &actor, limit, after)
             })
             .await?;
         if batch.claimed == 0 {
             break;
         }
+        after = after.max(batch.last_key);
         batches += 1;
         add(&mut summary, &batch);
         for line in &batch.decisions {
@@ -220,6 +231,7 @@ fn claim_cancelled(
     conn: &mut PgConnection,
     queue: &str,
     limit: i64,
+    after: i64,
 ) -> QueryResult<Vec<CancelledLink>> {
     diesel::sql_query(format!(
         "SELECT ot.id AS link_id, ot.is_current, o.id AS order_id, o.merchant_id, o.state,
@@ -230,12 +242,13 @@ fn claim_cancelled(
          JOIN trackings t ON t.id = ot.tracking_id
          JOIN orders o ON o.id = ot.order_id
          JOIN merchants m ON m.id = o.merchant_id
-         WHERE t.cancelled_at IS NOT NULL AND {queue}
+         WHERE t.cancelled_at IS NOT NULL AND {queue} AND ot.id > $2
          ORDER BY ot.id
          LIMIT $1
          FOR UPDATE OF ot, o SKIP LOCKED"
     ))
     .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(after)
     .load(conn)
 }
 
@@ -354,14 +367,17 @@ impl Step for CancellationDetector {
         policy: &Policy,
         actor: &Actor,
         limit: i64,
+        after: i64,
     ) -> ServiceResult<Batch> {
         let links = claim_cancelled(
             conn,
             "ot.is_current AND ot.cancellation_detected_at IS NULL",
             limit,
+            after,
         )?;
         let mut batch = Batch {
             claimed: links.len(),
+            last_key: links.last().map_or(after, |l| l.link_id),
             ..Batch::default()
         };
         for link in links {
@@ -425,14 +441,17 @@ impl Step for ReReleaseDecider {
         policy: &Policy,
         actor: &Actor,
         limit: i64,
+        after: i64,
     ) -> ServiceResult<Batch> {
         let links = claim_cancelled(
             conn,
             "ot.cancellation_detected_at IS NOT NULL AND ot.cancellation_decided_at IS NULL",
             limit,
+            after,
         )?;
         let mut batch = Batch {
             claimed: links.len(),
+            last_key: links.last().map_or(after, |l| l.link_id),
             ..Batch::default()
         };
         for link in links {
@@ -574,15 +593,18 @@ impl Step for AplusReset {
         policy: &Policy,
         actor: &Actor,
         limit: i64,
+        after: i64,
     ) -> ServiceResult<Batch> {
         let links = claim_cancelled(
             conn,
             "ot.cancellation_outcome = 'RE_RELEASE' AND ot.aplus_reset_at IS NULL
              AND o.is_advanced_logistics AND t.cancelled_by = 'CARRIER'",
             limit,
+            after,
         )?;
         let mut batch = Batch {
             claimed: links.len(),
+            last_key: links.last().map_or(after, |l| l.link_id),
             ..Batch::default()
         };
         for link in links {
@@ -674,6 +696,7 @@ impl Step for DeadlineEnforcer {
         policy: &Policy,
         actor: &Actor,
         limit: i64,
+        _after: i64,
     ) -> ServiceResult<Batch> {
         let late: Vec<LateOrder> = diesel::sql_query(
             "SELECT id, merchant_id, product_id, fulfillment_deadline FROM orders
@@ -774,6 +797,7 @@ impl Step for MerchantNotifier {
         _policy: &Policy,
         _actor: &Actor,
         limit: i64,
+        _after: i64,
     ) -> ServiceResult<Batch> {
         let day = now.date_naive();
         let due: Vec<Due> = diesel::sql_query(
