@@ -134,8 +134,19 @@ pub fn get(conn: &mut PgConnection, merchant_id: &str, job_id: &str) -> ServiceR
     check_id(&mut v, "merchant_id", merchant_id);
     check_id(&mut v, "job_id", job_id);
     v.finish("INVALID_BULK_JOB_REQUEST")?;
-    repo::find(conn, merchant_id, job_id)?
-        .ok_or_else(|| ServiceError::not_found("bulk job", job_id))
+    let job = repo::find(conn, merchant_id, job_id)?
+        .ok_or_else(|| ServiceError::not_found("bulk job", job_id))?;
+    with_live_counts(conn, job)
+}
+
+/// An unfinished job's counts come from its rows (the job row is counted when it completes,
+/// so parallel appliers never queue on it).
+fn with_live_counts(conn: &mut PgConnection, mut job: BulkJob) -> ServiceResult<BulkJob> {
+    if job.finished_at.is_none() {
+        (job.processed_rows, job.accepted_rows, job.rejected_rows) =
+            repo::live_counts(conn, &job.id)?;
+    }
+    Ok(job)
 }
 
 /// A job with a page of its rows in file order; the token is the last line returned.
@@ -253,7 +264,10 @@ pub fn list(
         decoded
     };
     v.finish("INVALID_PAGE")?;
-    let jobs = repo::list(conn, merchant_id, after, size)?;
+    let jobs = repo::list(conn, merchant_id, after, size)?
+        .into_iter()
+        .map(|job| with_live_counts(conn, job))
+        .collect::<ServiceResult<Vec<_>>>()?;
     let next = match jobs.last() {
         Some(last) if jobs.len() as i64 == size => {
             format!("{}.{}", last.created_at.timestamp_micros(), last.id)
@@ -322,7 +336,6 @@ fn process_line(
     policies: &PolicyStore,
     job: &BulkJob,
     line: i32,
-    lease: Duration,
 ) -> ServiceResult<bool> {
     let actor = job_actor(job);
     let mut attempt = 0;
@@ -356,7 +369,7 @@ fn process_line(
                 }
                 Err(e) => return Err(e),
             }
-            repo::record_outcome(conn, &row, now, now + lease)?;
+            repo::record_outcome(conn, &row, now)?;
             Ok(true)
         });
         match result {
@@ -378,18 +391,22 @@ pub enum JobRun {
     Stopped,
 }
 
-/// Applies a claimed job's pending rows until none is left or `stop` returns true. An error
-/// (the database went away) leaves the job to be taken up again once its lease expires.
+/// Applies a claimed job's pending rows of shard `shard` of `shards` (several appliers, each
+/// with its own connection, share a job this way) until none is left or `stop` returns true;
+/// the last to finish completes the job. An error (the database went away) leaves the job to be
+/// taken up again once its lease expires.
 pub fn process_job(
     conn: &mut PgConnection,
     clock: &dyn Clock,
     policies: &PolicyStore,
     job: &BulkJob,
+    (shard, shards): (i32, i32),
     lease: Duration,
     stop: &dyn Fn() -> bool,
 ) -> ServiceResult<JobRun> {
     loop {
-        let lines = repo::pending_lines(conn, &job.id, LINES_PER_ROUND)?;
+        repo::renew_lease(conn, &job.id, clock.now() + lease)?;
+        let lines = repo::pending_lines(conn, &job.id, (shard, shards), LINES_PER_ROUND)?;
         if lines.is_empty() {
             if let Some(done) = repo::complete_if_done(conn, &job.id, clock.now())? {
                 tracing::info!(
@@ -406,7 +423,7 @@ pub fn process_job(
                 repo::release_lease(conn, &job.id)?;
                 return Ok(JobRun::Stopped);
             }
-            process_line(conn, clock, policies, job, line, lease)?;
+            process_line(conn, clock, policies, job, line)?;
         }
     }
 }

@@ -17,6 +17,9 @@ pub struct BulkConfig {
     pub limits: UploadLimits,
     /// Processor tasks in this server; 0 stores jobs for other servers to apply.
     pub processors: usize,
+    /// Rows of one job a processor applies at once, each on its own connection: a row is
+    /// bound by round trips and its commit, not by CPU.
+    pub parallelism: usize,
     /// How long a processor holds a job without progress before another may take it.
     pub lease: Duration,
     /// How often an idle processor looks for jobs (a new upload on this server wakes it at once).
@@ -32,6 +35,7 @@ impl Default for BulkConfig {
                 max_rows: 50_000,
             },
             processors: 1,
+            parallelism: 4,
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(2),
             wake: Arc::new(Notify::new()),
@@ -44,6 +48,24 @@ pub fn spawn_processors(state: &AppState, stop: &watch::Receiver<bool>) {
     for n in 0..state.bulk.processors {
         tokio::spawn(run_processor(n, state.clone(), stop.clone()));
     }
+}
+
+/// Awaits every future, in order (a handful: no need for a crate).
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        if let Ok(output) = handle.await {
+            out.push(output);
+        }
+    }
+    out
 }
 
 async fn run_processor(n: usize, state: AppState, mut stop: watch::Receiver<bool>) {
@@ -61,20 +83,39 @@ async fn run_processor(n: usize, state: AppState, mut stop: watch::Receiver<bool
         match claimed {
             Ok(Some(job)) => {
                 tracing::info!(processor = n, job_id = %job.id, "bulk job taken");
-                let (st, flag) = (state.clone(), stop.clone());
-                let run = state
-                    .db
-                    .run(move |conn| {
-                        bulk::process_job(conn, &*st.clock, &st.policies, &job, lease, &|| {
-                            *flag.borrow()
+                let shards = i32::try_from(config.parallelism.clamp(1, 64)).unwrap_or(1);
+                let parts = (0..shards).map(|shard| {
+                    let (st, flag, job) = (state.clone(), stop.clone(), job.clone());
+                    async move {
+                        let db = st.db.clone();
+                        db.run(move |conn| {
+                            bulk::process_job(
+                                conn,
+                                &*st.clock,
+                                &st.policies,
+                                &job,
+                                (shard, shards),
+                                lease,
+                                &|| *flag.borrow(),
+                            )
                         })
-                    })
-                    .await;
-                match run {
-                    Ok(JobRun::Completed) => continue,
-                    Ok(JobRun::Stopped) => return,
-                    Err(e) => tracing::warn!(processor = n, error = %e, "bulk job interrupted"),
+                        .await
+                    }
+                });
+                let mut stopped = false;
+                for run in futures_join_all(parts).await {
+                    match run {
+                        Ok(JobRun::Completed) => {}
+                        Ok(JobRun::Stopped) => stopped = true,
+                        Err(e) => {
+                            tracing::warn!(processor = n, error = %e, "bulk job interrupted")
+                        }
+                    }
                 }
+                if stopped {
+                    return;
+                }
+                continue;
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(processor = n, error = %e, "cannot look for bulk jobs"),

@@ -82,6 +82,9 @@ struct ServeArgs {
     /// Bulk CSV job processors in this server (R7); 0: store uploads for other replicas.
     #[arg(long, env = "FULFILLMENT_BULK_PROCESSORS", default_value_t = 1)]
     bulk_processors: usize,
+    /// Rows of one bulk job a processor applies at once, each on its own pooled connection.
+    #[arg(long, env = "FULFILLMENT_BULK_PARALLELISM", default_value_t = 4)]
+    bulk_parallelism: usize,
     /// Most data rows in one CSV upload (its bytes are bounded by --max-message-bytes).
     #[arg(long, env = "FULFILLMENT_BULK_MAX_ROWS", default_value_t = 50_000)]
     bulk_max_rows: usize,
@@ -429,6 +432,7 @@ async fn main() -> anyhow::Result<()> {
     let mut state = app::app_state(pool, clock);
     state.keys = keys;
     state.bulk.processors = args.bulk_processors;
+    state.bulk.parallelism = args.bulk_parallelism.clamp(1, 64);
     state.bulk.limits = UploadLimits {
         max_bytes: options.limits.max_message_bytes,
         max_rows: args.bulk_max_rows.max(1),

@@ -166,15 +166,55 @@ pub fn claim_next(
     })
 }
 
-/// Up to `limit` lines of a job still waiting to be applied.
-pub fn pending_lines(conn: &mut PgConnection, job_id: &str, limit: i64) -> QueryResult<Vec<i32>> {
+/// Up to `limit` lines of a job still waiting to be applied, of shard `shard` of `shards`
+/// (`line % shards = shard`): parallel appliers of one job take disjoint lines.
+pub fn pending_lines(
+    conn: &mut PgConnection,
+    job_id: &str,
+    (shard, shards): (i32, i32),
+    limit: i64,
+) -> QueryResult<Vec<i32>> {
     bulk_job_rows::table
         .filter(bulk_job_rows::job_id.eq(job_id))
         .filter(bulk_job_rows::outcome.eq("PENDING"))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Integer>("line % ")
+                .bind::<diesel::sql_types::Integer, _>(shards.max(1))
+                .eq(shard),
+        )
         .order(bulk_job_rows::line)
         .limit(limit)
         .select(bulk_job_rows::line)
         .load(conn)
+}
+
+/// A running job's counts, from its rows: (processed, accepted, rejected). The job row itself
+/// is only counted at upload and at completion, so parallel appliers never queue on it.
+pub fn live_counts(conn: &mut PgConnection, job_id: &str) -> QueryResult<(i32, i32, i32)> {
+    let counts: Vec<(String, i64)> = bulk_job_rows::table
+        .filter(bulk_job_rows::job_id.eq(job_id))
+        .group_by(bulk_job_rows::outcome)
+        .select((bulk_job_rows::outcome, diesel::dsl::count_star()))
+        .load(conn)?;
+    let of = |outcome: &str| {
+        counts
+            .iter()
+            .find(|(o, _)| o == outcome)
+            .map_or(0, |(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
+    };
+    let (accepted, rejected) = (of("ACCEPTED"), of("REJECTED"));
+    Ok((accepted + rejected, accepted, rejected))
+}
+
+/// Keeps a job leased to its processor.
+pub fn renew_lease(
+    conn: &mut PgConnection,
+    job_id: &str,
+    lease_until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(bulk_jobs::table.find(job_id))
+        .set(bulk_jobs::lease_until.eq(lease_until))
+        .execute(conn)
 }
 
 /// Locks one row; `None` if it is no longer pending (another processor applied it).
@@ -192,12 +232,11 @@ pub fn lock_pending_row(
         .optional()
 }
 
-/// Records a row's outcome and counts it in its job, renewing the job's lease.
+/// Records a row's outcome.
 pub fn record_outcome(
     conn: &mut PgConnection,
     row: &BulkJobRow,
     now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(bulk_job_rows::table.find((&row.job_id, row.line)))
         .set((
@@ -207,38 +246,44 @@ pub fn record_outcome(
             bulk_job_rows::processed_at.eq(now),
         ))
         .execute(conn)?;
-    let accepted = i32::from(row.outcome == "ACCEPTED");
-    diesel::update(bulk_jobs::table.find(&row.job_id))
-        .set((
-            bulk_jobs::processed_rows.eq(bulk_jobs::processed_rows + 1),
-            bulk_jobs::accepted_rows.eq(bulk_jobs::accepted_rows + accepted),
-            bulk_jobs::rejected_rows.eq(bulk_jobs::rejected_rows + (1 - accepted)),
-            bulk_jobs::lease_until.eq(lease_until),
-        ))
-        .execute(conn)?;
     Ok(())
 }
 
-/// Ends a job with no row left pending: `COMPLETED`, lease released.
+/// Ends a job with no row left pending: `COMPLETED` with its final counts, lease released.
+/// `None` if rows are still pending or the job is already finished.
 pub fn complete_if_done(
     conn: &mut PgConnection,
     job_id: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<BulkJob>> {
-    diesel::update(
-        bulk_jobs::table
+    conn.transaction(|conn| {
+        let job: Option<BulkJob> = bulk_jobs::table
             .find(job_id)
             .filter(bulk_jobs::state.eq("RUNNING"))
-            .filter(bulk_jobs::processed_rows.eq(bulk_jobs::total_rows)),
-    )
-    .set((
-        bulk_jobs::state.eq("COMPLETED"),
-        bulk_jobs::finished_at.eq(now),
-        bulk_jobs::lease_until.eq(None::<DateTime<Utc>>),
-    ))
-    .returning(BulkJob::as_returning())
-    .get_result(conn)
-    .optional()
+            .select(BulkJob::as_select())
+            .for_update()
+            .first(conn)
+            .optional()?;
+        if job.is_none() {
+            return Ok(None);
+        }
+        let (processed, accepted, rejected) = live_counts(conn, job_id)?;
+        let Some(job) = job.filter(|j| processed == j.total_rows) else {
+            return Ok(None);
+        };
+        diesel::update(bulk_jobs::table.find(&job.id))
+            .set((
+                bulk_jobs::state.eq("COMPLETED"),
+                bulk_jobs::processed_rows.eq(processed),
+                bulk_jobs::accepted_rows.eq(accepted),
+                bulk_jobs::rejected_rows.eq(rejected),
+                bulk_jobs::finished_at.eq(now),
+                bulk_jobs::lease_until.eq(None::<DateTime<Utc>>),
+            ))
+            .returning(BulkJob::as_returning())
+            .get_result(conn)
+            .optional()
+    })
 }
 
 /// Gives a job's lease back so another processor may take it at once (shutdown, outage).
