@@ -39,13 +39,13 @@ cleanup
 psql $PG -qc "CREATE DATABASE $DB" postgres
 DATABASE_URL="$URL" RUST_LOG=warn target/release/fulfillment-server migrate
 echo "seeding $EXPORT_ORDERS orders to export and $UPLOAD_ROWS to upload..."
-psql $PG -q -v export_orders="$EXPORT_ORDERS" -v upload_orders="$UPLOAD_ROWS" \
+psql $PG -q -v export_orders="$((EXPORT_ORDERS + 100000))" -v upload_orders="$UPLOAD_ROWS" \
   -f services/bench/bulk/seed.sql "$DB" >/dev/null
-# The same rows cut to 100,000 orders, for the memory comparison.
-psql $PG -q "$DB" >/dev/null <<'SQL'
+# 100,000 more of the same rows go to a second merchant, for the memory comparison.
+psql $PG -q -v export_orders="$EXPORT_ORDERS" "$DB" >/dev/null <<'SQL'
 INSERT INTO merchants (id, name, country) VALUES ('m-export-small', 'Export bench (small)', 'CN');
 UPDATE orders SET merchant_id = 'm-export-small'
- WHERE merchant_id = 'm-export' AND substr(id, 4)::int <= 100000;
+ WHERE merchant_id = 'm-export' AND substr(id, 4)::int > :export_orders;
 ANALYZE orders;
 SQL
 
