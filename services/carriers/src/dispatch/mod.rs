@@ -487,6 +487,34 @@ pub(crate) fn unexpected(answer: &Answer) -> DispatchError {
 }
 
 /// The body as text; a carrier that documents UTF-8 and sends something else is malformed.
+/// A SOAP carrier's answer as a document; a SOAP fault (credentials, server, or the carrier's
+/// own refusal) or an unexpected HTTP status is the error. Shared by the SOAP clients.
+pub(crate) fn soap_answer(answer: Answer) -> Result<soap::Element, DispatchError> {
+    let parsed = text(&answer).and_then(soap::parse);
+    if let Ok(doc) = &parsed
+        && let Some(fault) = soap::fault(doc)
+    {
+        return Err(if fault.is_authentication() {
+            DispatchError::CredentialsRejected
+        } else if fault.is_server() {
+            DispatchError::Unavailable(format!(
+                "SOAP fault {}: {}",
+                fault.code,
+                excerpt(fault.message.as_bytes())
+            ))
+        } else {
+            DispatchError::Carrier {
+                code: fault.code,
+                message: excerpt(fault.message.as_bytes()),
+            }
+        });
+    }
+    if !answer.status.is_success() {
+        return Err(common_status(&answer).unwrap_or_else(|| unexpected(&answer)));
+    }
+    parsed
+}
+
 pub(crate) fn text(answer: &Answer) -> Result<&str, DispatchError> {
     std::str::from_utf8(&answer.body)
         .map_err(|_| DispatchError::Malformed("the body is not UTF-8".into()))

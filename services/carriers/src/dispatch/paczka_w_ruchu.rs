@@ -40,8 +40,8 @@ use async_trait::async_trait;
 use super::soap::{self, Element, esc};
 use super::{
     Contact, CreatedShipment, DispatchError, Dispatcher, FieldError, Label, Secret, ShipmentRef,
-    ShipmentRequest, ShipmentType, build_client, common_status, decode_base64, field_from_message,
-    national_phone, send, split_name, text, trim_base, unexpected,
+    ShipmentRequest, ShipmentType, build_client, decode_base64, field_from_message, national_phone,
+    send, soap_answer, split_name, trim_base,
 };
 use crate::error::excerpt;
 
@@ -118,30 +118,7 @@ impl PaczkaWRuchuDispatcher {
             .header("content-type", "text/xml; charset=utf-8")
             .header("soapaction", soap_action(operation))
             .body(soap::envelope("", &body));
-        let answer = send(request).await?;
-        let parsed = text(&answer).and_then(soap::parse);
-        if let Ok(doc) = &parsed
-            && let Some(fault) = soap::fault(doc)
-        {
-            return Err(if fault.is_authentication() {
-                DispatchError::CredentialsRejected
-            } else if fault.is_server() {
-                DispatchError::Unavailable(format!(
-                    "SOAP fault {}: {}",
-                    fault.code,
-                    excerpt(fault.message.as_bytes())
-                ))
-            } else {
-                DispatchError::Carrier {
-                    code: fault.code,
-                    message: excerpt(fault.message.as_bytes()),
-                }
-            });
-        }
-        if !answer.status.is_success() {
-            return Err(common_status(&answer).unwrap_or_else(|| unexpected(&answer)));
-        }
-        parsed
+        soap_answer(send(request).await?)
     }
 
     async fn create(&self, req: &ShipmentRequest) -> Result<CreatedShipment, DispatchError> {
