@@ -12,6 +12,9 @@ pub enum Channel {
 pub enum TrackingFormat {
     /// UPU S10: 2 letters, 8 digits, a mod-11 check digit, a 2-letter country.
     UpuS10,
+    /// Poczta Polska (R3): UPU S10 for international items, or the 20 digits Elektroniczny
+    /// Nadawca issues for domestic items (`00359007738057873511`).
+    PocztaPolska,
     /// Exactly 24 digits.
     InPost24Digits,
     /// The NF-e invoice number (digits) by hand; by API also the carrier's number (R12).
@@ -46,7 +49,7 @@ const CARRIERS: &[CarrierInfo] = &[
     CarrierInfo {
         code: "poczta-polska",
         name: "Poczta Polska",
-        format: TrackingFormat::UpuS10,
+        format: TrackingFormat::PocztaPolska,
     },
     CarrierInfo {
         code: "paczka-w-ruchu",
@@ -230,6 +233,14 @@ pub fn validate_tracking_number(
             }
             true
         }
+        TrackingFormat::PocztaPolska => {
+            if !(is_upu_s10(&number) || is_poczta_polska_domestic(&number)) {
+                return Err(invalid(
+                    "a UPU S10 number like RR123456785PL (2 letters, 9 digits with a valid check digit, 2 letters) or the 20 digits Elektroniczny Nadawca issues for domestic items",
+                ));
+            }
+            true
+        }
         TrackingFormat::InPost24Digits => {
             if !(number.len() == 24 && number.bytes().all(|b| b.is_ascii_digit())) {
                 return Err(invalid("exactly 24 digits"));
@@ -268,6 +279,17 @@ pub fn validate_tracking_number(
 
 fn is_generic(number: &str) -> bool {
     (8..=40).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// R3: a Poczta Polska domestic number as Elektroniczny Nadawca issues it in `numerNadania`:
+/// exactly 20 digits. No check digit is verified, on purpose: Poczta Polska documents none for
+/// these numbers where we could read it. They look like a GS1 SSCC behind the application
+/// identifier `00` (`00` + extension digit + `5900773` + serial + a GS1 mod-10 digit), and a
+/// public description says so, but the number EN itself returned in the recorded
+/// `addShipment` answer R3 cites (`00359007738057873511`, sylapi/courier-enadawca's mock)
+/// fails that mod-10 check (it computes 4, not 1): enforcing it would refuse genuine numbers.
+pub fn is_poczta_polska_domestic(number: &str) -> bool {
+    number.len() == 20 && number.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// UPU S10: `AA` + 8 serial digits + check digit + `CC`; weights 8,6,4,2,3,5,9,7;
@@ -356,6 +378,33 @@ mod tests {
             validate_tracking_number("poczta-polska", "RR123456780PL", Channel::Api).unwrap_err();
         assert_eq!(bad.reason(), "TRACKING_NUMBER_INVALID");
         assert!(!is_upu_s10("RR12345678PL"));
+    }
+
+    #[test]
+    fn r3_poczta_polska_takes_the_20_digit_domestic_numbers_of_elektroniczny_nadawca() {
+        // The numerNadania of a recorded EN addShipment answer (R3's example), as printed on
+        // labels with spaces.
+        let ok = validate_tracking_number(
+            "poczta-polska",
+            " 00 3 5900773 8 05787351 1 ",
+            Channel::Dashboard,
+        )
+        .unwrap();
+        assert_eq!(ok.tracking_number, "00359007738057873511");
+        // Not a GS1 mod-10 digit check (see `is_poczta_polska_domestic`): the last digit
+        // changed is still 20 digits.
+        assert!(is_poczta_polska_domestic("00359007738057873514"));
+        for bad in [
+            "0035900773805787351",   // 19 digits
+            "003590077380578735110", // 21 digits
+            "0035900773805787351A",  // a letter
+        ] {
+            let err = validate_tracking_number("poczta-polska", bad, Channel::Api).unwrap_err();
+            assert_eq!(err.reason(), "TRACKING_NUMBER_INVALID", "{bad}");
+            assert!(err.to_string().contains("20 digits"), "{err}");
+        }
+        // 20 digits is Poczta Polska's domestic format only, not every carrier's.
+        assert!(validate_tracking_number("inpost", "00359007738057873511", Channel::Api).is_err());
     }
 
     #[test]
