@@ -12,6 +12,7 @@ use fulfillment_core::models::{NewTrackingEvent, Tracking, TrackingEvent};
 use fulfillment_core::repo::trackings::FactsUpdate;
 use fulfillment_core::schema::{intelipost_integrations, order_trackings, orders, trackings};
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
+use fulfillment_policy::stuck::{Stuck, stuck_reason};
 use fulfillment_policy::tracking_status::{
     EventFact, PollCadence, PollResult, TrackingFacts, TrackingStatus, apply_events, next_poll_at,
 };
@@ -478,13 +479,9 @@ pub fn get_tracking(
     }
 }
 
-/// Why a shipped order's tracking has no scan yet (R12, R13).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StuckReason {
-    IntelipostNotConnected,
-    UnresolvedCarrierNumber,
-    NoCarrierScan,
-}
+// R12, R13: the rules live in `fulfillment-policy`; re-exported so callers keep one name.
+pub use fulfillment_policy::stuck::StuckReason;
+pub use fulfillment_policy::tracking_number::is_unresolved_intelipost;
 
 #[derive(Debug, Clone)]
 pub struct StuckTracking {
@@ -495,38 +492,6 @@ pub struct StuckTracking {
     pub status: String,
     pub reason: StuckReason,
     pub message: String,
-}
-
-/// R12: an Intelipost tracking number that is not an NF-e number (digits) is the carrier's own
-/// number, still waiting for Intelipost to map it.
-pub fn is_unresolved_intelipost(carrier: &str, tracking_number: &str) -> bool {
-    carrier == "intelipost" && !tracking_number.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn stuck_reason(
-    carrier: &str,
-    number: &str,
-    status: &str,
-    intelipost_connected: bool,
-) -> (StuckReason, String) {
-    if is_unresolved_intelipost(carrier, number) {
-        (
-            StuckReason::UnresolvedCarrierNumber,
-            format!(
-                "R12: Intelipost has not reported which NF-e invoice the carrier number {number} belongs to; fulfil with the NF-e number, or wait for Intelipost to report it"
-            ),
-        )
-    } else if carrier == "intelipost" && !intelipost_connected {
-        (
-            StuckReason::IntelipostNotConnected,
-            "R13: the merchant's Intelipost account pushes no events to this service; add the webhook event rule in Intelipost (sales channel wish, all macro events)".to_owned(),
-        )
-    } else {
-        (
-            StuckReason::NoCarrierScan,
-            format!("R6: the carrier has not scanned the parcel yet (status {status})"),
-        )
-    }
 }
 
 /// A page of a merchant's shipped orders whose tracking has no scan yet (so no confirmed
@@ -609,7 +574,8 @@ pub fn list_stuck(
     let stuck = rows
         .into_iter()
         .map(|(order_id, carrier, tracking_number, shipped_at, status)| {
-            let (reason, message) = stuck_reason(&carrier, &tracking_number, &status, connected);
+            let Stuck { reason, message } =
+                stuck_reason(&carrier, &tracking_number, &status, connected);
             StuckTracking {
                 order_id,
                 carrier,
@@ -658,25 +624,5 @@ mod tests {
         reworded.carrier_status_text = "En tránsito".into();
         reworded.raw_payload = "{\"x\":1}".into();
         assert_eq!(hashed, reworded.event_key());
-    }
-
-    #[test]
-    fn r12_r13_stuck_reasons() {
-        assert_eq!(
-            stuck_reason("intelipost", "OB123456789BR", "PENDING", true).0,
-            StuckReason::UnresolvedCarrierNumber
-        );
-        assert_eq!(
-            stuck_reason("intelipost", "35190", "PENDING", false).0,
-            StuckReason::IntelipostNotConnected
-        );
-        assert_eq!(
-            stuck_reason("intelipost", "35190", "PENDING", true).0,
-            StuckReason::NoCarrierScan
-        );
-        assert_eq!(
-            stuck_reason("wishpost", "WP12345678", "INFO_RECEIVED", false).0,
-            StuckReason::NoCarrierScan
-        );
     }
 }

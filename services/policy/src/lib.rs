@@ -9,6 +9,7 @@ pub mod combined_shipment;
 pub mod deadline;
 pub mod eligibility;
 pub mod order_state;
+pub mod stuck;
 pub mod tracking_number;
 pub mod tracking_status;
 pub mod values;

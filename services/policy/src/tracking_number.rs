@@ -248,8 +248,7 @@ pub fn validate_tracking_number(
             true
         }
         TrackingFormat::IntelipostNfe => {
-            let nfe =
-                (1..=44).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit());
+            let nfe = is_nfe_number(&number);
             match channel {
                 Channel::Dashboard if !nfe => {
                     return Err(TrackingNumberError::IntelipostNfeRequired);
@@ -276,6 +275,24 @@ pub fn validate_tracking_number(
         tracking_number: number,
     })
 }
+
+/// R12: the one test of "this is an NF-e invoice number": digits only, 1 to 44 of them (the
+/// number itself has at most 9; 44 is the access key, `chave de acesso`, which some ERPs send
+/// in its place). `number` is already normalised (R3). Every caller (fulfil, stuck reasons,
+/// the Intelipost webhook) asks this function, so the rule has one definition.
+pub fn is_nfe_number(number: &str) -> bool {
+    (1..=44).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// R12: an Intelipost tracking number that is not an NF-e number is the carrier's own number,
+/// accepted by API and still waiting for Intelipost to report its NF-e. Any other carrier's
+/// number is never "unresolved".
+pub fn is_unresolved_intelipost(carrier: &str, tracking_number: &str) -> bool {
+    carrier.trim().eq_ignore_ascii_case(INTELIPOST) && !is_nfe_number(tracking_number)
+}
+
+/// Our code for Intelipost (R12-R14).
+pub const INTELIPOST: &str = "intelipost";
 
 fn is_generic(number: &str) -> bool {
     (8..=40).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -440,6 +457,25 @@ mod tests {
         assert_eq!(by_hand.reason(), "INTELIPOST_NFE_REQUIRED");
         assert!(validate_tracking_number("intelipost", "000123456", Channel::Dashboard).is_ok());
         assert!(validate_tracking_number("intelipost", "OB123456789BR", Channel::Api).is_ok());
+    }
+
+    #[test]
+    fn r12_an_nfe_number_is_1_to_44_digits() {
+        for nfe in ["1", "1000", "000123456", &"3".repeat(44)] {
+            assert!(is_nfe_number(nfe), "{nfe}");
+        }
+        for not in ["", "OB123456789BR", "12-3", " 123", &"3".repeat(45)] {
+            assert!(!is_nfe_number(not), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn r12_an_intelipost_number_that_is_not_an_nfe_is_unresolved() {
+        assert!(is_unresolved_intelipost("intelipost", "OB123456789BR"));
+        assert!(!is_unresolved_intelipost("intelipost", "35190"));
+        // Only Intelipost resolves carrier numbers to NF-e numbers.
+        assert!(!is_unresolved_intelipost("wishpost", "WP12345678"));
+        assert!(!is_unresolved_intelipost("correios", "12345"));
     }
 
     #[test]
