@@ -35,15 +35,13 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    CreatedShipment, DispatchError, Dispatcher, FieldError, Label, Secret, ShipmentRef,
-    ShipmentRequest, ShipmentType, build_client, common_status, send, split_name, text, trim_base,
-    unexpected,
+    CreatedShipment, DispatchError, FieldError, Label, Secret, ShipmentRef, ShipmentRequest,
+    ShipmentType, build_client, common_status, send, split_name, text, trim_base, unexpected,
 };
 use crate::error::excerpt;
 use crate::http::{Answer, path_segment};
@@ -155,7 +153,7 @@ impl InPostDispatcher {
         // Bought asynchronously: ask until the tracking number is there, a bounded number of
         // times. A failing poll does not lose the shipment: the caller gets its id.
         for _ in 0..self.polls {
-            super::sleep(self.poll_interval).await;
+            tokio::time::sleep(self.poll_interval).await;
             match self.get_shipment(&id).await {
                 Ok(wire) if has_number(&wire) => return created(&id, wire),
                 Ok(wire) if wire.status.as_deref() == Some("canceled") => {
@@ -297,7 +295,7 @@ impl InPostDispatcher {
         Label::pdf(answer.body)
     }
 
-    async fn delete(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
+    async fn cancel_call(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
         let url = format!(
             "{}/v1/shipments/{}",
             self.base_url,
@@ -316,33 +314,7 @@ impl InPostDispatcher {
     }
 }
 
-#[async_trait]
-impl Dispatcher for InPostDispatcher {
-    fn carrier(&self) -> &str {
-        CODE
-    }
-
-    async fn create_shipment(
-        &self,
-        req: &ShipmentRequest,
-    ) -> Result<CreatedShipment, DispatchError> {
-        self.create(req)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-
-    async fn fetch_label(&self, shipment: &ShipmentRef) -> Result<Label, DispatchError> {
-        self.label(shipment)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-
-    async fn cancel(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
-        self.delete(shipment)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-}
+super::redacting_dispatcher!(InPostDispatcher, CODE);
 
 /// A Polish number as the nine digits ShipX validates; others as given.
 fn phone(phone: &str, country_code: &str) -> String {
@@ -405,9 +377,19 @@ fn created(id: &str, wire: ShipmentWire) -> Result<CreatedShipment, DispatchErro
     }
 }
 
+/// A shipment answer: the resource itself, or a shipments list (`GET
+/// /v1/organizations/{id}/shipments?id=...`: `{"count", "items": [...]}`), whose first item is
+/// the shipment asked for.
 fn parse_shipment(answer: &Answer) -> Result<ShipmentWire, DispatchError> {
-    serde_json::from_str(text(answer)?)
-        .map_err(|e| DispatchError::Malformed(format!("ShipX shipment: {e}")))
+    let malformed = |e: serde_json::Error| DispatchError::Malformed(format!("ShipX shipment: {e}"));
+    let value: Value = serde_json::from_str(text(answer)?).map_err(malformed)?;
+    let shipment = match value.get("items") {
+        Some(Value::Array(items)) => items.first().cloned().ok_or_else(|| {
+            DispatchError::Malformed("ShipX shipments list without the shipment".into())
+        })?,
+        _ => value,
+    };
+    serde_json::from_value(shipment).map_err(malformed)
 }
 
 #[derive(Debug, Deserialize)]
@@ -459,12 +441,19 @@ fn check(answer: &Answer) -> Result<(), DispatchError> {
     }
 }
 
-/// ShipX `details` as field errors: keys joined with `.`, error keys as the message.
+/// ShipX `details` as field errors: keys joined with `.`, error keys as the message. Array
+/// positions (`"parcels": [{"0": {...}}]`) are not part of the path, and the batch wrapper
+/// (`"shipments": [{"<id>": {...}}]`, as sylapi/courier-inpost's recorded 400 has it) is
+/// dropped, so both read as the single shipment's attributes.
 fn flatten(prefix: &str, value: &Value, out: &mut Vec<FieldError>) {
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
-                let path = if prefix.is_empty() {
+                let path = if key.bytes().all(|b| b.is_ascii_digit()) {
+                    prefix.to_owned()
+                } else if prefix == "shipments" {
+                    String::new()
+                } else if prefix.is_empty() {
                     key.clone()
                 } else {
                     format!("{prefix}.{key}")
@@ -512,6 +501,10 @@ fn our_field(shipx: &str) -> String {
         ("parcels.template", "parcel.size"),
         ("parcels.weight", "parcel.weight_grams"),
         ("parcels.weight.amount", "parcel.weight_grams"),
+        ("parcels.dimensions", "parcel.size"),
+        ("parcels.dimensions.width", "parcel.size"),
+        ("parcels.dimensions.length", "parcel.size"),
+        ("parcels.dimensions.height", "parcel.size"),
         ("cod", "cod.amount_minor"),
         ("cod.amount", "cod.amount_minor"),
         ("cod.currency", "cod.currency"),
@@ -559,6 +552,29 @@ mod tests {
         );
         assert!(pairs.contains(&("parcel.size", "invalid")), "{pairs:?}");
         assert!(pairs.contains(&("insurance", "required")), "{pairs:?}");
+    }
+
+    #[test]
+    fn batch_details_with_array_positions_read_as_the_shipments_fields() {
+        // The nesting of sylapi/courier-inpost's recorded 400 (values ours).
+        let details = json!({"shipments": [{"SHIPMENT1": {
+            "insurance": [{"amount": ["too_small"]}],
+            "parcels": [{"0": {"dimensions": [{"width": ["too_small"]}], "weight": [{"amount": ["too_small"]}]}}],
+        }}]});
+        let mut errors = Vec::new();
+        flatten("", &details, &mut errors);
+        let pairs: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("insurance.amount", "too_small"),
+                ("parcel.size", "too_small"),
+                ("parcel.weight_grams", "too_small"),
+            ]
+        );
     }
 
     #[test]

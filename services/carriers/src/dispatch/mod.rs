@@ -26,13 +26,10 @@ pub mod poczta_polska;
 pub(crate) mod soap;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use reqwest::{RequestBuilder, StatusCode};
 
 use crate::error::{TrackError, excerpt};
@@ -520,43 +517,18 @@ pub(crate) fn text(answer: &Answer) -> Result<&str, DispatchError> {
         .map_err(|_| DispatchError::Malformed("the body is not UTF-8".into()))
 }
 
-/// Standard base64 (RFC 4648, with or without padding; whitespace, as SOAP services wrap long
-/// values, is skipped).
+/// Standard base64 (RFC 4648, padded or not), as SOAP carries `xsd:base64Binary`; line breaks
+/// and other whitespace, with which SOAP services wrap long values, are skipped first.
 pub(crate) fn decode_base64(input: &str) -> Result<Vec<u8>, DispatchError> {
-    fn value(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
-    let bad = || DispatchError::Malformed("the label is not valid base64".into());
-    let clean: Vec<u8> = input.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let data = match clean.iter().position(|&b| b == b'=') {
-        Some(at) => {
-            if clean[at..].iter().any(|&b| b != b'=') || clean.len() - at > 2 {
-                return Err(bad());
-            }
-            &clean[..at]
-        }
-        None => &clean[..],
-    };
-    if data.len() % 4 == 1 {
-        return Err(bad());
-    }
-    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
-    for chunk in data.chunks(4) {
-        let mut acc: u32 = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= value(c).ok_or_else(bad)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Ok(out)
+    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let clean: String = input.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    LENIENT
+        .decode(clean)
+        .map_err(|_| DispatchError::Malformed("the label is not valid base64".into()))
 }
 
 /// Splits "Jan Maria Kowalska" into ("Jan Maria", "Kowalska"): carriers that want a first and a
@@ -591,64 +563,47 @@ pub(crate) fn field_from_message(message: &str, table: &[(&str, &str)]) -> Optio
         .map(|(_, field)| (*field).to_owned())
 }
 
-/// Waits without a runtime timer: the carriers crate has no runtime of its own, so a thread
-/// sleeps and wakes the task. Used only between the few polls of a new shipment.
-pub(crate) fn sleep(duration: Duration) -> Delay {
-    Delay {
-        duration,
-        state: Arc::new(Mutex::new(DelayState::default())),
-        started: false,
-    }
-}
-
-#[derive(Default)]
-struct DelayState {
-    done: bool,
-    waker: Option<Waker>,
-}
-
-pub(crate) struct Delay {
-    duration: Duration,
-    state: Arc<Mutex<DelayState>>,
-    started: bool,
-}
-
-impl Future for Delay {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.duration.is_zero() {
-            return Poll::Ready(());
-        }
-        {
-            let mut state = match self.state.lock() {
-                Ok(state) => state,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            if state.done {
-                return Poll::Ready(());
+/// Implements [`Dispatcher`] for a client with inherent `create`, `label` and `cancel_call`
+/// methods and a `secrets()` list: every answer leaves through [`DispatchError::redact`] with
+/// the account's credentials (R19), so no carrier can forget it. One line per carrier.
+macro_rules! redacting_dispatcher {
+    ($client:ty, $code:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::dispatch::Dispatcher for $client {
+            fn carrier(&self) -> &str {
+                $code
             }
-            state.waker = Some(cx.waker().clone());
+
+            async fn create_shipment(
+                &self,
+                req: &$crate::dispatch::ShipmentRequest,
+            ) -> Result<$crate::dispatch::CreatedShipment, $crate::dispatch::DispatchError> {
+                self.create(req)
+                    .await
+                    .map_err(|e| e.redact(&self.secrets()))
+            }
+
+            async fn fetch_label(
+                &self,
+                shipment: &$crate::dispatch::ShipmentRef,
+            ) -> Result<$crate::dispatch::Label, $crate::dispatch::DispatchError> {
+                self.label(shipment)
+                    .await
+                    .map_err(|e| e.redact(&self.secrets()))
+            }
+
+            async fn cancel(
+                &self,
+                shipment: &$crate::dispatch::ShipmentRef,
+            ) -> Result<(), $crate::dispatch::DispatchError> {
+                self.cancel_call(shipment)
+                    .await
+                    .map_err(|e| e.redact(&self.secrets()))
+            }
         }
-        if !self.started {
-            self.started = true;
-            let state = Arc::clone(&self.state);
-            let duration = self.duration;
-            std::thread::spawn(move || {
-                std::thread::sleep(duration);
-                let mut state = match state.lock() {
-                    Ok(state) => state,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                state.done = true;
-                if let Some(waker) = state.waker.take() {
-                    waker.wake();
-                }
-            });
-        }
-        Poll::Pending
-    }
+    };
 }
+pub(crate) use redacting_dispatcher;
 
 #[cfg(test)]
 mod tests {
@@ -772,16 +727,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn delay_waits_and_wakes() {
-        let started = std::time::Instant::now();
-        block_on(sleep(Duration::from_millis(30)));
-        assert!(started.elapsed() >= Duration::from_millis(30));
-        block_on(sleep(Duration::ZERO));
-    }
-
-    /// A minimal executor for the tests above (the crate has no runtime).
-    fn block_on<F: Future>(future: F) -> F::Output {
+    /// A minimal executor for the test above.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        use std::sync::Arc;
+        use std::task::{Context, Poll, Waker};
         struct ThreadWaker(std::thread::Thread);
         impl std::task::Wake for ThreadWaker {
             fn wake(self: Arc<Self>) {

@@ -1,45 +1,49 @@
-//! Paczka w Ruchu (ORLEN Paczka since 2022): the partner SOAP 1.1 web service (ASMX).
+//! Paczka w Ruchu (ORLEN Paczka since 2022): the partner SOAP web service (ASMX).
 //!
 //! `POST {endpoint}` (production `https://api.orlenpaczka.pl/WebServicePwRProd/WebServicePwR.asmx`,
 //! formerly `https://api.paczkawruchu.pl/...`; test
-//! `https://apitest.orlenpaczka.pl/WebServicePwR/WebServicePwR.asmx`), `SOAPAction:
-//! "https://91.242.220.103/WebServicePwR/{operation}"`, operation elements in the namespace
-//! `https://91.242.220.103/WebServicePwR` (the WSDL's; not the host). There is no HTTP
-//! authentication: `PartnerID` and `PartnerKey` travel in every call, and the service cannot
-//! check them on their own; they are checked at dispatch and a rejection is
+//! `https://apitest.orlenpaczka.pl/WebServicePwR/WebServicePwR.asmx`). We speak SOAP 1.1
+//! (`Content-Type: text/xml; charset=utf-8`, `SOAPAction:
+//! "https://91.242.220.103/WebServicePwR/{operation}"`), as ORLEN Paczka's own test scripts
+//! do; the service also takes SOAP 1.2 (`application/soap+xml`, as naturalGroove's client
+//! sends) and answers in the request's envelope, so both answer envelopes are read. The
+//! operation element is in the namespace `https://91.242.220.103/WebServicePwR` (the WSDL's;
+//! not the host) as a default namespace, so its parameters are in it too. There is no HTTP
+//! authentication: `PartnerID` and `PartnerKey` are the first parameters of every call, and
+//! the service cannot check them on their own; they are checked at dispatch and a rejection is
 //! [`DispatchError::CredentialsRejected`], "the credentials must be fixed" (R19).
 //!
-//! - `GenerateLabelBusinessPack`: the pickup point (`DestinationCode`), `BoxSize`, the receiver
-//!   (`EMail`, `FirstName`, `LastName`, `PhoneNumber` as 9 digits, `StreetName`,
-//!   `BuildingNumber`, `City`, `PostCode`), the sender (`Sender...`, required), `SenderOrders`
-//!   (our order id, printed on the label), `PrintAdress`, `PrintType`, and for cash on delivery
-//!   `CashOnDelivery` `T`, `AmountCashOnDelivery` (grosze), `TransferDescription`. The answer:
-//!   `GenerateLabelBusinessPackResult` (a .NET DataSet: one row with `Err`, `ErrDes`,
-//!   `PackCode_RUCH` — the tracking number —, `DestinationCode`, `PackPrice`, `PackPaid`) and
-//!   `LabelData` (the PDF, base64). `Err` `000` is success, and so are `006`–`008` (saved with
-//!   another pickup point code); any other code is an error described by `ErrDes`.
-//! - `LabelPrintDuplicate` (`PackCode`): the label again, base64, with the same `Err` row when
-//!   it cannot (`Brak paczki`: [`DispatchError::LabelGone`]).
+//! - `GenerateLabelBusinessPack`: `DestinationCode` (the pickup point), `BoxSize` (`S`, `M`,
+//!   `L`), `CashOnDelivery` `T`/`F` with `AmountCashOnDelivery` (grosze) and
+//!   `TransferDescription`, the receiver (`EMail`, `FirstName`, `LastName`, `StreetName`,
+//!   `BuildingNumber`, `City`, `PostCode`, `PhoneNumber` as 9 digits), the sender
+//!   (`Sender...`, required), `SenderOrders` (our order id, printed on the label, 30
+//!   characters), `PrintAdress` `1`, `PrintType` `1`. The answer: `GenerateLabelBusinessPackResult`
+//!   (a .NET DataSet: inline `xs:schema` and a `diffgr:diffgram` whose `NewDataSet` row has
+//!   `Err`, `ErrDes`, `PackCode_RUCH` — the tracking number —, `DestinationCode`,
+//!   `DestinationId`, `PackPrice`, `PackPaid`) and beside it `LabelData` (the PDF, base64).
+//!   `Err` `000` is success, and so are `006`–`008` (saved with another pickup point code).
+//! - `LabelPrintDuplicate` (`PackCode`): the label again, base64 in `Label`, as a PDF (the
+//!   operation has no `Format`; its `...Two` variants take `Format` `PDF`, `PDF10`, `ZPL`,
+//!   `ZPL_300DPI`, `EPL`, which we do not need: labels are PDF, [`Label::pdf`]).
 //! - `PutCustomerPackCanceled` (`PackCode`): cancels a pack not posted yet.
 //!
-//! Sources: the partner API as used by public clients (shwrm/paczkawruchuClient for
-//! `GenerateLabelBusinessPack`, its fields and the `PackCode_RUCH`/`Err`/`ErrDes` row;
-//! `LabelPrintDuplicate` in other generated clients; raw envelopes and the namespace in ORLEN
-//! Paczka's own test scripts and integrations that cite "API_ORLENPaczka v1.26"). Modelled,
-//! because the official documentation was not readable here: the `Err` codes other than
-//! `000`/`006`–`008` (credentials are recognised by `ErrDes` naming PartnerID/PartnerKey or
-//! authorisation, fields by the element names and Polish words in `ErrDes`), and the shape of
-//! the `LabelPrintDuplicate` answer (the label is read from `Label` or `LabelData`). ORLEN
-//! Paczka has reportedly withdrawn cash on delivery for new contracts: we send it when asked
-//! and report the service's answer.
+//! Sources: naturalGroove/orlenpaczka-laravel `src/app/Classes/Api.php`, `Label.php`,
+//! `GenerateLabelBusinessPack.php`, `Pack.php` @ 3c96e8bd482e7e1945353c792da8eab94f8c197f (the
+//! SOAP 1.2 envelope and namespace, the DataSet answer, `LabelData`, `LabelPrintDuplicateTwo`
+//! with `Format` and its `Label`, `PutCustomerPackCanceled`); ORLEN Paczka's test scripts
+//! (SOAP 1.1 envelopes of `GenerateLabelBusinessPack` with every parameter, and of
+//! `LabelPrintDuplicate` read by its `Label`); integrations checking `Err` `000`/`006`–`008`.
+//! Modelled, because no official documentation or recorded error answer was readable: the
+//! `Err` codes other than those (credentials are recognised by `ErrDes` naming PartnerID/
+//! PartnerKey or authorisation, fields by element names and Polish words in `ErrDes`), and how
+//! `LabelPrintDuplicate` and `PutCustomerPackCanceled` report an error.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-
 use super::soap::{self, Element, esc};
 use super::{
-    Contact, CreatedShipment, DispatchError, Dispatcher, FieldError, Label, Secret, ShipmentRef,
+    Contact, CreatedShipment, DispatchError, FieldError, Label, Secret, ShipmentRef,
     ShipmentRequest, ShipmentType, build_client, decode_base64, field_from_message, national_phone,
     send, soap_answer, split_name, trim_base,
 };
@@ -199,13 +203,17 @@ impl PaczkaWRuchuDispatcher {
         };
         push("DestinationCode", point.unwrap_or_default());
         push("BoxSize", &size.unwrap_or_default().to_uppercase());
-        if let Some(cod) = &req.cod {
-            push("CashOnDelivery", "T");
-            push("AmountCashOnDelivery", &cod.amount_minor.to_string());
-            push(
-                "TransferDescription",
-                &req.reference.trim().chars().take(70).collect::<String>(),
-            );
+        // `T`/`F`, always sent, as ORLEN Paczka's own test scripts do.
+        match &req.cod {
+            Some(cod) => {
+                push("CashOnDelivery", "T");
+                push("AmountCashOnDelivery", &cod.amount_minor.to_string());
+                push(
+                    "TransferDescription",
+                    &req.reference.trim().chars().take(70).collect::<String>(),
+                );
+            }
+            None => push("CashOnDelivery", "F"),
         }
         contact(&mut push, "", &req.receiver);
         contact(&mut push, "Sender", sender);
@@ -234,7 +242,7 @@ impl PaczkaWRuchuDispatcher {
         }
     }
 
-    async fn cancel_pack(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
+    async fn cancel_call(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
         let doc = self
             .call(
                 "PutCustomerPackCanceled",
@@ -246,33 +254,7 @@ impl PaczkaWRuchuDispatcher {
     }
 }
 
-#[async_trait]
-impl Dispatcher for PaczkaWRuchuDispatcher {
-    fn carrier(&self) -> &str {
-        CODE
-    }
-
-    async fn create_shipment(
-        &self,
-        req: &ShipmentRequest,
-    ) -> Result<CreatedShipment, DispatchError> {
-        self.create(req)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-
-    async fn fetch_label(&self, shipment: &ShipmentRef) -> Result<Label, DispatchError> {
-        self.label(shipment)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-
-    async fn cancel(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
-        self.cancel_pack(shipment)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-}
+super::redacting_dispatcher!(PaczkaWRuchuDispatcher, CODE);
 
 /// The receiver's (`prefix` "") or the sender's (`prefix` "Sender") elements.
 fn contact(push: &mut impl FnMut(&str, &str), prefix: &str, c: &Contact) {
@@ -309,7 +291,8 @@ fn pack_code(shipment: &ShipmentRef) -> &str {
     .unwrap_or_default()
 }
 
-/// The label in an answer: `LabelData` (with a new pack) or `Label` (a duplicate).
+/// The label in an answer: `LabelData` beside `GenerateLabelBusinessPackResult` (with a new
+/// pack), `Label` inside the `...Result` of a duplicate.
 fn label_data(doc: &Element) -> Option<&str> {
     ["LabelData", "Label"]
         .into_iter()

@@ -1,38 +1,41 @@
-//! Poczta Polska, Elektroniczny Nadawca (EN): the SOAP 1.1 dispatch service.
+//! Poczta Polska, Elektroniczny Nadawca (EN, API 14.1.0): the SOAP 1.1 dispatch service.
 //!
 //! `POST {endpoint}` (production `https://e-nadawca.poczta-polska.pl/websrv/en.php`, test
 //! `https://en-testwebapi.poczta-polska.pl/websrv/en.php`) with HTTP Basic authentication (the
 //! account's login and password; a rejected pair is HTTP 401), `SOAPAction:
-//! "http://e-nadawca.poczta-polska.pl/{operation}"`, namespace `http://e-nadawca.poczta-polska.pl`
-//! (operation elements qualified, their children not: the schema has no
-//! `elementFormDefault`). Data travels in attributes.
+//! "http://e-nadawca.poczta-polska.pl/{operation}"`. The operation elements are qualified with
+//! the namespace `http://e-nadawca.poczta-polska.pl`; their children are not (the schema has
+//! no `elementFormDefault`); `xsi:type` names the service with a qualified type name.
 //!
-//! - `addShipment`: `przesylki` with `xsi:type` naming the service, attributes `guid` (ours, 32
-//!   hex characters), `opis` (our order id), `masa` (grams), `format` (the size), child `adres`
-//!   (attributes `nazwa`, `ulica`, `numerDomu`, `miejscowosc`, `kodPocztowy`, `kraj`, `mobile`,
-//!   `email`) and, for cash on delivery, `pobranie` (`sposobPobrania="RACHUNEK_BANKOWY"`,
-//!   `kwotaPobrania` in grosze, `nrb`, `tytulem`). The answer has one `retval` per shipment with
-//!   `guid`, `numerNadania` (the tracking number) and `error` children (`errorNumber`,
-//!   `errorDesc`) when it was rejected.
-//! - `getAddresLabelByGuid` (`guid`): `content` with `pdfContent` (base64 PDF), or `error`.
+//! - `addShipment`: one `przesylki`. A parcel is `pocztex2021KurierType`: attributes `guid`
+//!   (ours, 32 hex characters) and `opis` (our order id) from `przesylkaType`; then the child
+//!   elements in the order of the schema's sequences: `adres` (`adresType`: attributes
+//!   `nazwa`, `ulica`, `numerDomu`, `miejscowosc`, `kodPocztowy`, `mobile`, `email`),
+//!   `pobranie` for cash on delivery (attributes `sposobPobrania="RACHUNEK_BANKOWY"`,
+//!   `kwotaPobrania` in grosze, `nrb`, `tytulem`), `masa` (grams, 1 to 9 999 999) and `format`
+//!   (`S`, `M`, `L`, `XL`, `2XL`) as **elements** (`pocztex2021Type`). A registered letter is
+//!   `przesylkaPoleconaKrajowaType`, whose `kategoria`, `format` and `masa` are attributes.
+//!   The answer has one `retval` per shipment (`addShipmentResponseItemType`) with the
+//!   attributes `guid` and `numerNadania` (the tracking number: 20 digits for domestic items,
+//!   R3) and `error` children (`errorType`: attributes `errorNumber`, `errorDesc`, `guid`)
+//!   when it was rejected. Client renderings that show those attributes as child elements
+//!   (sylapi/courier-enadawca's recorded answers) are read too.
+//! - `getAddresLabelByGuid` (`guid`): `content` (`addressLabelContent`: `pdfContent` element,
+//!   base64 PDF; attributes `nrNadania`, `guid`), or `error`.
 //! - `clearEnvelopeByGuids` (`guid`): removes shipments not sent yet from the buffer; `error`
 //!   children when it could not.
 //! - `sendEnvelope` ([`PocztaPolskaDispatcher::send_envelope`]): hands the buffer over to the
 //!   post office; `idEnvelope`, `envelopeStatus`, `error`.
 //!
-//! Unregistered letters (list zwykły) are refused before any call: EN cannot create dispatch
-//! orders for them and they have no tracking number (R19; the wFirma/Allegro+ guide of the
-//! seed says the same).
+//! Unregistered letters (list zwykły) are refused before any call: they have no tracking
+//! number (R19). Both services we send are domestic, so a receiver outside Poland is refused
+//! before the call too.
 //!
-//! Sources: the EN WSDL (`en.wsdl`, namespace, operations and their `soapAction`, `adresType`,
-//! `pobranieType`, `errorType`, `addShipmentResponseItemType`, `addressLabelContent`,
-//! `getAddresLabelByGuid`, `clearEnvelopeByGuids`, `sendEnvelope`) as published with public
-//! clients (quayle/ElektronicznyNadawca, sylapi/courier-enadawca); the Basic authentication and
-//! the Pocztex 2021 service with its `format` S, M, L, XL, 2XL (the sizes an account's defaults
-//! use) as used by public integrations. Modelled, not documented where we could read it: the
-//! `format` attribute on registered letters (the older WSDL has `gabaryt` GABARYT_A/B there),
-//! and the error texts in the fixtures: EN names fields only in `errorDesc`, so fields are
-//! recognised by the words it uses ([`field_of`]).
+//! Sources: `en.wsdl` (API 14.1.0) from printu/ElektronicznyNadawca `wsdl/en.wsdl` @
+//! 956dfb29f85a60066f2c4084d52d1f5a9080d6e4 (every type named above), sylapi/courier-enadawca's
+//! recorded `addShipment` answers (the 20-digit `numerNadania`, error 33602). Not documented
+//! where we could read it, so recognised by words ([`field_of`], [`EnError::is_absence`]): the
+//! error numbers and texts other than 33602; the values of the letter's `formatType`.
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
@@ -40,15 +43,14 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
-
 use super::soap::{self, Element, esc};
 use super::{
-    CreatedShipment, DispatchError, Dispatcher, FieldError, Label, Secret, ShipmentRef,
-    ShipmentRequest, ShipmentType, build_client, decode_base64, field_from_message, national_phone,
-    send, soap_answer, trim_base,
+    CreatedShipment, DispatchError, FieldError, Label, Secret, ShipmentRef, ShipmentRequest,
+    ShipmentType, build_client, decode_base64, field_from_message, national_phone, send,
+    soap_answer, trim_base,
 };
 use crate::error::excerpt;
+use fulfillment_policy::tracking_number::normalize_tracking_number;
 
 /// Our carrier code.
 pub const CODE: &str = "poczta-polska";
@@ -206,20 +208,17 @@ impl PocztaPolskaDispatcher {
                 errors.iter().map(EnError::to_field_error).collect(),
             ));
         }
-        let number = retval
-            .attr("numerNadania")
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
+        // addShipmentResponseItemType has `numerNadania` and `guid` as attributes (the wire
+        // form); some clients' recorded answers render them as child elements, read too.
+        let number = attr_or_child(retval, "numerNadania")
             .ok_or_else(|| malformed("retval without numerNadania or error"))?;
-        let guid = retval
-            .attr("guid")
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .unwrap_or(&guid)
-            .to_owned();
+        // R3: the 20 digits EN issues for domestic items, or a UPU S10 number, normalised
+        // the way the order will store it.
+        let number = normalize_tracking_number(number);
+        let guid = attr_or_child(retval, "guid").unwrap_or(&guid).to_owned();
         Ok(CreatedShipment {
             carrier_shipment_id: guid.clone(),
-            tracking_number: number.to_owned(),
+            tracking_number: number,
             label_reference: guid,
             label: None,
         })
@@ -271,10 +270,25 @@ impl PocztaPolskaDispatcher {
             )),
             Some(_) => {}
         }
-        if req.shipment_type == ShipmentType::Parcel && req.parcel.weight_grams.is_none() {
-            problems.push(FieldError::new(
+        match req.parcel.weight_grams {
+            None if req.shipment_type == ShipmentType::Parcel => problems.push(FieldError::new(
                 "parcel.weight_grams",
                 "Poczta Polska needs the weight of a parcel",
+            )),
+            // masaType: grams, 1 to 9 999 999.
+            Some(grams) if !(1..=9_999_999).contains(&grams) => problems.push(FieldError::new(
+                "parcel.weight_grams",
+                "the weight must be 1 to 9999999 grams",
+            )),
+            _ => {}
+        }
+        let country = req.receiver.country_code.trim();
+        if !(country.is_empty() || country.eq_ignore_ascii_case("PL")) {
+            // Pocztex 2021 Kurier and the domestic registered letter (przesylkaPoleconaKrajowa)
+            // are domestic services; EN's `kraj` is a country name, not a code.
+            problems.push(FieldError::new(
+                "receiver.country_code",
+                "Poczta Polska's Pocztex and domestic registered letters deliver in Poland only",
             ));
         }
         let cod = match &req.cod {
@@ -313,18 +327,24 @@ impl PocztaPolskaDispatcher {
         }
 
         let r = &req.receiver;
+        let size = size.unwrap_or_default();
+        // Attributes of przesylkaType (`guid`, `opis`), then, for the registered letter,
+        // przesylkaPoleconaKrajowaType's own attributes (`kategoria`, `format`, `masa`).
         let mut attrs = format!(
-            r#" xsi:type="{xsi_type}" guid="{guid}" opis="{opis}" format="{format}""#,
+            r#" xsi:type="{xsi_type}" guid="{guid}" opis="{opis}""#,
             opis = esc(req.reference.trim()),
-            format = esc(size.as_deref().unwrap_or_default()),
         );
-        if let Some(grams) = req.parcel.weight_grams {
-            attrs.push_str(&format!(r#" masa="{grams}""#));
-        }
         if req.shipment_type == ShipmentType::RegisteredLetter {
-            attrs.push_str(r#" kategoria="EKONOMICZNA""#);
+            attrs.push_str(&format!(
+                r#" kategoria="EKONOMICZNA" format="{}""#,
+                esc(&size)
+            ));
+            if let Some(grams) = req.parcel.weight_grams {
+                attrs.push_str(&format!(r#" masa="{grams}""#));
+            }
         }
-        let country = r.country_code.trim();
+        // adresType: everything in attributes. `kraj` is left to its default ("Polska"): both
+        // services are domestic and a foreign receiver was refused above.
         let mut adres = format!(
             r#"<adres nazwa="{nazwa}" ulica="{ulica}" numerDomu="{dom}" miejscowosc="{miasto}" kodPocztowy="{kod}""#,
             nazwa = esc(r.name.trim()),
@@ -333,9 +353,6 @@ impl PocztaPolskaDispatcher {
             miasto = esc(r.city.trim()),
             kod = esc(&r.postal_code.trim().replace('-', "")),
         );
-        if !country.is_empty() && !country.eq_ignore_ascii_case("PL") {
-            adres.push_str(&format!(r#" kraj="{}""#, esc(country)));
-        }
         if !r.phone.trim().is_empty() {
             adres.push_str(&format!(r#" mobile="{}""#, esc(&national_phone(&r.phone))));
         }
@@ -343,14 +360,23 @@ impl PocztaPolskaDispatcher {
             adres.push_str(&format!(r#" email="{}""#, esc(r.email.trim())));
         }
         adres.push_str("/>");
-        let pobranie = match cod {
-            Some((amount, nrb)) => format!(
+        // The child elements, in the order the schema's sequences give them:
+        // przesylkaRejestrowanaType (`adres`), then pocztex2021Type (`pobranie`, ..., `masa`,
+        // ..., `format`). Unqualified: the schema has no elementFormDefault.
+        let mut children = adres;
+        if let Some((amount, nrb)) = cod {
+            children.push_str(&format!(
                 r#"<pobranie sposobPobrania="RACHUNEK_BANKOWY" kwotaPobrania="{amount}" nrb="{nrb}" tytulem="{tytul}"/>"#,
                 tytul = esc(&req.reference.trim().chars().take(30).collect::<String>()),
-            ),
-            None => String::new(),
-        };
-        Ok(format!("<przesylki{attrs}>{adres}{pobranie}</przesylki>"))
+            ));
+        }
+        if req.shipment_type == ShipmentType::Parcel {
+            if let Some(grams) = req.parcel.weight_grams {
+                children.push_str(&format!("<masa>{grams}</masa>"));
+            }
+            children.push_str(&format!("<format>{}</format>", esc(&size)));
+        }
+        Ok(format!("<przesylki{attrs}>{children}</przesylki>"))
     }
 
     async fn label(&self, shipment: &ShipmentRef) -> Result<Label, DispatchError> {
@@ -385,7 +411,7 @@ impl PocztaPolskaDispatcher {
         }
     }
 
-    async fn clear(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
+    async fn cancel_call(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
         let guid = guid_of(shipment);
         let doc = self
             .call(
@@ -407,34 +433,7 @@ impl PocztaPolskaDispatcher {
     }
 }
 
-#[async_trait]
-impl Dispatcher for PocztaPolskaDispatcher {
-    fn carrier(&self) -> &str {
-        CODE
-    }
-
-    async fn create_shipment(
-        &self,
-        req: &ShipmentRequest,
-    ) -> Result<CreatedShipment, DispatchError> {
-        self.create(req)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-
-    async fn fetch_label(&self, shipment: &ShipmentRef) -> Result<Label, DispatchError> {
-        self.label(shipment)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-
-    /// Removes a shipment from the buffer; once the envelope is sent, EN refuses.
-    async fn cancel(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
-        self.clear(shipment)
-            .await
-            .map_err(|e| e.redact(&self.secrets()))
-    }
-}
+super::redacting_dispatcher!(PocztaPolskaDispatcher, CODE);
 
 fn malformed(what: &str) -> DispatchError {
     DispatchError::Malformed(format!("Elektroniczny Nadawca: {what}"))
@@ -516,21 +515,23 @@ fn errors(parent: &Element) -> Vec<EnError> {
         .find_all("error")
         .into_iter()
         .map(|e| EnError {
-            number: e
-                .attr("errorNumber")
-                .or_else(|| e.child_text("errorNumber"))
+            // errorType: attributes on the wire; child elements in client renderings.
+            number: attr_or_child(e, "errorNumber")
                 .unwrap_or_default()
-                .trim()
                 .to_owned(),
-            desc: e
-                .attr("errorDesc")
-                .or_else(|| e.child_text("errorDesc"))
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
+            desc: attr_or_child(e, "errorDesc").unwrap_or_default().to_owned(),
         })
         .filter(|e| !(e.number.is_empty() || e.number == "0") || !e.desc.is_empty())
         .collect()
+}
+
+/// An attribute, else the text of a direct child of that name; `None` when empty.
+fn attr_or_child<'a>(element: &'a Element, name: &str) -> Option<&'a str> {
+    element
+        .attr(name)
+        .or_else(|| element.child_text(name))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn first_error(parent: &Element) -> Option<EnError> {
@@ -617,7 +618,18 @@ mod tests {
             bank_account: None,
         });
         let xml = client().shipment_element(&req, "G").unwrap();
-        assert!(xml.starts_with(r#"<przesylki xsi:type="en:pocztex2021KurierType" guid="G" opis="ORDER-&lt;1&gt;" format="M" masa="1200">"#), "{xml}");
+        // pocztex2021Type: `masa` and `format` are elements, after `adres` and `pobranie`.
+        assert!(
+            xml.starts_with(
+                r#"<przesylki xsi:type="en:pocztex2021KurierType" guid="G" opis="ORDER-&lt;1&gt;"><adres "#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.ends_with(r#"/><masa>1200</masa><format>M</format></przesylki>"#),
+            "{xml}"
+        );
+        assert!(!xml.contains("masa=") && !xml.contains("format="), "{xml}");
         assert!(xml.contains(r#"nazwa="Anna &amp; Co""#), "{xml}");
         assert!(xml.contains(r#"kodPocztowy="30001""#), "{xml}");
         assert!(xml.contains(r#"mobile="501202303""#), "{xml}");
@@ -657,10 +669,21 @@ mod tests {
             xml.contains(r#"xsi:type="en:przesylkaPoleconaKrajowaType""#),
             "{xml}"
         );
+        // przesylkaPoleconaKrajowaType keeps `kategoria` and `format` as attributes.
         assert!(
-            xml.contains(r#"format="S""#) && xml.contains(r#"kategoria="EKONOMICZNA""#),
+            xml.contains(r#"kategoria="EKONOMICZNA" format="S""#) && !xml.contains("<format>"),
             "{xml}"
         );
+
+        let mut req = request();
+        req.receiver.country_code = "DE".into();
+        req.parcel.weight_grams = Some(0);
+        let err = client().shipment_element(&req, "G").unwrap_err();
+        let DispatchError::Validation(errors) = err else {
+            panic!()
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["parcel.weight_grams", "receiver.country_code"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The little SOAP 1.1 the two SOAP carriers need: an envelope around an escaped body, and a
-//! small element tree read by local names (namespace prefixes vary between answers, and .NET
-//! DataSets nest their rows in a diffgram), with the SOAP fault when there is one.
+//! The little SOAP the two SOAP carriers need: a SOAP 1.1 envelope around an escaped body, and
+//! a small element tree read by local names (namespace prefixes vary between answers, .NET
+//! DataSets nest their rows in a diffgram, and ORLEN Paczka answers SOAP 1.2 clients in a
+//! SOAP 1.2 envelope), with the SOAP 1.1 or 1.2 fault when there is one.
 
 use std::borrow::Cow;
 
@@ -121,9 +122,11 @@ impl Fault {
         mentions_authentication(&format!("{} {}", self.code, self.message))
     }
 
-    /// Whether the fault blames the server (`soap:Server`), not our request.
+    /// Whether the fault blames the server (SOAP 1.1 `soap:Server`, SOAP 1.2 `soap:Receiver`),
+    /// not our request.
     pub fn is_server(&self) -> bool {
-        self.code.to_lowercase().ends_with("server")
+        let code = self.code.to_lowercase();
+        code.ends_with("server") || code.ends_with("receiver")
     }
 }
 
@@ -273,6 +276,13 @@ mod tests {
         let fault = fault(&doc).unwrap();
         assert!(fault.is_server());
         assert!(!fault.is_authentication());
+        let soap12 = parse(
+            r#"<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><soap:Fault><soap:Code><soap:Value>soap:Receiver</soap:Value></soap:Code><soap:Reason><soap:Text xml:lang="en">Server was unable to process request.</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>"#,
+        )
+        .unwrap();
+        let fault12 = super::fault(&soap12).unwrap();
+        assert_eq!(fault12.message, "Server was unable to process request.");
+        assert!(fault12.is_server());
         assert!(parse("<a><b></a>").is_err());
         assert!(parse("<a>").is_err());
         assert!(parse("<html><body>503</body></html>").is_err());
