@@ -7,9 +7,18 @@
 //! unknown number is HTTP 404 with `meta.code` 4004. Each checkpoint becomes one event.
 //!
 //! Sources: <https://www.aftership.com/docs/tracking/model/checkpoint> (checkpoint fields),
-//! <https://www.aftership.com/docs/aftership/model/tracking> (tracking object, tags); the v4
-//! envelope (`meta.code` 4004 for an unknown number) as in AfterShip's v4 API and its public
-//! clients. `meta.code` 4001 (invalid key) is treated like HTTP 401 by analogy.
+//! <https://www.aftership.com/docs/aftership/model/tracking> (tracking object, tags); the
+//! recorded answers of api.aftership.com in the VCR cassettes of
+//! github.com/AfterShip/aftership-sdk-python `tests/fixtures/cassettes/`:
+//! `TrackingWithAdditionalFieldsTestCase.test_get_tracking.yaml` @
+//! 008a394681f8d294cfafc66fd694402980046f7c (a `postnl-3s` tracking: `meta.code` 200,
+//! checkpoints with `tag`, `subtag` such as `InTransit_004`, `checkpoint_time` with an offset,
+//! `location`/`city`/`country_iso3` often null), `TrackingTestCase.test_get_tracking.yaml` @
+//! b0ea73c547dbf0e7198fc6032f87366b04ca23fe (tag `Pending`, `checkpoints: []`) and
+//! `..._with_internal_error.yaml` @ b969789b312772953b6f5558e831707d0416a0f4 (HTTP 502,
+//! `text/plain`, no JSON). Not recorded anywhere public: the 4004 (unknown number) body; it
+//! follows AfterShip's documented error codes. `meta.code` 4001 (invalid key) is treated like
+//! HTTP 401 by analogy.
 //!
 //! `checkpoint_time` is documented as the carrier's local time and may come without an offset
 //! (`2014-10-13T03:00:00`): we then read it as UTC, as nothing in the answer says which zone
@@ -23,6 +32,7 @@ use serde_json::value::RawValue;
 use crate::config::CarrierConfig;
 use crate::error::{TrackError, excerpt};
 use crate::http::{self, parse_json, path_segment};
+use crate::normalize::unknown_status;
 use crate::{CarrierEvent, TrackReport, TrackingClient, TrackingStatus};
 
 /// Header carrying the AfterShip API key.
@@ -35,11 +45,11 @@ pub const CONFIG_CODE: &str = "aftership";
 /// (`Delivered_001`, `Exception_011`) counts as its tag: it is `{tag}_{number}`.
 ///
 /// The tags are AfterShip's closed list; an unknown one (a tag added after this was written)
-/// is read as `InTransit`: it comes on a checkpoint, which is a carrier scan, and neither
-/// stops polling nor raises an exception on a parcel that is probably moving.
+/// is `INFO_RECEIVED`, counted and logged once ([`crate::normalize`]): not a scan, so it
+/// cannot confirm fulfilment (R6), and not final, so polling goes on.
 pub fn normalize(tag: &str) -> TrackingStatus {
-    let tag = tag.trim();
-    let tag = tag.split_once('_').map_or(tag, |(tag, _)| tag);
+    let full = tag.trim();
+    let tag = full.split_once('_').map_or(full, |(tag, _)| tag);
     match tag {
         "Pending" => TrackingStatus::Pending,
         "InfoReceived" => TrackingStatus::InfoReceived,
@@ -50,10 +60,7 @@ pub fn normalize(tag: &str) -> TrackingStatus {
         "AvailableForPickup" => TrackingStatus::AvailableForPickup,
         "Exception" => TrackingStatus::Exception,
         "Expired" => TrackingStatus::Expired,
-        other => {
-            tracing::warn!(tag = other, "unknown AfterShip tag, read as InTransit");
-            TrackingStatus::InTransit
-        }
+        _ => unknown_status(CONFIG_CODE, full, "", TrackingStatus::InfoReceived),
     }
 }
 
@@ -272,7 +279,7 @@ mod tests {
         for (tag, status) in table {
             assert_eq!(normalize(tag), status, "{tag}");
         }
-        assert_eq!(normalize("Teleported"), TrackingStatus::InTransit);
+        assert_eq!(normalize("Teleported"), TrackingStatus::InfoReceived);
         assert_eq!(normalize("AttemptFail_003"), TrackingStatus::FailedAttempt);
         assert_eq!(normalize("Exception_011"), TrackingStatus::Exception);
     }

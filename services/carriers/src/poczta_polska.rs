@@ -1,25 +1,32 @@
 //! Poczta Polska, the "Sledzenie" tracking web service (SOAP 1.1).
 //!
 //! `POST {base}` (production: `https://tt.poczta-polska.pl/Sledzenie/services/Sledzenie.SledzenieHttpSoap11Endpoint/`)
-//! with `SOAPAction: "urn:sprawdzPrzesylke"` and a WS-Security `UsernameToken` (password
+//! with `SOAPAction: "urn:sprawdzPrzesylkePl"` and a WS-Security `UsernameToken` (password
 //! text); without configured credentials we use the public account Poczta Polska documents,
-//! `sledzeniepp` / `PPSA`. Operation `sprawdzPrzesylke(numer)` answers
-//! `sprawdzPrzesylkeResponse/return` with `status` (0 found, 1 several parcels share the
-//! number, -1 no such parcel, -2 invalid number, -99 other error) and
-//! `danePrzesylki/zdarzenia/zdarzenie*` (`czas`, `jednostka/nazwa`, `kod`, `nazwa`,
-//! `konczace`, `przyczyna`). Namespace prefixes vary between answers (`ns:`, `ax21:`,
-//! `ax23:`...): the parser matches local names only.
+//! `sledzeniepp` / `PPSA`. Operation `sprawdzPrzesylkePl(numer)` (the one with Polish event
+//! names, which [`normalize_event`] reads for unknown codes) answers
+//! `sprawdzPrzesylkePlResponse/return` with `numer`, `status` (0 found, 1 several parcels
+//! share the number, -1 no such parcel, -2 invalid number, -99 other error) and
+//! `danePrzesylki` (`xsi:nil` when there is no parcel) with `zdarzenia/zdarzenie*`: `czas`,
+//! `jednostka/nazwa` (and `daneSzczegolowe`), `kod`, `konczace`, `nazwa`, `przyczyna`
+//! (`xsi:nil`, or its own `kod` and `nazwa`). Namespaces: the operation in
+//! `http://sledzenie.pocztapolska.pl` (`ns:`), the data types in
+//! `http://sledzenie.pocztapolska.pl/xsd` (Axis2's `ax21:`, `ax23:`… vary between
+//! deployments): the parser matches local names only.
 //!
-//! `czas` is Polish local time without an offset (`2020-01-02 10:15`): it is converted with
+//! `czas` is Polish local time without an offset (`2021-03-07 12:57`): it is converted with
 //! the EU summer-time rule ([`warsaw_to_utc`]), no time-zone database needed.
 //!
-//! Sources: Poczta Polska, "Instrukcja użytkownika systemu śledzenia z wykorzystaniem metody
-//! webserwisu WSDL/SOAP", <https://www.poczta-polska.pl/dla-biznesu/wsparcie/integracje/systemy-sledzenia/system-sledzenia-wsdl-soap>
-//! (methods, public account, status values); WSDL at
-//! `https://tt.poczta-polska.pl/Sledzenie/services/Sledzenie?wsdl` (namespace
-//! `http://sledzenie.pocztapolska.pl`). Poczta Polska does not publish its list of event codes:
-//! the codes in [`normalize`] are the ones seen in public answers and client libraries, and an
-//! unknown code is classified from the event's Polish name ([`normalize_event`]).
+//! Sources: the answers for Poczta Polska's public test numbers `testp0` and `testp-1` as
+//! recorded in github.com/sylapi/courier-enadawca `tests/Integration/Mock/sprawdzPrzesylkePlSuccess.xml`
+//! and `sprawdzPrzesylkePlFailure.xml` @ abb3981e4db7eab5dc06fae530aee9485ea057e6 (stored
+//! there without the envelope and prefixes; the fixtures put them back), the operation name
+//! and the WS-Security header in that client's `src/EnadawcaCourierGetStatuses.php` and
+//! `src/EnadawcaSession.php` (same commit); the event codes in [`EVENT_CODES`]; Poczta
+//! Polska, "Instrukcja użytkownika systemu śledzenia z wykorzystaniem metody webserwisu
+//! WSDL/SOAP" (methods, public account, status values). Not verified: the `SOAPAction`
+//! value (Axis2's default, not seen on the wire) and the exact prefixes Poczta Polska's
+//! server writes.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -29,6 +36,7 @@ use quick_xml::events::Event;
 use crate::config::CarrierConfig;
 use crate::error::{TrackError, excerpt};
 use crate::http;
+use crate::normalize::unknown_status;
 use crate::{CarrierEvent, TrackReport, TrackingClient, TrackingStatus};
 
 /// Our carrier code.
@@ -36,72 +44,384 @@ pub const CODE: &str = "poczta-polska";
 /// The public account Poczta Polska documents for one-off queries.
 pub const DEFAULT_USERNAME: &str = "sledzeniepp";
 pub const DEFAULT_PASSWORD: &str = "PPSA";
-/// SOAP 1.1 action of `sprawdzPrzesylke` (quoted, as SOAP 1.1 wants).
-pub const SOAP_ACTION: &str = "\"urn:sprawdzPrzesylke\"";
+/// SOAP 1.1 action of `sprawdzPrzesylkePl` (quoted, as SOAP 1.1 wants; Axis2's `urn:`
+/// convention, as for every Sledzenie operation).
+pub const SOAP_ACTION: &str = "\"urn:sprawdzPrzesylkePl\"";
 /// Target namespace of the Sledzenie service.
 pub const NAMESPACE: &str = "http://sledzenie.pocztapolska.pl";
 
-/// The event codes this module knows, with the name Poczta Polska gives them.
-pub const EVENT_CODES: [(&str, &str); 12] = [
-    ("P_NAD", "Nadanie"),
-    ("P_PZ", "Przyjęcie"),
-    ("P_PZL", "Przyjęcie w placówce"),
-    ("P_PRZ", "Przyjęcie przesyłki"),
-    ("P_WD", "Wysłanie"),
-    ("P_WZL", "Wysłanie z placówki"),
-    ("P_KWD", "Przekazanie do doręczenia"),
-    ("P_A", "Awizo - przesyłka czeka na odbiór"),
-    ("P_D", "Doręczenie"),
-    ("P_OWU", "Odebranie w placówce"),
-    ("P_ZWD", "Zwrot do nadawcy"),
-    ("P_ZWR", "Zwrot"),
-];
+/// The event codes this module knows: the code, Poczta Polska's name for it, our status.
+///
+/// Codes and names: the six the Sledzenie answer for Poczta Polska's public test number
+/// `testp0` carries (github.com/sylapi/courier-enadawca
+/// `tests/Integration/Mock/sprawdzPrzesylkePlSuccess.xml` @
+/// abb3981e4db7eab5dc06fae530aee9485ea057e6: `P_NAD`, `P_WZL`, `P_PZL`, `P_WD`, `P_A`, `P_D`),
+/// and the parcel events of that client's code list (`src/EnadawcaStatusTransformer.php`,
+/// same commit). Poczta Polska publishes no list of its own. Left out on purpose, so that they
+/// are counted as unknown rather than guessed: the `*_ZPO` variants (events of the
+/// return-receipt card or of items with one; which, no public source says), the UPU letter
+/// codes `A`…`G`, and the `*_A`/`*_K` cancellations and corrections of customs results.
+///
+/// Our readings: posting and every move between units is `IN_TRANSIT` (posting is already a
+/// scan at a post office); handing to the postman (`P_WD`, "Wydanie przesyłki
+/// doręczycielowi") and entry into the delivery book are `OUT_FOR_DELIVERY`; a failed
+/// delivery with a retry to come is `FAILED_ATTEMPT`; an awizo (notice left, the parcel waits
+/// at the office or a point) is `AVAILABLE_FOR_PICKUP`; delivery, a mailbox or PO-box drop
+/// and collection at the office are `DELIVERED`; returns, losses, damage and customs holds
+/// are `EXCEPTION`; registration before posting and plain notifications are
+/// `INFO_RECEIVED` (not scans: they confirm nothing about the parcel).
+pub const EVENT_CODES: [(&str, &str, TrackingStatus); 97] = {
+    use TrackingStatus::*;
+    [
+        ("P_REJ", "Rejestracja przesyłki", InfoReceived),
+        ("P_REJ_KN", "Rejestracja przesyłki z KN", InfoReceived),
+        (
+            "P_BRAKN",
+            "Brak nadania przesyłki zapowiedzianej w KN",
+            Exception,
+        ),
+        ("P_NAD", "Nadanie", InTransit),
+        ("P_PWP", "Przesyłka przyjęta w punkcie", InTransit),
+        ("P_Z", "Załadunek przesyłki", InTransit),
+        ("P_WZL", "Wysłanie przesyłki z ładunkiem", InTransit),
+        ("P_PZL", "Przyjęcie przesyłki z ładunkiem", InTransit),
+        ("P_WYPL", "Wysłanie przesyłki z Polski", InTransit),
+        ("P_WEPL", "Przyjęcie przesyłki w Polsce", InTransit),
+        ("P_WYOC", "Wysłanie przesyłki z kraju nadania", InTransit),
+        (
+            "P_WEOC",
+            "Przyjęcie przesyłki w kraju przeznaczenia",
+            InTransit,
+        ),
+        (
+            "P_OWUWPP",
+            "Odebranie przesyłki w urzędzie wymiany (poczta przychodząca)",
+            InTransit,
+        ),
+        (
+            "P_OWUWPW",
+            "Odebranie przesyłki w urzędzie wymiany (poczta wychodząca)",
+            InTransit,
+        ),
+        ("P_PCP", "Przyjęcie przesyłki na cle - przywóz", InTransit),
+        ("P_PCWY", "Przekazanie przesyłki do cła - wywóz", InTransit),
+        (
+            "P_PDLUC",
+            "Przekazanie do lokalnego urzędu pocztowo-celnego",
+            InTransit,
+        ),
+        (
+            "P_SCP",
+            "Skierowanie przesyłki przez cło - przywóz",
+            InTransit,
+        ),
+        ("P_DOAC", "Dostarczenie do Agencji Celnej", InTransit),
+        ("P_POAC", "Odebranie z Agencji Celnej", InTransit),
+        (
+            "P_WPUCPP",
+            "Zwolnienie przesyłki przez urząd celny (poczta przychodząca)",
+            InTransit,
+        ),
+        (
+            "P_WPUCWKP",
+            "Zwolnienie przesyłki przez urząd celny w kraju przeznaczenia",
+            InTransit,
+        ),
+        ("P_ZZC", "Zwrot przesyłki z cła", InTransit),
+        ("P_ZWC", "Zatrzymanie przesyłki w cle", Exception),
+        (
+            "P_ZWMC",
+            "Zatrzymanie przesyłki w magazynie celnym",
+            Exception,
+        ),
+        (
+            "P_ZPUCPP",
+            "Zatrzymanie przesyłki przez urząd celny (poczta przychodząca)",
+            Exception,
+        ),
+        (
+            "P_ZPUCWKP",
+            "Zatrzymanie przesyłki przez urząd celny w kraju przeznaczenia",
+            Exception,
+        ),
+        ("P_NDAC", "Niedostarczenie do Agencji Celnej", Exception),
+        ("P_NPAC", "Nieodebranie z Agencji Celnej", Exception),
+        (
+            "P_RUD",
+            "Rejestracja przesyłki w urzędzie doręczenia",
+            InTransit,
+        ),
+        (
+            "P_DBR",
+            "Rozpoczęcie procesu dystrybucji w placówce",
+            InTransit,
+        ),
+        (
+            "P_DBZ",
+            "Zakończenie procesu dystrybucji w placówce",
+            InTransit,
+        ),
+        (
+            "P_WP2",
+            "Pozytywna weryfikacja przesyłki proceduralnej w jedn. oddawczej",
+            InTransit,
+        ),
+        (
+            "P_WP3",
+            "Pozytywna weryfikacja przesyłki proceduralnej w DOK",
+            InTransit,
+        ),
+        (
+            "P_WN2",
+            "Negatywna weryfikacja przesyłki proceduralnej w jedn. oddawczej",
+            Exception,
+        ),
+        (
+            "P_WN3",
+            "Negatywna weryfikacja przesyłki proceduralnej w DOK",
+            Exception,
+        ),
+        (
+            "P_NOWU",
+            "Nieudane wydanie - do ponownego wydania",
+            InTransit,
+        ),
+        (
+            "P_ZPD",
+            "Doręczenie na życzenie - do ponownego doręczenia",
+            InTransit,
+        ),
+        (
+            "P_ZPNA",
+            "Doręczenie na życzenie - przesyłka dosłana",
+            InTransit,
+        ),
+        (
+            "P_KOD",
+            "Wprowadzenie przesyłki do księgi oddawczej",
+            OutForDelivery,
+        ),
+        ("P_KWD", "Wpis przesyłki do księgi wydanych", OutForDelivery),
+        ("P_WD", "Wydanie przesyłki doręczycielowi", OutForDelivery),
+        (
+            "P_ZPWM",
+            "Doręczenie na życzenie - wydanie z magazynu",
+            OutForDelivery,
+        ),
+        (
+            "P_PKP",
+            "Nawiązano kontakt z adresatem przed doręczeniem",
+            OutForDelivery,
+        ),
+        (
+            "P_PKN",
+            "Nieudana próba kontaktu z adresatem przed doręczeniem",
+            FailedAttempt,
+        ),
+        ("P_ND", "Nieudane doręczenie", FailedAttempt),
+        (
+            "P_NDK",
+            "Nieudane doręczenie - korekta rezultatu",
+            FailedAttempt,
+        ),
+        (
+            "P_NDPD",
+            "Nieudane doręczenie - kolejna próba dziś",
+            FailedAttempt,
+        ),
+        (
+            "P_NDPJ",
+            "Nieudane doręczenie - kolejna próba jutro",
+            FailedAttempt,
+        ),
+        (
+            "P_NDD",
+            "Nieudane doręczenie - decyzja o dosłaniu",
+            FailedAttempt,
+        ),
+        (
+            "P_R",
+            "Nieudane doręczenie - przechowywanie na życzenie",
+            FailedAttempt,
+        ),
+        (
+            "P_ZPNP",
+            "Doręczenie na życzenie - nieudana próba doręczenia",
+            FailedAttempt,
+        ),
+        ("P_ADR", "Awizo - do ponownego doręczenia", FailedAttempt),
+        (
+            "P_ADRK",
+            "Awizo - do ponownego doręczenia - korekta",
+            FailedAttempt,
+        ),
+        ("P_A", "Awizo przesyłki", AvailableForPickup),
+        (
+            "P_AK",
+            "Awizo przesyłki - korekta rezultatu",
+            AvailableForPickup,
+        ),
+        (
+            "P_APP",
+            "Awizo - po ponownej próbie doręczenia",
+            AvailableForPickup,
+        ),
+        (
+            "P_APPK",
+            "Awizo - po ponownej próbie doręczenia - korekta",
+            AvailableForPickup,
+        ),
+        ("P_PA", "Ponowne awizo", AvailableForPickup),
+        (
+            "P_DKAOD",
+            "Dodanie do księgi awiz - oczekiwanie na doręczenie",
+            AvailableForPickup,
+        ),
+        (
+            "P_NDZAP",
+            "Nieudane doręczenie - zatrzymana - adresat powiadomiony",
+            AvailableForPickup,
+        ),
+        (
+            "P_DDP",
+            "Przesyłka dostarczona do Punktu",
+            AvailableForPickup,
+        ),
+        (
+            "P_POWE",
+            "Powiadomienie email o oczekiwaniu przesyłki w urzędzie",
+            AvailableForPickup,
+        ),
+        (
+            "P_POWS",
+            "Powiadomienie sms o oczekiwaniu przesyłki w urzędzie",
+            AvailableForPickup,
+        ),
+        ("P_D", "Doręczenie", Delivered),
+        (
+            "P_DS",
+            "Doręczenie przesyłki do skrzynki oddawczej adresata",
+            Delivered,
+        ),
+        ("P_S", "Pozostawienie przesyłki w skrytce", Delivered),
+        ("P_OWU", "Odebranie przesyłki w urzędzie", Delivered),
+        (
+            "P_OWUK",
+            "Odebranie w urzędzie (korekta rezultatu)",
+            Delivered,
+        ),
+        ("P_OWP", "Przesyłka odebrana w Punkcie", Delivered),
+        (
+            "P_WUPD",
+            "Wydanie przesyłki uprawnionemu do odbioru",
+            Delivered,
+        ),
+        (
+            "P_POOE",
+            "Powiadomienie email o odebraniu przesyłki",
+            Delivered,
+        ),
+        (
+            "P_POOS",
+            "Powiadomienie sms o odebraniu przesyłki",
+            Delivered,
+        ),
+        (
+            "P_WEMAIL02",
+            "Powiadomienie e-mail o doręczeniu przes. do skrzynki pocztowej",
+            Delivered,
+        ),
+        (
+            "P_WSMS02",
+            "Powiadomienie SMS o doręczeniu przesyłki do skrzynki pocztowej",
+            Delivered,
+        ),
+        ("P_WEMAIL", "Wysłanie e-mail dla przesyłki", InfoReceived),
+        ("P_WSMS", "Wysłanie SMS dla przesyłki", InfoReceived),
+        ("P_WFAX", "Wysłanie faksu dla przesyłki", InfoReceived),
+        (
+            "P_WVOICE",
+            "Powiadomienie głosowe dla przesyłki",
+            InfoReceived,
+        ),
+        ("P_ZKK", "Zmiana kanału komunikacji", InfoReceived),
+        ("P_ZDD", "Zmiana danych doręczenia", InfoReceived),
+        ("P_UKEPO", "Udostępnienie karty EPO", InfoReceived),
+        (
+            "P_ZPO",
+            "Nadanie zwrotnego potwierdzenia odbioru",
+            InfoReceived,
+        ),
+        (
+            "P_NDZ",
+            "Nieudane doręczenie - decyzja o zwrocie",
+            Exception,
+        ),
+        (
+            "P_NDZK",
+            "Nieudane doręczenie - decyzja o zwrocie - korekta rezultatu",
+            Exception,
+        ),
+        (
+            "P_NDZKON",
+            "Nieudane doręczenie - zatrzymana - do kontroli",
+            Exception,
+        ),
+        ("P_NDB", "Nieudane doręczenie - zaginięcie", Exception),
+        ("P_ZZPZ", "Przesyłka nieodebrana w punkcie", Exception),
+        ("P_ZDUN", "Zwrot przesyłki do urzędu nadania", Exception),
+        ("P_CZDKN", "Zwrot przesyłki do kraju nadania", Exception),
+        (
+            "P_POZE",
+            "Powiadomienie email o zwrocie przesyłki",
+            Exception,
+        ),
+        ("P_POZS", "Powiadomienie sms o zwrocie przesyłki", Exception),
+        (
+            "P_WDUNP",
+            "Wejście przesyłki do urzędu niedoręczalnych przesyłek",
+            Exception,
+        ),
+        (
+            "P_SDUNPK",
+            "Skierowanie do urzędu niedoręczalnych przesyłek (korekta rez.)",
+            Exception,
+        ),
+        ("P_USZ", "Uszkodzenie przesyłki", Exception),
+        ("P_ZAG", "Zaginięcie przesyłki", Exception),
+        (
+            "P_ZNISZ",
+            "Przesyłka uległa zniszczeniu w wyniku pożaru",
+            Exception,
+        ),
+    ]
+};
 
 /// An event code mapped to our status, `None` when the code is not one we know.
-///
-/// Posting (`P_NAD`) is already a scan by the post office, hence `InTransit`; every acceptance
-/// and dispatch between units is `InTransit`; handing to the postman is `OutForDelivery`; an
-/// awizo (notice left, parcel waits at the office) is `AvailableForPickup`; delivery and
-/// collection at the office are `Delivered`; returns are `Exception`.
 pub fn normalize(code: &str) -> Option<TrackingStatus> {
-    use TrackingStatus::*;
-    Some(match code {
-        "P_NAD" | "P_PZ" | "P_PZL" | "P_PRZ" | "P_WD" | "P_WZL" => InTransit,
-        "P_KWD" => OutForDelivery,
-        "P_A" => AvailableForPickup,
-        "P_D" | "P_OWU" => Delivered,
-        "P_ZWD" | "P_ZWR" => Exception,
-        _ => return None,
-    })
+    let code = code.trim();
+    EVENT_CODES
+        .iter()
+        .find(|(known, ..)| *known == code)
+        .map(|(.., status)| *status)
 }
 
-/// The status of one event: its code when known, else its Polish name (`nazwa`). A name that
-/// says nothing we recognise is `InTransit`: every event is a scan at a postal unit.
+/// The status of one event: its code when known. An unknown code is counted and logged once
+/// ([`crate::normalize`]) and read from its Polish name (`nazwa`) only as far as is safe:
+/// a name speaking of a return (`zwrot`, `zwróc`) is `EXCEPTION`, anything else
+/// `INFO_RECEIVED`. Never a scan: a guessed "Doręczenie" must not confirm fulfilment and make
+/// the order payable (R6).
 pub fn normalize_event(code: &str, name: &str) -> TrackingStatus {
     if let Some(status) = normalize(code) {
         return status;
     }
-    let name = name.to_lowercase();
-    let status = if name.contains("nieudan") || name.contains("próba doręcz") {
-        TrackingStatus::FailedAttempt
-    } else if name.contains("do doręcz") || name.contains("w doręcz") {
-        TrackingStatus::OutForDelivery
-    } else if name.contains("awizo") || name.contains("czeka na odbiór") {
-        TrackingStatus::AvailableForPickup
-    } else if name.contains("zwrot") || name.contains("zwróc") {
+    let lower = name.to_lowercase();
+    let read_as = if lower.contains("zwrot") || lower.contains("zwróc") {
         TrackingStatus::Exception
-    } else if name.contains("doręczon") || name.contains("doręczenie") || name.contains("odebran")
-    {
-        TrackingStatus::Delivered
     } else {
-        TrackingStatus::InTransit
+        TrackingStatus::InfoReceived
     };
-    tracing::warn!(
-        code,
-        ?status,
-        "unknown Poczta Polska event code, classified by its name"
-    );
-    status
+    unknown_status(CODE, code, name, read_as)
 }
 
 /// The Sledzenie client.
@@ -161,7 +481,7 @@ impl TrackingClient for PocztaPolskaClient {
     }
 }
 
-/// The SOAP envelope of `sprawdzPrzesylke`, every value escaped.
+/// The SOAP envelope of `sprawdzPrzesylkePl`, every value escaped.
 pub fn request_body(username: &str, password: &str, tracking_number: &str) -> String {
     use quick_xml::escape::escape;
     format!(
@@ -176,7 +496,7 @@ pub fn request_body(username: &str, password: &str, tracking_number: &str) -> St
             r#"</wsse:UsernameToken>"#,
             r#"</wsse:Security>"#,
             r#"</soapenv:Header>"#,
-            r#"<soapenv:Body><sled:sprawdzPrzesylke><sled:numer>{number}</sled:numer></sled:sprawdzPrzesylke></soapenv:Body>"#,
+            r#"<soapenv:Body><sled:sprawdzPrzesylkePl><sled:numer>{number}</sled:numer></sled:sprawdzPrzesylkePl></soapenv:Body>"#,
             r#"</soapenv:Envelope>"#
         ),
         ns = NAMESPACE,
@@ -468,41 +788,58 @@ mod tests {
     }
 
     #[test]
-    fn every_known_code() {
+    fn codes_of_the_public_test_answer() {
         use TrackingStatus::*;
-        let expected = [
-            ("P_NAD", InTransit),
-            ("P_PZ", InTransit),
-            ("P_PZL", InTransit),
-            ("P_PRZ", InTransit),
-            ("P_WD", InTransit),
-            ("P_WZL", InTransit),
-            ("P_KWD", OutForDelivery),
-            ("P_A", AvailableForPickup),
-            ("P_D", Delivered),
-            ("P_OWU", Delivered),
-            ("P_ZWD", Exception),
-            ("P_ZWR", Exception),
+        // Every code the `testp0` answer carries, with what its name says.
+        let cases = [
+            ("P_NAD", "Nadanie", InTransit),
+            ("P_WZL", "Wysłanie z ładunkiem", InTransit),
+            ("P_PZL", "Przyjęcie z ładunkiem", InTransit),
+            // Handed to the postman for delivery: out for delivery, not merely moving.
+            ("P_WD", "Wydanie doręczycielowi", OutForDelivery),
+            ("P_A", "Awizo", AvailableForPickup),
+            ("P_D", "Doręczenie", Delivered),
         ];
-        for ((code, status), (documented, _)) in expected.iter().zip(EVENT_CODES) {
-            assert_eq!(*code, documented);
-            assert_eq!(normalize(code), Some(*status), "{code}");
-            assert_eq!(normalize_event(code, "whatever"), *status, "{code}");
+        for (code, name, status) in cases {
+            assert_eq!(normalize(code), Some(status), "{code}");
+            assert_eq!(normalize_event(code, name), status, "{code}");
         }
+    }
+
+    #[test]
+    fn every_known_code_has_a_reading_by_its_kind() {
+        use TrackingStatus::*;
+        for (code, name, status) in EVENT_CODES {
+            assert_eq!(normalize(code), Some(status), "{code}");
+            let lower = name.to_lowercase();
+            // Spot checks of the table against the names: a return is never delivered, a
+            // failed delivery never delivered, a notification never a scan.
+            if lower.contains("zwrot przesyłki do") || lower.contains("o zwrocie") {
+                assert_eq!(status, Exception, "{code} {name}");
+            }
+            if lower.starts_with("nieudane doręczenie") {
+                assert_ne!(status, Delivered, "{code} {name}");
+            }
+            if lower.starts_with("wysłanie e-mail") || lower.starts_with("wysłanie sms") {
+                assert!(!status.is_scan(), "{code} {name}");
+            }
+        }
+        let mut codes: Vec<&str> = EVENT_CODES.iter().map(|(c, ..)| *c).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), EVENT_CODES.len(), "a code listed twice");
         assert_eq!(normalize("P_XYZ"), None);
     }
 
     #[test]
-    fn unknown_codes_are_classified_by_name() {
+    fn unknown_codes_are_read_safely_from_their_name() {
         use TrackingStatus::*;
         let cases = [
-            ("Doręczenie", Delivered),
-            ("Odebrano w placówce", Delivered),
-            ("Przekazano do doręczenia", OutForDelivery),
-            ("Nieudana próba doręczenia", FailedAttempt),
-            ("Awizo - przesyłka czeka na odbiór", AvailableForPickup),
             ("Zwrot do nadawcy", Exception),
-            ("Wysłanie z urzędu wymiany", InTransit),
+            ("Przesyłka zwrócona", Exception),
+            ("Doręczenie", InfoReceived),
+            ("Awizo - przesyłka czeka na odbiór", InfoReceived),
+            ("Wysłanie z urzędu wymiany", InfoReceived),
         ];
         for (name, status) in cases {
             assert_eq!(normalize_event("P_NEW", name), status, "{name}");

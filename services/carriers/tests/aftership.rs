@@ -165,3 +165,83 @@ async fn tracking_number_is_path_encoded() {
         TrackError::NotFound
     );
 }
+
+#[tokio::test]
+async fn recorded_shape_with_offsets_and_subtags() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v4/trackings/postnl-3s/3SKABC1234567"))
+        .and(header(API_KEY_HEADER, KEY))
+        .respond_with(json(
+            200,
+            fixture("aftership/tracking_postnl_in_transit.json"),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = AfterShipClient::new("postnl-3s", config(&server)).unwrap();
+    let report = client.track("3SKABC1234567").await.unwrap();
+    assert_eq!(report.tracking_number, "3SKABC1234567");
+    check_events(
+        &report.events,
+        &[
+            Expected {
+                id: None,
+                at: "2024-04-04T09:02:33Z",
+                status: TrackingStatus::InfoReceived,
+                code: "InfoReceived_001",
+                text: "Shipment expected, but not yet arrived at PostNL",
+                location: "",
+            },
+            Expected {
+                id: None,
+                at: "2024-04-05T15:20:00Z",
+                status: TrackingStatus::InTransit,
+                code: "InTransit_001",
+                text: "Shipment received by PostNL",
+                location: "NL, Netherlands",
+            },
+            Expected {
+                id: None,
+                at: "2024-04-05T17:45:10Z",
+                status: TrackingStatus::InTransit,
+                code: "InTransit_001",
+                text: "Shipment has been sorted",
+                location: "NL, Netherlands",
+            },
+            // `location` null: built from the country.
+            Expected {
+                id: None,
+                at: "2024-04-07T07:15:00Z",
+                status: TrackingStatus::InTransit,
+                code: "InTransit_004",
+                text: "Shipment received in country of destination",
+                location: "POL",
+            },
+        ],
+    );
+}
+
+#[tokio::test]
+async fn pending_tracking_has_no_events() {
+    let report = track(json(200, fixture("aftership/pending.json")))
+        .await
+        .unwrap();
+    assert_eq!(report.tracking_number, "HH20240408");
+    assert!(report.events.is_empty());
+}
+
+#[tokio::test]
+async fn recorded_502_plain_text_is_a_carrier_error() {
+    let template =
+        ResponseTemplate::new(502).set_body_raw(fixture("aftership/bad_gateway.txt"), "text/plain");
+    let err = track(template).await.unwrap_err();
+    assert_eq!(
+        err,
+        TrackError::Carrier {
+            status: 502,
+            message: "Interal Error".into()
+        }
+    );
+    assert!(err.is_transient());
+}

@@ -59,7 +59,7 @@ async fn normal_answer_maps_every_detail() {
                 status: TrackingStatus::InTransit,
                 code: "adopted_at_sorting_center",
                 text: "PSC",
-                location: "KRA",
+                location: "",
             },
             // Out of order: later than the detail before it.
             Expected {
@@ -68,14 +68,23 @@ async fn normal_answer_maps_every_detail() {
                 status: TrackingStatus::OutForDelivery,
                 code: "out_for_delivery",
                 text: "WDO",
-                location: "KRA",
+                location: "",
+            },
+            // In the sending locker, waiting for the courier: InPost has the parcel.
+            Expected {
+                id: None,
+                at: "2016-08-23T14:20:00Z",
+                status: TrackingStatus::InTransit,
+                code: "dispatched_by_sender",
+                text: "NWP",
+                location: "",
             },
             Expected {
                 id: None,
                 at: "2016-08-23T08:00:00Z",
                 status: TrackingStatus::InfoReceived,
                 code: "confirmed",
-                text: "PRZ",
+                text: "PPN",
                 location: "",
             },
         ],
@@ -100,7 +109,7 @@ async fn public_tracking_works_without_a_token() {
         .track(NUMBER)
         .await
         .unwrap();
-    assert_eq!(report.events.len(), 5);
+    assert_eq!(report.events.len(), 6);
     let requests = server.received_requests().await.unwrap();
     assert!(requests[0].headers.get("authorization").is_none());
 }

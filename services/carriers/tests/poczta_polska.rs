@@ -38,7 +38,7 @@ async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
             "#PasswordText\">{PASSWORD}</wsse:Password>"
         )))
         .and(body_string_contains(format!(
-            "<sled:numer>{NUMBER}</sled:numer>"
+            "<sled:sprawdzPrzesylkePl><sled:numer>{NUMBER}</sled:numer>"
         )))
         .respond_with(template)
         .expect(1)
@@ -72,7 +72,7 @@ async fn normal_answer_maps_every_event_in_warsaw_time() {
                 at: "2024-03-28T20:40:00Z",
                 status: TrackingStatus::InTransit,
                 code: "P_WZL",
-                text: "Wysłanie",
+                text: "Wysłanie z ładunkiem",
                 location: "UP Warszawa 1",
             },
             Expected {
@@ -80,10 +80,35 @@ async fn normal_answer_maps_every_event_in_warsaw_time() {
                 at: "2024-03-29T03:12:00Z",
                 status: TrackingStatus::InTransit,
                 code: "P_PZL",
-                text: "Przyjęcie w placówce",
-                location: "WER Kraków",
+                text: "Przyjęcie z ładunkiem",
+                location: "CP WER Warszawa",
             },
-            // April: summer time, UTC+2; listed before the awizo that preceded it.
+            Expected {
+                id: None,
+                at: "2024-03-29T05:30:00Z",
+                status: TrackingStatus::InTransit,
+                code: "P_WZL",
+                text: "Wysłanie z ładunkiem",
+                location: "CP WER Warszawa",
+            },
+            Expected {
+                id: None,
+                at: "2024-03-29T22:50:00Z",
+                status: TrackingStatus::InTransit,
+                code: "P_PZL",
+                text: "Przyjęcie z ładunkiem",
+                location: "CP WER Kraków",
+            },
+            // April: summer time, UTC+2. Handed to the postman: out for delivery.
+            Expected {
+                id: None,
+                at: "2024-04-01T05:45:00Z",
+                status: TrackingStatus::OutForDelivery,
+                code: "P_WD",
+                text: "Wydanie doręczycielowi",
+                location: "UP Kraków 31 & Filia",
+            },
+            // Listed before the awizo that preceded it.
             Expected {
                 id: None,
                 at: "2024-04-02T09:20:00Z",
@@ -97,12 +122,12 @@ async fn normal_answer_maps_every_event_in_warsaw_time() {
                 at: "2024-04-01T08:05:00Z",
                 status: TrackingStatus::AvailableForPickup,
                 code: "P_A",
-                text: "Awizo - przesyłka czeka na odbiór (Adresat nieobecny)",
+                text: "Awizo (Adresat nieobecny)",
                 location: "UP Kraków 31 & Filia",
             },
         ],
     );
-    let raw = &report.events[3].raw_payload;
+    let raw = &report.events[6].raw_payload;
     assert!(raw.starts_with("<ax21:zdarzenie"), "{raw}");
     assert!(raw.contains("<ax21:kod>P_D</ax21:kod>"), "{raw}");
     assert!(raw.ends_with("</ax21:zdarzenie>"), "{raw}");

@@ -1,24 +1,29 @@
 #![allow(clippy::unwrap_used)]
-//! WishPost's JSON shape is modelled on its v2 tracking API (see the module doc): the fixtures
-//! are named `*_modelled.json`.
+//! WishPost's v2 XML tracking API. No real answer is public: the fixtures are modelled from
+//! the schema public clients use and named `modelled_from_schema_*.xml` (see their README).
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
-use fulfillment_carriers::wishpost::WishPostClient;
+use fulfillment_carriers::wishpost::{TRACKING_PATH, WishPostClient};
 use fulfillment_carriers::{TrackError, TrackReport, TrackingClient, TrackingStatus};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const NUMBER: &str = "LM123456789CN";
 
+/// Tracks `number` against a server answering `template` to a well-formed v2 request.
 async fn track_number(number: &str, template: ResponseTemplate) -> Result<TrackReport, TrackError> {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/api/v3/tracking/{number}").as_str()))
-        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+    Mock::given(method("POST"))
+        .and(path(TRACKING_PATH))
+        .and(header("content-type", "application/xml; charset=utf-8"))
+        .and(body_string_contains(format!(
+            "<tracks><access_token>{KEY}</access_token><language>cn</language>"
+        )))
+        .and(body_string_contains(format!(
+            "<track><barcode>{number}</barcode></track></tracks>"
+        )))
         .respond_with(template)
         .expect(1)
         .mount(&server)
@@ -34,134 +39,164 @@ async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
 
 #[tokio::test]
 async fn normal_answer_maps_every_track() {
-    let report = track(json(200, fixture("wishpost/tracking_modelled.json")))
-        .await
-        .unwrap();
+    let report = track(xml(
+        200,
+        fixture("wishpost/modelled_from_schema_tracking.xml"),
+    ))
+    .await
+    .unwrap();
     assert_eq!(report.tracking_number, NUMBER);
+    // Dates carry no zone: China Standard Time, UTC+8.
     check_events(
         &report.events,
         &[
             Expected {
-                id: Some("wp-evt-1001"),
+                id: None,
                 at: "2024-03-01T01:12:00Z",
                 status: TrackingStatus::InfoReceived,
                 code: "1",
-                text: "WishPost order created",
+                text: "Wishpost订单已生成",
                 location: "Shenzhen",
             },
             Expected {
-                id: Some("wp-evt-1002"),
+                id: None,
                 at: "2024-03-01T10:40:00Z",
                 status: TrackingStatus::InTransit,
                 code: "2",
-                text: "Picked up",
-                location: "Shenzhen",
+                text: "揽件",
+                location: "Shenzhen, Guangdong, CN",
             },
-            // Out of order, and its status number sent as a string.
+            // Out of order in the answer.
             Expected {
-                id: Some("wp-evt-1005"),
+                id: None,
                 at: "2024-03-03T18:05:00Z",
                 status: TrackingStatus::InTransit,
                 code: "16",
-                text: "Departed to the destination country",
+                text: "从机场发往目的国",
                 location: "Shenzhen Bao'an Airport",
             },
-            // No offset: China Standard Time.
             Expected {
-                id: Some("wp-evt-1003"),
+                id: None,
                 at: "2024-03-02T00:30:00Z",
                 status: TrackingStatus::InTransit,
                 code: "3",
-                text: "Arrived at the first-mile sorting centre",
-                location: "Shenzhen sorting centre",
+                text: "到达头程分拣中心",
+                location: "Shenzhen sorting centre & hub",
             },
             Expected {
-                id: Some("wp-evt-1009"),
+                id: None,
                 at: "2024-03-12T13:22:00Z",
                 status: TrackingStatus::Delivered,
                 code: "23",
-                text: "Delivered",
-                location: "Warszawa",
+                text: "妥投",
+                location: "Warszawa, PL",
             },
         ],
     );
+    let raw = &report.events[4].raw_payload;
+    assert!(raw.starts_with("<track>"), "{raw}");
+    assert!(raw.contains("<status_number>23</status_number>"), "{raw}");
+    assert!(raw.ends_with("</track>"), "{raw}");
 }
 
 #[tokio::test]
-async fn cancelled_order_is_cancelled() {
+async fn the_go_clients_spelling_parses_too() {
+    let report = track(xml(
+        200,
+        fixture("wishpost/modelled_from_schema_tracking_go_spelling.xml"),
+    ))
+    .await
+    .unwrap();
+    let event = &report.events[0];
+    assert_eq!(event.carrier_status_code, "2");
+    assert_eq!(event.status, TrackingStatus::InTransit);
+    assert_eq!(event.location, "Shenzhen, Guangdong, CN");
+}
+
+#[tokio::test]
+async fn cancelled_is_cancelled() {
     let report = track_number(
         "LM987654321CN",
-        json(200, fixture("wishpost/cancelled_modelled.json")),
+        xml(200, fixture("wishpost/modelled_from_schema_cancelled.xml")),
     )
     .await
     .unwrap();
+    assert_eq!(report.tracking_number, "LM987654321CN");
     let last = report.events.last().unwrap();
     assert_eq!(last.status, TrackingStatus::Cancelled);
     assert_eq!(last.carrier_status_code, "Cancelled");
     assert_eq!(last.occurred_at, utc("2024-03-01T03:00:00Z"));
-    assert_eq!(last.event_id.as_deref(), Some("wp-evt-2002"));
 }
 
 #[tokio::test]
-async fn unknown_number_is_not_found() {
-    let err = track(json(200, fixture("wishpost/not_found_modelled.json")))
-        .await
-        .unwrap_err();
-    assert_eq!(err, TrackError::NotFound);
-    let err = track(json(400, fixture("wishpost/not_found_modelled.json")))
-        .await
-        .unwrap_err();
-    assert_eq!(err, TrackError::NotFound);
-    let err = track(ResponseTemplate::new(404)).await.unwrap_err();
+async fn invalid_barcode_is_not_found() {
+    let err = track(xml(
+        200,
+        fixture("wishpost/modelled_from_schema_invalid_barcode.xml"),
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(err, TrackError::NotFound);
 }
 
 #[tokio::test]
-async fn server_error_is_a_carrier_error() {
-    let err = track(json(500, fixture("wishpost/server_error_modelled.json")))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 500, .. }),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn slow_answer_times_out() {
-    let err = track(slow(json(200, fixture("wishpost/tracking_modelled.json"))))
-        .await
-        .unwrap_err();
-    assert_eq!(err, TrackError::Timeout);
-}
-
-#[tokio::test]
-async fn malformed_body_is_malformed() {
-    let err = track(json(200, fixture("wishpost/malformed_modelled.json")))
-        .await
-        .unwrap_err();
+async fn an_answer_about_another_barcode_is_malformed() {
+    let body = fixture("wishpost/modelled_from_schema_tracking.xml")
+        .replace(NUMBER, "LM000000000CN")
+        .replace("<tracks ", "<tracks x=\"1\" ")
+        .replace("</tracks>", "</tracks><tracks barcode=\"LM111111111CN\"/>");
+    let err = track(xml(200, body)).await.unwrap_err();
     assert!(matches!(err, TrackError::Malformed(_)), "{err:?}");
-    let err = track(json(200, "[]".into())).await.unwrap_err();
-    assert!(matches!(err, TrackError::Malformed(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn rate_limit_carries_retry_after() {
-    let err = track(rate_limited()).await.unwrap_err();
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
 }
 
 #[tokio::test]
 async fn rejected_token_is_unauthorized_and_never_shown() {
-    let err = track(json(
-        401,
-        r#"{"code":1002,"message":"Invalid access token"}"#.into(),
+    let err = track(xml(
+        200,
+        fixture("wishpost/modelled_from_schema_bad_token.xml"),
     ))
     .await
     .unwrap_err();
     assert_eq!(err, TrackError::Unauthorized);
-    let echo = format!(r#"{{"code":5001,"message":"upstream refused {KEY}"}}"#);
-    let err = track(json(200, echo)).await.unwrap_err();
-    assert!(matches!(err, TrackError::Carrier { .. }), "{err:?}");
+    let err = track(xml(
+        401,
+        fixture("wishpost/modelled_from_schema_bad_token.xml"),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(err, TrackError::Unauthorized);
+    // A request error echoing the token: reported, redacted.
+    let echo = format!(
+        "<root><status>2</status><error_message>upstream refused {KEY}</error_message></root>"
+    );
+    let err = track(xml(200, echo)).await.unwrap_err();
+    assert!(
+        matches!(err, TrackError::Carrier { status: 200, .. }),
+        "{err:?}"
+    );
     assert_no_secret(&err, &[KEY]);
+}
+
+#[tokio::test]
+async fn the_token_is_escaped_in_the_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains(
+            "<access_token>a&amp;b&lt;c</access_token>",
+        ))
+        .respond_with(xml(
+            200,
+            fixture("wishpost/modelled_from_schema_tracking.xml"),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.api_key = Some("a&b<c".into());
+    let report = WishPostClient::new(config)
+        .unwrap()
+        .track(NUMBER)
+        .await
+        .unwrap();
+    assert_eq!(report.events.len(), 5);
 }
