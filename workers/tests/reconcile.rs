@@ -419,11 +419,13 @@ async fn r18_a_plus_leaves_the_program_only_when_the_carrier_cancelled() {
         true,
     );
     w.run::<CancellationDetector>().await;
-    assert_eq!(w.run::<ReReleaseDecider>().await.counts["re_release"], 2);
-    let reset = w.run::<AplusReset>().await;
-    assert_eq!((reset.claimed, reset.counts["reset"]), (1, 1));
+    let decided = w.run::<ReReleaseDecider>().await;
+    assert_eq!(decided.counts["re_release"], 2);
+    assert_eq!(decided.counts["left_aplus_program"], 1);
 
+    // R18 in the re-release's own write: no moment with the warehouse address left to ship to.
     let carrier = w.order("o-carrier");
+    assert_eq!(carrier.state, "APPROVED");
     assert!(!carrier.is_advanced_logistics);
     assert_eq!(carrier.flags, ["APLUS_TRACKING_NUMBER_CANCELLED"]);
     assert_eq!(carrier.shipping_detail(), address("Alice", "US"));
@@ -431,6 +433,54 @@ async fn r18_a_plus_leaves_the_program_only_when_the_carrier_cancelled() {
     assert!(merchant.is_advanced_logistics);
     assert_eq!(merchant.flags, ["TRACKING_NUMBER_CANCELLED"]);
     assert_eq!(merchant.shipping_detail(), address("A+ warehouse", "CN"));
+    assert_eq!(w.events("o-carrier").last().unwrap(), "re_released");
+    // Nothing is left for aplus-reset.
+    assert_eq!(w.run::<AplusReset>().await.claimed, 0);
+}
+
+#[tokio::test]
+async fn r18_aplus_reset_settles_a_re_release_decided_without_its_aplus_part() {
+    let released = at(2026, 11, 1, 10, 0);
+    let w = World::new(at(2026, 11, 10, 12, 0));
+    w.merchant("m-cn", "CN");
+    for (order, by) in [
+        ("o-carrier", CancelledBy::Carrier),
+        ("o-merchant", CancelledBy::Merchant),
+    ] {
+        w.shipped_then_cancelled(
+            "m-cn",
+            order,
+            true,
+            released,
+            at(2026, 11, 8, 0, 0),
+            by,
+            true,
+        );
+    }
+    w.run::<CancellationDetector>().await;
+    w.run::<ReReleaseDecider>().await;
+    // As an earlier decider left them: re-released, still A+ at the warehouse, A+ part open.
+    w.conn()
+        .batch_execute(
+            "UPDATE orders SET is_advanced_logistics = true, flags = '{TRACKING_NUMBER_CANCELLED}',
+                 ship_name = 'A+ warehouse', ship_country = 'CN' WHERE id = 'o-carrier';
+             UPDATE order_trackings SET aplus_reset_at = NULL, aplus_leaves = NULL",
+        )
+        .unwrap();
+    let reset = w.run::<AplusReset>().await;
+    assert_eq!((reset.claimed, reset.counts["reset"]), (2, 1));
+    assert_eq!(reset.counts["stays"], 1);
+    let carrier = w.order("o-carrier");
+    assert!(!carrier.is_advanced_logistics);
+    assert_eq!(
+        carrier.flags,
+        [
+            "APLUS_TRACKING_NUMBER_CANCELLED",
+            "TRACKING_NUMBER_CANCELLED"
+        ]
+    );
+    assert_eq!(carrier.shipping_detail(), address("Alice", "US"));
+    assert!(w.order("o-merchant").is_advanced_logistics);
     assert_eq!(w.events("o-carrier").last().unwrap(), "aplus_left_program");
     assert_eq!(w.run::<AplusReset>().await.claimed, 0);
 }

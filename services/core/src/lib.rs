@@ -9,6 +9,7 @@ pub mod error;
 pub mod models;
 pub mod password;
 pub mod pg_bootstrap;
+pub mod prepared;
 pub mod repo;
 pub mod schema;
 pub mod secrets;

@@ -166,6 +166,7 @@ diesel::table! {
         cancellation_decided_at -> Nullable<Timestamptz>,
         cancellation_outcome -> Nullable<Text>,
         aplus_reset_at -> Nullable<Timestamptz>,
+        aplus_leaves -> Nullable<Bool>,
     }
 }
 

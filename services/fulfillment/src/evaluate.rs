@@ -6,7 +6,7 @@ use fulfillment_core::{ServiceError, ServiceResult, repo};
 use fulfillment_policy::cancellation::{
     CancellationDecision, CancellationInput, CancelledBy, decide_cancellation,
 };
-use fulfillment_policy::order_state::OrderState;
+use fulfillment_policy::deadline::is_overdue;
 use fulfillment_policy::values::Policy;
 
 use crate::queries::get_order;
@@ -29,19 +29,23 @@ pub fn evaluate_order(
 ) -> ServiceResult<Evaluation> {
     let view = get_order(conn, now, merchant_id, order_id)?;
     let country = merchant_country(conn, merchant_id)?;
+    // A carrier cancellation now, decided (and re-released) now: what the workers would write.
     let cancellation_if_now = decide_cancellation(
-        &cancellation_input(&view, &country, now, CancelledBy::Carrier),
+        &cancellation_input(&view, &country, now, CancelledBy::Carrier, now),
         &policy.values,
     );
     Ok(Evaluation {
-        overdue: view.state() == OrderState::Approved && now > view.order.fulfillment_deadline,
+        overdue: is_overdue(view.state(), view.order.fulfillment_deadline, now),
         policy_version: policy.version,
         view,
         cancellation_if_now,
     })
 }
 
-/// What a cancellation of the order's current tracking at `at` would lead to.
+/// What a cancellation of the order's current tracking at `at` by `by`, decided at
+/// `re_released_at` (R16: the re-release moment the what-if assumes), would lead to: the very
+/// call `re-release-decider` makes when its clock reads `re_released_at`.
+#[allow(clippy::too_many_arguments)]
 pub fn what_if_cancelled(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
@@ -50,11 +54,12 @@ pub fn what_if_cancelled(
     order_id: &str,
     at: DateTime<Utc>,
     by: CancelledBy,
+    re_released_at: DateTime<Utc>,
 ) -> ServiceResult<CancellationDecision> {
     let view = get_order(conn, now, merchant_id, order_id)?;
     let country = merchant_country(conn, merchant_id)?;
     Ok(decide_cancellation(
-        &cancellation_input(&view, &country, at, by),
+        &cancellation_input(&view, &country, at, by, re_released_at),
         &policy.values,
     ))
 }
@@ -70,6 +75,7 @@ fn cancellation_input(
     merchant_country: &str,
     at: DateTime<Utc>,
     by: CancelledBy,
+    re_released_at: DateTime<Utc>,
 ) -> CancellationInput {
     let current = view.current.as_ref();
     CancellationInput {
@@ -85,5 +91,8 @@ fn cancellation_input(
         is_advanced_logistics: view.order.is_advanced_logistics,
         cancelled_at: at,
         cancelled_by: by,
+        // The what-if asks about the order's current tracking.
+        tracking_is_current: true,
+        re_released_at,
     }
 }

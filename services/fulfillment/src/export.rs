@@ -10,15 +10,13 @@ use fulfillment_core::schema::{order_trackings, orders, trackings};
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 use fulfillment_policy::deadline::time_left;
 use fulfillment_policy::order_state::OrderState;
+use fulfillment_policy::values::PolicyValues;
 
 use crate::csv_file::{CN_EXPORT_COLUMNS, CsvChunks, EXPORT_COLUMNS};
 use crate::input::check_id;
 
 /// Bytes gathered before a chunk is handed to the sink.
 pub const CHUNK_BYTES: usize = 64 * 1024;
-
-/// R17: the re-release columns are shown to Mainland China merchants.
-const RERELEASE_COLUMNS_COUNTRY: &str = "CN";
 
 #[derive(Debug, Clone, Default)]
 pub struct ExportFilter {
@@ -31,8 +29,14 @@ pub struct ExportFilter {
     pub advanced_logistics_only: bool,
 }
 
-/// Checks the filter before anything is streamed, so a bad request fails as a whole.
-pub fn check_filter(conn: &mut PgConnection, filter: &ExportFilter) -> ServiceResult<bool> {
+/// Checks the filter before anything is streamed, so a bad request fails as a whole. Answers
+/// whether the export carries the re-release columns: R17 shows them to merchants of the
+/// re-release countries, which are policy values (R30).
+pub fn check_filter(
+    conn: &mut PgConnection,
+    values: &PolicyValues,
+    filter: &ExportFilter,
+) -> ServiceResult<bool> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", &filter.merchant_id);
     if let (Some(after), Some(before)) = (filter.released_after, filter.released_before)
@@ -43,7 +47,7 @@ pub fn check_filter(conn: &mut PgConnection, filter: &ExportFilter) -> ServiceRe
     v.finish("INVALID_FILTER")?;
     let merchant = repo::merchants::find(conn, &filter.merchant_id)?
         .ok_or_else(|| ServiceError::not_found("merchant", &filter.merchant_id))?;
-    Ok(merchant.country == RERELEASE_COLUMNS_COUNTRY)
+    Ok(values.is_rerelease_country(&merchant.country))
 }
 
 fn time(value: DateTime<Utc>) -> String {
@@ -59,10 +63,11 @@ fn yes_no(value: bool) -> &'static str {
 pub fn export_orders(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
+    values: &PolicyValues,
     filter: &ExportFilter,
     mut sink: impl FnMut(Vec<u8>) -> bool,
 ) -> ServiceResult<u64> {
-    let with_rerelease = check_filter(conn, filter)?;
+    let with_rerelease = check_filter(conn, values, filter)?;
     let mut csv = CsvChunks::new(CHUNK_BYTES);
     let header = EXPORT_COLUMNS.iter().chain(if with_rerelease {
         CN_EXPORT_COLUMNS

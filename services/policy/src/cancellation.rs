@@ -5,9 +5,12 @@
 //! that same situation, so an order whose tracking was never confirmed is not affected (its
 //! tracking already earns no payment, R6, and the merchant repairs it with modify-tracking, R4).
 
-use chrono::{DateTime, Duration, Utc};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
 
 use crate::calendar::calendar_days_between;
+use crate::deadline::rerelease_deadline;
 use crate::order_state::OrderState;
 use crate::values::PolicyValues;
 
@@ -22,6 +25,24 @@ impl CancelledBy {
         match self {
             Self::Merchant => "MERCHANT",
             Self::Carrier => "CARRIER",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown canceller {0:?}")]
+pub struct UnknownCanceller(pub String);
+
+/// The one reading of a stored `cancelled_by` (R18): the database keeps it NOT NULL beside
+/// `cancelled_at`, so an unknown word is a bug to report, never silently "the carrier".
+impl FromStr for CancelledBy {
+    type Err = UnknownCanceller;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "MERCHANT" => Ok(Self::Merchant),
+            "CARRIER" => Ok(Self::Carrier),
+            other => Err(UnknownCanceller(other.to_owned())),
         }
     }
 }
@@ -71,6 +92,12 @@ pub struct CancellationInput {
     pub is_advanced_logistics: bool,
     pub cancelled_at: DateTime<Utc>,
     pub cancelled_by: CancelledBy,
+    /// Whether the cancelled tracking is still the order's current one. A merchant who replaced
+    /// it with modify-tracking (R4) since has repaired the order: nothing is left to decide.
+    pub tracking_is_current: bool,
+    /// R16: the moment the re-release would be written: the decider's clock when it decides,
+    /// the moment a what-if assumes (default: now). The new deadline counts from it.
+    pub re_released_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,12 +110,36 @@ pub struct CancellationDecision {
     pub reset_shipping_to_customer: bool,
     pub days_since_initial_release: i64,
     pub threshold_days: i64,
+    /// For a re-release: the moment it is written (`order_re_released_date`), as assumed.
+    pub re_released_at: Option<DateTime<Utc>>,
     /// For a re-release: when the order must be shipped again (Merchant Policy 5.1).
     pub new_deadline: Option<DateTime<Utc>>,
+    /// For a refund: its reason.
+    pub refund_reason: Option<&'static str>,
     /// Why, citing the rules; stored with the decision.
     pub explanation: String,
 }
 
+/// R16: the refund reason of a cancellation received too late for a re-release.
+pub const TRACKING_CANCELLED_LATE: &str = "TRACKING_CANCELLED_LATE";
+
+/// R18: a re-released A+ order leaves the program only when the partner carrier cancelled; a
+/// merchant's own cancellation keeps it (shipped to the warehouse as before).
+pub fn aplus_leaves_program(is_advanced_logistics: bool, cancelled_by: CancelledBy) -> bool {
+    is_advanced_logistics && cancelled_by == CancelledBy::Carrier
+}
+
+/// R18: the flag a re-released order carries, by whether it left A+.
+pub fn rerelease_flag(left_aplus_program: bool) -> OrderFlag {
+    if left_aplus_program {
+        OrderFlag::AplusTrackingNumberCancelled
+    } else {
+        OrderFlag::TrackingNumberCancelled
+    }
+}
+
+/// R15–R18: the one decision on a cancelled tracking. The what-ifs (DecideCancellation,
+/// EvaluateOrder) and the workers call it with the same facts and write what it answers.
 pub fn decide_cancellation(
     input: &CancellationInput,
     values: &PolicyValues,
@@ -104,7 +155,9 @@ pub fn decide_cancellation(
         reset_shipping_to_customer: false,
         days_since_initial_release: days,
         threshold_days: threshold,
+        re_released_at: None,
         new_deadline: None,
+        refund_reason: None,
         explanation: String::new(),
     };
     let not_applicable = |why: String| CancellationDecision {
@@ -116,6 +169,12 @@ pub fn decide_cancellation(
             "R15: only WishPost cancellations are handled; this tracking is {:?}",
             input.carrier
         ));
+    }
+    if !input.tracking_is_current {
+        return not_applicable(
+            "R4: the cancelled tracking was replaced with modify-tracking since; nothing to decide"
+                .to_owned(),
+        );
     }
     if input.state != OrderState::Shipped {
         return not_applicable(format!(
@@ -140,10 +199,7 @@ pub fn decide_cancellation(
         set_cancelled_flag: true,
         ..base.clone()
     };
-    let eligible_country = values
-        .rerelease_countries
-        .iter()
-        .any(|c| c.eq_ignore_ascii_case(&input.merchant_country));
+    let eligible_country = values.is_rerelease_country(&input.merchant_country);
     if !eligible_country || input.cancelled_at < values.rerelease_from {
         let why = if eligible_country {
             format!(
@@ -167,19 +223,15 @@ pub fn decide_cancellation(
     if days >= threshold {
         return CancellationDecision {
             outcome: CancellationOutcome::Refund,
+            refund_reason: Some(TRACKING_CANCELLED_LATE),
             explanation: format!(
                 "R16: cancelled {days} calendar days after the initial release (>= {threshold}): auto-refund, reason TRACKING_CANCELLED_LATE"
             ),
             ..flagged
         };
     }
-    // R18: only a partner-carrier cancellation takes an A+ order out of the program.
-    let aplus_leaves = input.is_advanced_logistics && input.cancelled_by == CancelledBy::Carrier;
-    let flag = if aplus_leaves {
-        OrderFlag::AplusTrackingNumberCancelled
-    } else {
-        OrderFlag::TrackingNumberCancelled
-    };
+    let aplus_leaves = aplus_leaves_program(input.is_advanced_logistics, input.cancelled_by);
+    let flag = rerelease_flag(aplus_leaves);
     let aplus_note = match (input.is_advanced_logistics, aplus_leaves) {
         (true, true) => {
             "; R18: the partner carrier cancelled, so the A+ order leaves the program and ships to the customer's own address"
@@ -192,7 +244,8 @@ pub fn decide_cancellation(
         flags: vec![flag],
         leave_aplus_program: aplus_leaves,
         reset_shipping_to_customer: aplus_leaves,
-        new_deadline: Some(input.cancelled_at + Duration::days(values.rerelease_deadline_days)),
+        re_released_at: Some(input.re_released_at),
+        new_deadline: Some(rerelease_deadline(input.re_released_at, values)),
         explanation: format!(
             "R16: cancelled {days} calendar days after the initial release (< {threshold}): re-released with a new {}-day deadline; a new tracking number is required{aplus_note}",
             values.rerelease_deadline_days
@@ -203,7 +256,7 @@ pub fn decide_cancellation(
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{Duration, TimeZone};
 
     use super::*;
 
@@ -221,6 +274,9 @@ mod tests {
             is_advanced_logistics: false,
             cancelled_at: cancelled,
             cancelled_by: CancelledBy::Carrier,
+            tracking_is_current: true,
+            // Decided two days after the cancellation arrived.
+            re_released_at: cancelled + Duration::days(2),
         }
     }
 
@@ -234,7 +290,8 @@ mod tests {
         let d24 = decide(&shipped_cn(released, at(2021, 4, 25, 1)));
         assert_eq!(d24.outcome, CancellationOutcome::ReRelease);
         assert_eq!(d24.days_since_initial_release, 24);
-        assert_eq!(d24.new_deadline, Some(at(2021, 4, 30, 1)));
+        // R16: five days from the re-release (two days after the cancellation), not from it.
+        assert_eq!(d24.new_deadline, Some(at(2021, 5, 2, 1)));
         assert_eq!(d24.flags, [OrderFlag::TrackingNumberCancelled]);
         assert!(d24.remove_confirmed_date && d24.set_cancelled_flag);
         let d25 = decide(&shipped_cn(released, at(2021, 4, 26, 0)));
@@ -304,6 +361,14 @@ mod tests {
     }
 
     #[test]
+    fn r18_cancelled_by_reads_only_the_stored_words() {
+        assert_eq!("MERCHANT".parse(), Ok(CancelledBy::Merchant));
+        assert_eq!("CARRIER".parse(), Ok(CancelledBy::Carrier));
+        assert!("".parse::<CancelledBy>().is_err());
+        assert!("merchant".parse::<CancelledBy>().is_err());
+    }
+
+    #[test]
     fn r15_other_carriers_unshipped_orders_and_unconfirmed_trackings_are_not_affected() {
         let base = shipped_cn(at(2021, 5, 1, 0), at(2021, 5, 3, 0));
         let mut other = base.clone();
@@ -314,6 +379,11 @@ mod tests {
             s.state = state;
             assert_eq!(decide(&s).outcome, CancellationOutcome::NotApplicable);
         }
+        let mut replaced = base.clone();
+        replaced.tracking_is_current = false;
+        let d = decide(&replaced);
+        assert_eq!(d.outcome, CancellationOutcome::NotApplicable);
+        assert!(d.explanation.starts_with("R4"));
         let mut unconfirmed = base;
         unconfirmed.has_confirmed_fulfillment = false;
         let d = decide(&unconfirmed);

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::order_state::OrderState;
 use crate::values::PolicyValues;
 
 pub fn fulfillment_deadline(released_at: DateTime<Utc>, values: &PolicyValues) -> DateTime<Utc> {
@@ -33,6 +34,21 @@ pub fn time_left(deadline: DateTime<Utc>, now: DateTime<Utc>) -> TimeLeft {
 /// R2: shipped after the deadline is a policy violation (recorded, not refused).
 pub fn is_late(deadline: DateTime<Utc>, shipped_at: DateTime<Utc>) -> bool {
     shipped_at > deadline
+}
+
+/// R5: the refund reason of an order not shipped before its deadline.
+pub const NOT_SHIPPED_IN_TIME: &str = "NOT_SHIPPED_IN_TIME";
+
+/// R5: an order still `APPROVED` after its deadline is overdue: the deadline worker refunds it
+/// (`NOT_SHIPPED_IN_TIME`). The one definition of "overdue", for reads, what-ifs and the worker.
+pub fn is_overdue(state: OrderState, deadline: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    state == OrderState::Approved && is_late(deadline, now)
+}
+
+/// R5, for a claim that follows the deadline index: every `APPROVED` order whose deadline is
+/// before this instant is overdue at `now` ([`is_overdue`] is exactly `deadline < cutoff`).
+pub fn overdue_cutoff(now: DateTime<Utc>) -> DateTime<Utc> {
+    now
 }
 
 #[cfg(test)]
@@ -76,5 +92,22 @@ mod tests {
         );
         assert!(is_late(deadline, deadline + Duration::seconds(1)));
         assert!(!is_late(deadline, deadline));
+    }
+
+    #[test]
+    fn r5_only_approved_orders_past_their_deadline_are_overdue() {
+        let deadline = Utc.with_ymd_and_hms(2021, 5, 6, 10, 30, 0).unwrap();
+        let after = deadline + Duration::seconds(1);
+        assert!(is_overdue(OrderState::Approved, deadline, after));
+        assert!(!is_overdue(OrderState::Approved, deadline, deadline));
+        assert!(!is_overdue(OrderState::Shipped, deadline, after));
+        assert!(!is_overdue(OrderState::Refunded, deadline, after));
+        // The claim's bound agrees with the rule on both sides of the deadline.
+        for now in [deadline - Duration::seconds(1), deadline, after] {
+            assert_eq!(
+                deadline < overdue_cutoff(now),
+                is_overdue(OrderState::Approved, deadline, now)
+            );
+        }
     }
 }

@@ -40,6 +40,16 @@ impl Default for PolicyValues {
     }
 }
 
+impl PolicyValues {
+    /// R16, R17: whether a merchant based in `country` is in the re-release program (and sees
+    /// its columns in the export). The countries are policy data (R30), never a constant.
+    pub fn is_rerelease_country(&self, country: &str) -> bool {
+        self.rerelease_countries
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(country.trim()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub version: i32,
@@ -58,6 +68,15 @@ pub fn policy_in_force(policies: &[Policy], at: DateTime<Utc>) -> Option<&Policy
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r17_rerelease_countries_come_from_the_policy_values() {
+        let mut values = PolicyValues::default();
+        assert!(values.is_rerelease_country("CN") && values.is_rerelease_country(" cn"));
+        assert!(!values.is_rerelease_country("BR"));
+        values.rerelease_countries = vec!["BR".into()];
+        assert!(values.is_rerelease_country("BR") && !values.is_rerelease_country("CN"));
+    }
 
     #[test]
     fn r30_the_latest_version_in_force_wins() {

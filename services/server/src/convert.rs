@@ -219,6 +219,7 @@ pub fn cancellation_decision(
         new_deadline: opt_timestamp(d.new_deadline),
         explanation: d.explanation.clone(),
         policy_version,
+        re_released_at: opt_timestamp(d.re_released_at),
     }
 }
 

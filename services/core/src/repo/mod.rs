@@ -10,6 +10,7 @@ pub mod merchants;
 pub mod orders;
 pub mod outbox;
 pub mod policies;
+pub mod reconcile;
 pub mod shipments;
 pub mod tracking_events;
 pub mod trackings;

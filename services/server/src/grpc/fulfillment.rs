@@ -333,12 +333,17 @@ impl FulfillmentService for FulfillmentApi {
         let filter = export_filter(request.into_inner())?;
         // A bad filter or an unknown merchant is refused before the stream starts.
         let checked = filter.clone();
-        self.state
-            .read(move |conn, _| export::check_filter(conn, &checked))
-            .await?;
         let now = self.state.clock.now();
+        let policy = self
+            .state
+            .read(move |conn, state| {
+                let policy = state.policies.at(conn, now)?;
+                export::check_filter(conn, &policy.values, &checked)?;
+                Ok(policy)
+            })
+            .await?;
         let stream = stream_csv(&self.state, move |conn, sink| {
-            export::export_orders(conn, now, &filter, |chunk| {
+            export::export_orders(conn, now, &policy.values, &filter, |chunk| {
                 sink(pb::ExportOrdersResponse { chunk })
             })
             .map(|_| ())

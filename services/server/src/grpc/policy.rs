@@ -114,13 +114,25 @@ impl PolicyService for PolicyApi {
             "cancelled_at",
             &self.state,
         )?;
+        let decided_at = time_or_now(
+            request.get_ref().re_released_at.as_ref(),
+            "re_released_at",
+            &self.state,
+        )?;
+        if decided_at < at {
+            return Err(invalid_field(
+                "RE_RELEASE_BEFORE_CANCELLATION",
+                "re_released_at",
+                "must not be before cancelled_at",
+            ));
+        }
         let req = request.into_inner();
         let by = convert::cancelled_by(req.cancelled_by);
         let (decision, version) = self
             .state
             .read(move |conn, state| {
-                // Every decision records the policy version it used: the one in force at the cancellation (R30).
-                let policy = state.policies.at(conn, at)?;
+                // R30: the version in force at the decision moment, as the decider reads it.
+                let policy = state.policies.at(conn, decided_at)?;
                 let decision = evaluate::what_if_cancelled(
                     conn,
                     state.clock.now(),
@@ -129,6 +141,7 @@ impl PolicyService for PolicyApi {
                     &req.order_id,
                     at,
                     by,
+                    decided_at,
                 )?;
                 Ok((decision, policy.version))
             })

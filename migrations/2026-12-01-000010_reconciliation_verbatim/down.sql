@@ -1,0 +1,2 @@
+ALTER TABLE order_trackings DROP COLUMN aplus_leaves;
+ALTER TABLE trackings DROP CONSTRAINT trackings_cancelled_by_known;
