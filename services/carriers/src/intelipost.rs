@@ -17,15 +17,30 @@
 //! way, so a pushed event and the same event polled later have the same id
 //! (`shipment_order_volume_state_history`) and R22 keeps one.
 //!
-//! Sources: the webhook body as published in Intelipost's PHP SDK
-//! (`magentando/sdk-php`, `Intelipost/IntelipostModel/webhook.php` and `webhook_history.php`,
-//! written by Intelipost staff) and a full sample in the README of a public receiver
-//! (`history`, `invoice`, `order_number`, `tracking_code`, `estimated_delivery_date`); the
-//! `shipment_order` answer and the `shipment_order/invoice/{number}` lookup as used by public
-//! clients of `https://api.intelipost.com.br/api/v1/`. Intelipost's own reference
-//! (<https://docs.intelipost.com.br/>) was not reachable from here: `sales_channel` in the push
-//! and the `ERROR` key for an unknown order (`shipmentOrder.notFound` in the fixtures) follow
-//! the brief, not a verified sample.
+//! Sources (repository, path, commit; none copied, our fixtures are written from them, see
+//! `tests/fixtures/intelipost/README.md`):
+//! - the push body: `magentando/sdk-php` (written by Intelipost staff) `examples/Webhook.php`
+//!   @ `ea17038b0f2eedb64716706f956ddca0f95b2cb2` and its models
+//!   `Intelipost/IntelipostModel/webhook.php`, `webhook_history.php`; Intelipost's .NET SDK
+//!   `intelipost/sdk-dotnet` `Intelipost/Intelipost.API/Model/Tracking/Tracking.cs`,
+//!   `History.cs` @ `45ad0ce834739f01a64bd563a6c9f267e5b71fb2` and
+//!   `Model/ShipmentOrder/ShipmentOrderVolumeMicroState.cs`, `ShipmentOrderVolumeInvoice.cs`
+//!   (`order_number`, `tracking_code`, `volume_number`, `invoice{invoice_number,
+//!   invoice_series, invoice_key}`, `history{...}`, no sales channel);
+//! - the macro states: Intelipost's Magento 2 module `intelipost/Magento2`
+//!   `Controller/Webhook/Index.php` @ `0033c23e873c0df7addb0e8d46599ab8dbecdea7` and
+//!   `Helper/Data.php` @ `e0f61bea5394cb7dfcb48ef36e2a95290c652962` (pre-dispatch `NEW`,
+//!   `READY_FOR_SHIPPING`, `SHIPPED`; post-dispatch `IN_TRANSIT`, `TO_BE_DELIVERED`,
+//!   `DELIVERED`, `CLARIFY_DELIVERY_FAIL`, `DELIVERY_FAILED`) and `intelipost/magento2-tracking`
+//!   `Controller/Webhook/Webhook.php` @ `45f4cc3faeb9e75c2727f2c71d09dfa291c57cd0`;
+//!   `CANCELLED` from Intelipost's documentation as the brief quotes it (not seen in a sample);
+//! - the `shipment_order` answer: `intelipost/sdk-java` `src/test/resources/ShipmentOrder.json`
+//!   and `response/Response.java` @ `36a778713c9f44bc0a5a26318a18d3a9bc882ae5`.
+//!
+//! Intelipost's own reference (<https://docs.intelipost.com.br/>) was not reachable from here:
+//! the `ERROR` key for an unknown order (`shipmentOrder.notFound` in the fixtures) and the
+//! `estimated_delivery_date` / `sales_order_number` / `tracking_url` fields of the push follow
+//! the documentation page's field list as quoted to us, not a verified sample.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -44,7 +59,8 @@ pub const CODE: &str = "intelipost";
 /// Header carrying the Intelipost API key.
 pub const API_KEY_HEADER: &str = "api-key";
 
-/// Intelipost's macro states.
+/// Intelipost's macro states (`shipment_order_volume_state`), in the order a volume lives
+/// them.
 pub const MACRO_STATES: [&str; 9] = [
     "NEW",
     "READY_FOR_SHIPPING",
@@ -57,31 +73,60 @@ pub const MACRO_STATES: [&str; 9] = [
     "CANCELLED",
 ];
 
-/// A macro state mapped to ours.
+/// What an unknown macro state is read as: `INFO_RECEIVED`. Not a scan (R6, R21: it would
+/// confirm fulfilment and make the order payable on a word we do not know), not `CANCELLED`,
+/// not final (pushes and polls go on, and the next known state sets the status). The event is
+/// still stored with Intelipost's raw code and text (R21) and logged, so the state can be
+/// added here.
+pub const UNKNOWN_STATE_READ_AS: TrackingStatus = TrackingStatus::InfoReceived;
+
+/// A macro state mapped to ours (R21). Intelipost's own modules split the states into
+/// pre-dispatch (the carrier does not have the parcel) and post-dispatch; only the latter
+/// can be a scan.
 ///
-/// NEW and READY_FOR_SHIPPING are before the carrier has the parcel (`InfoReceived`);
-/// TO_BE_DELIVERED is "saiu para entrega" (`OutForDelivery`); CLARIFY_DELIVERY_FAIL is a
-/// failed attempt still being sorted out with the carrier (`FailedAttempt`), DELIVERY_FAILED
-/// the failure confirmed (`Exception`). An unknown state is read as `InTransit`: it comes on
-/// a volume that is moving and must not stop polling.
+/// | macro state | Intelipost's meaning | ours | why |
+/// |---|---|---|---|
+/// | `NEW` | shipment order created ("Criado") | `INFO_RECEIVED` | pre-dispatch |
+/// | `READY_FOR_SHIPPING` | packed, ready to ship ("Pronto para envio") | `INFO_RECEIVED` | pre-dispatch |
+/// | `SHIPPED` | marked shipped by the shipper ("Despachado", `POST /shipment_order/shipped`) | `INFO_RECEIVED` | pre-dispatch: the merchant's word, not the carrier's scan (R6) |
+/// | `IN_TRANSIT` | with the carrier, moving ("Em trânsito") | `IN_TRANSIT` | the first real scan |
+/// | `TO_BE_DELIVERED` | out for delivery ("Saiu para entrega") | `OUT_FOR_DELIVERY` | |
+/// | `DELIVERED` | delivered ("Entregue") | `DELIVERED` | |
+/// | `CLARIFY_DELIVERY_FAIL` | a delivery problem being clarified with the carrier | `EXCEPTION` | the micro state says which problem (absent, damaged, lost…); not read as a scan until it is clear |
+/// | `DELIVERY_FAILED` | delivery failed for good ("Falha na entrega") | `EXCEPTION` | |
+/// | `CANCELLED` | shipment order cancelled ("Cancelado") | `CANCELLED` | |
+/// | anything else | | [`UNKNOWN_STATE_READ_AS`] | |
+///
+/// Intelipost's states are matched without regard to case or surrounding spaces (its own
+/// Magento module upper-cases them before matching).
 pub fn normalize(state: &str) -> TrackingStatus {
+    known_state(state).unwrap_or_else(|| read_unknown(state.trim(), ""))
+}
+
+/// An unknown macro state: logged with Intelipost's words, read as [`UNKNOWN_STATE_READ_AS`].
+fn read_unknown(state: &str, text: &str) -> TrackingStatus {
+    tracing::warn!(
+        carrier = CODE,
+        state,
+        text,
+        read_as = %UNKNOWN_STATE_READ_AS,
+        "unknown Intelipost macro state: stored with its raw code and text, read as {UNKNOWN_STATE_READ_AS}; add it to the table"
+    );
+    UNKNOWN_STATE_READ_AS
+}
+
+/// The table above; `None` for a state it does not have.
+fn known_state(state: &str) -> Option<TrackingStatus> {
     use TrackingStatus::*;
-    match state.trim() {
-        "NEW" | "READY_FOR_SHIPPING" => InfoReceived,
-        "SHIPPED" | "IN_TRANSIT" => InTransit,
+    Some(match state.trim().to_ascii_uppercase().as_str() {
+        "NEW" | "READY_FOR_SHIPPING" | "SHIPPED" => InfoReceived,
+        "IN_TRANSIT" => InTransit,
         "TO_BE_DELIVERED" => OutForDelivery,
         "DELIVERED" => Delivered,
-        "CLARIFY_DELIVERY_FAIL" => FailedAttempt,
-        "DELIVERY_FAILED" => Exception,
+        "CLARIFY_DELIVERY_FAIL" | "DELIVERY_FAILED" => Exception,
         "CANCELLED" => Cancelled,
-        other => {
-            tracing::warn!(
-                state = other,
-                "unknown Intelipost macro state, read as InTransit"
-            );
-            InTransit
-        }
-    }
+        _ => return None,
+    })
 }
 
 /// The polling client.
@@ -266,33 +311,60 @@ fn parse(invoice_number: &str, text: &str) -> Result<TrackReport, TrackError> {
 
 /// The webhook Intelipost POSTs for each new history entry of a volume.
 ///
-/// The body (see the module sources) is
-/// `{"order_number":"PEDIDO0004","tracking_code":"IP20160701BR","sales_channel":"...",
-/// "volume_number":"1","invoice":{"invoice_series":"1","invoice_number":"1000",
-/// "invoice_key":"..."},"history":{"shipment_order_volume_id":230713,
-/// "shipment_order_volume_state":"IN_TRANSIT","shipment_order_volume_state_history":1384656,
-/// "event_date_iso":"2016-07-01T17:22:00.000-03:00","created_iso":...,"provider_message":...,
-/// "shipment_volume_micro_state":{"code":"27","name":"CARGA REDESPACHADA",...},...},
-/// "estimated_delivery_date":{...}}`.
+/// The body (see the module sources) is one object:
+/// `{"order_number":"...","tracking_code":"SW123456789BR","volume_number":"1",
+/// "invoice":{"invoice_key":"<44 digits>","invoice_number":"1000","invoice_series":"1"},
+/// "history":{"shipment_order_volume_id":234,"shipment_order_volume_state":"NEW",
+/// "shipment_order_volume_state_history":3597,"event_date":1427143660182,
+/// "event_date_iso":"2015-03-23T17:47:40.182-03:00","created":...,"created_iso":...,
+/// "provider_message":"Pedido criado","provider_state":"NOVO","esprinter_message":null,
+/// "shipment_order_volume_state_localized":"Criado",
+/// "shipment_volume_micro_state":{"id":..,"code":..,"default_name":..,"name":..,...}}}`,
+/// and per Intelipost's documentation also `sales_order_number`, `tracking_url` and
+/// `estimated_delivery_date`. There is no sales channel: R14 makes the channel `wish` a
+/// condition of the merchant's event rule in Intelipost, so it is never required.
+///
+/// **Lenient where Intelipost varies:** fields we do not read are ignored (a body with extra
+/// fields, a `sales_channel` among them, is accepted); optional fields may be missing or
+/// null; ids and numbers may be strings or integers; dates may be ISO 8601 (offset with or
+/// without a colon) or epoch milliseconds; macro states are matched whatever their case.
+///
+/// **Strict where it must be:** the body is a JSON object; `history` is an object with a
+/// `shipment_order_volume_state` and a date; a field we identify the tracking by has the
+/// right type; and the push names its tracking.
+///
+/// **What identifies the tracking:** the NF-e number, `invoice.invoice_number`. It is our
+/// tracking number for Intelipost (R12), and the one value whose meaning is the same in
+/// Intelipost and here. `tracking_code` is the carrier's number: recorded as a mapping to the
+/// NF-e (R12) and, when a push carries no NF-e, resolved through a mapping Intelipost reported
+/// before (the service does that); never taken as the tracking by itself, since R12 keeps an
+/// unresolved carrier number `PENDING`, never guessed. `order_number` is the shipment order's
+/// number in Intelipost, chosen by the merchant's systems: it names nothing in this service
+/// and is kept in the raw payload only. A body with neither an NF-e nor a tracking code is
+/// refused ([`PushError::Unidentifiable`]).
 pub mod webhook {
     use std::collections::HashMap;
 
     use chrono::{DateTime, Utc};
+    use fulfillment_policy::tracking_number::{is_nfe_number, normalize_tracking_number};
     use serde_json::Value;
     use serde_json::value::RawValue;
 
-    use super::normalize;
+    use super::{known_state, read_unknown};
     use crate::CarrierEvent;
 
     /// What one push tells us.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct IntelipostPush {
-        /// The merchant's sales channel, as configured in Intelipost.
-        pub sales_channel: String,
-        /// The carrier's tracking code, once the volume has one.
+        /// Intelipost's shipment order number: informative only (see the module doc).
+        pub order_number: Option<String>,
+        /// The volume of the shipment order this event is about.
+        pub volume_number: Option<String>,
+        /// The carrier's tracking code (normalised as R3 says), once the volume has one.
         pub tracking_code: Option<String>,
-        /// The NF-e number (digits): our tracking number for Intelipost.
-        pub invoice_number: String,
+        /// The NF-e number (digits) of `invoice.invoice_number`: our tracking number for
+        /// Intelipost (R12), when the push carries it.
+        pub invoice_number: Option<String>,
         pub event: CarrierEvent,
     }
 
@@ -311,6 +383,10 @@ pub mod webhook {
         Missing(String),
         #[error("invalid field `{field}`: {reason}")]
         Invalid { field: String, reason: String },
+        #[error(
+            "the push names no tracking: it carries neither the NF-e number (`invoice.invoice_number`) nor the carrier's tracking code (`tracking_code`)"
+        )]
+        Unidentifiable,
     }
 
     impl PushError {
@@ -318,6 +394,7 @@ pub mod webhook {
         pub fn field(&self) -> Option<&str> {
             match self {
                 Self::Missing(field) | Self::Invalid { field, .. } => Some(field),
+                Self::Unidentifiable => Some("invoice.invoice_number"),
                 _ => None,
             }
         }
@@ -344,14 +421,15 @@ pub mod webhook {
         let fields: HashMap<String, &RawValue> =
             serde_json::from_str(text).map_err(|e| PushError::NotJson(e.to_string()))?;
 
-        let sales_channel = required_text(&fields, "sales_channel")?;
+        // The identifiers first: the tracking they name is what the push is for.
         let tracking_code = match value(&fields, "tracking_code")? {
             None => None,
-            Some(v) => Some(text_of(&v, "tracking_code")?).filter(|t| !t.is_empty()),
-        };
-        let invoice = match value(&fields, "invoice")? {
-            Some(Value::Object(map)) => map,
-            None => return Err(PushError::Missing("invoice".into())),
+            Some(v) => Some(normalize_tracking_number(&text_of(&v, "tracking_code")?)),
+        }
+        .filter(|t| !t.is_empty());
+        let invoice_number = match value(&fields, "invoice")? {
+            None => None,
+            Some(Value::Object(invoice)) => nfe_number(&invoice)?,
             Some(other) => {
                 return Err(PushError::invalid(
                     "invoice",
@@ -359,17 +437,8 @@ pub mod webhook {
                 ));
             }
         };
-        let invoice_number = match invoice.get("invoice_number") {
-            None | Some(Value::Null) => {
-                return Err(PushError::Missing("invoice.invoice_number".into()));
-            }
-            Some(v) => text_of(v, "invoice.invoice_number")?,
-        };
-        if invoice_number.is_empty() || !invoice_number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(PushError::invalid(
-                "invoice.invoice_number",
-                "expected the NF-e number, digits only",
-            ));
+        if invoice_number.is_none() && tracking_code.is_none() {
+            return Err(PushError::Unidentifiable);
         }
         let history = fields
             .get("history")
@@ -377,12 +446,42 @@ pub mod webhook {
             .filter(|raw| raw.get().trim() != "null")
             .ok_or_else(|| PushError::Missing("history".into()))?;
         let event = history_event(history, "history")?;
+        // Informative fields: read when they are text or numbers, else left out.
+        let informative = |name: &str| {
+            value(&fields, name)
+                .ok()
+                .flatten()
+                .as_ref()
+                .and_then(scalar_text)
+                .filter(|t| !t.is_empty())
+        };
         Ok(IntelipostPush {
-            sales_channel,
+            order_number: informative("order_number"),
+            volume_number: informative("volume_number"),
             tracking_code,
             invoice_number,
             event,
         })
+    }
+
+    /// R12: the NF-e number of an `invoice` object, normalised as R3 says (Intelipost sends it
+    /// as a string or an integer); `None` when it is missing, null or empty.
+    fn nfe_number(invoice: &serde_json::Map<String, Value>) -> Result<Option<String>, PushError> {
+        const FIELD: &str = "invoice.invoice_number";
+        let Some(v) = invoice.get("invoice_number").filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let number = normalize_tracking_number(&text_of(v, FIELD)?);
+        if number.is_empty() {
+            return Ok(None);
+        }
+        if !is_nfe_number(&number) {
+            return Err(PushError::invalid(
+                FIELD,
+                "expected the NF-e number, digits only",
+            ));
+        }
+        Ok(Some(number))
     }
 
     /// One history entry (pushed or polled) as an event; `at` names it in errors.
@@ -429,16 +528,19 @@ pub mod webhook {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
         };
+        // The carrier's words (R21): the micro state's name is the most precise, then the
+        // localized macro state, then the carrier's own message.
         let text = micro_text("name")
             .or_else(|| micro_text("default_name"))
             .or_else(|| plain("shipment_order_volume_state_localized"))
             .or_else(|| plain("provider_message"))
             .unwrap_or_default()
             .to_owned();
+        let status = known_state(&state).unwrap_or_else(|| read_unknown(&state, &text));
         Ok(CarrierEvent {
             event_id: event_id.filter(|id| !id.is_empty()),
             occurred_at,
-            status: normalize(&state),
+            status,
             carrier_status_code: state,
             carrier_status_text: text,
             location: location(get("location")),
@@ -446,31 +548,48 @@ pub mod webhook {
         })
     }
 
-    /// When it happened at the carrier (`event_date_iso`, else the epoch milliseconds of
-    /// `event_date`), else when Intelipost recorded it (`created_iso`, `created`).
+    /// When it happened at the carrier (`event_date_iso`, else `event_date`), else when
+    /// Intelipost recorded it (`created_iso`, else `created`). The `_iso` fields are ISO 8601
+    /// with an offset; the others epoch milliseconds (Intelipost's SDKs read them so), though
+    /// an ISO text there is read too.
     fn occurred_at(
         map: &serde_json::Map<String, Value>,
         at: &str,
     ) -> Result<DateTime<Utc>, PushError> {
-        for (iso, millis) in [("event_date_iso", "event_date"), ("created_iso", "created")] {
-            if let Some(v) = map.get(iso).filter(|v| !v.is_null()) {
-                let field = format!("{at}.{iso}");
-                let text = text_of(v, &field)?;
-                return DateTime::parse_from_rfc3339(&text)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| {
-                        PushError::invalid(&field, format!("not an ISO 8601 date-time: {text:?}"))
-                    });
-            }
-            if let Some(v) = map.get(millis).filter(|v| !v.is_null()) {
-                let field = format!("{at}.{millis}");
-                return v
+        for name in ["event_date_iso", "event_date", "created_iso", "created"] {
+            let Some(v) = map.get(name).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let field = format!("{at}.{name}");
+            return match v {
+                Value::Number(n) => n
                     .as_i64()
                     .and_then(DateTime::<Utc>::from_timestamp_millis)
-                    .ok_or_else(|| PushError::invalid(&field, "expected epoch milliseconds"));
-            }
+                    .ok_or_else(|| PushError::invalid(&field, "expected epoch milliseconds")),
+                Value::String(s) => parse_date(s.trim()).ok_or_else(|| {
+                    PushError::invalid(&field, format!("not an ISO 8601 date-time: {s:?}"))
+                }),
+                other => Err(PushError::invalid(
+                    &field,
+                    format!("expected a date-time, got {}", type_name(other)),
+                )),
+            };
         }
         Err(PushError::Missing(format!("{at}.event_date_iso")))
+    }
+
+    /// ISO 8601 with an offset (`-03:00` or `-0300`), or epoch milliseconds written as text.
+    fn parse_date(text: &str) -> Option<DateTime<Utc>> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text
+                .parse::<i64>()
+                .ok()
+                .and_then(DateTime::<Utc>::from_timestamp_millis);
+        }
+        DateTime::parse_from_rfc3339(text)
+            .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     fn location(value: Option<&Value>) -> String {
@@ -497,15 +616,6 @@ pub mod webhook {
                 Err(e) => Err(PushError::invalid(name, e.to_string())),
             },
         }
-    }
-
-    fn required_text(fields: &HashMap<String, &RawValue>, name: &str) -> Result<String, PushError> {
-        let v = value(fields, name)?.ok_or_else(|| PushError::Missing(name.to_owned()))?;
-        let text = text_of(&v, name)?;
-        if text.is_empty() {
-            return Err(PushError::invalid(name, "empty"));
-        }
-        Ok(text)
     }
 
     /// A string, or an integer written as text (Intelipost sends ids and numbers either way).
@@ -543,23 +653,71 @@ mod tests {
     use super::*;
     use TrackingStatus::*;
 
+    // One test per macro state, named by what Intelipost says it means (R21).
+
     #[test]
-    fn every_macro_state() {
-        let expected = [
-            InfoReceived,
-            InfoReceived,
-            InTransit,
-            InTransit,
-            OutForDelivery,
-            Delivered,
-            FailedAttempt,
-            Exception,
-            Cancelled,
-        ];
-        for (state, status) in MACRO_STATES.iter().zip(expected) {
-            assert_eq!(normalize(state), status, "{state}");
+    fn new_shipment_order_created_is_info_received() {
+        assert_eq!(normalize("NEW"), InfoReceived);
+    }
+
+    #[test]
+    fn ready_for_shipping_packed_not_handed_over_is_info_received() {
+        assert_eq!(normalize("READY_FOR_SHIPPING"), InfoReceived);
+    }
+
+    #[test]
+    fn shipped_marked_shipped_by_the_merchant_is_not_a_carrier_scan() {
+        // R6: the shipper's own `shipment_order/shipped` call, not the carrier's scan.
+        assert_eq!(normalize("SHIPPED"), InfoReceived);
+        assert!(!normalize("SHIPPED").is_scan());
+    }
+
+    #[test]
+    fn in_transit_with_the_carrier_is_the_first_scan() {
+        assert_eq!(normalize("IN_TRANSIT"), InTransit);
+        assert!(normalize("IN_TRANSIT").is_scan());
+    }
+
+    #[test]
+    fn to_be_delivered_out_for_delivery() {
+        assert_eq!(normalize("TO_BE_DELIVERED"), OutForDelivery);
+    }
+
+    #[test]
+    fn delivered_is_delivered() {
+        assert_eq!(normalize("DELIVERED"), Delivered);
+    }
+
+    #[test]
+    fn clarify_delivery_fail_a_problem_being_clarified_is_an_exception_not_a_scan() {
+        assert_eq!(normalize("CLARIFY_DELIVERY_FAIL"), Exception);
+        assert!(!normalize("CLARIFY_DELIVERY_FAIL").is_scan());
+    }
+
+    #[test]
+    fn delivery_failed_for_good_is_an_exception() {
+        assert_eq!(normalize("DELIVERY_FAILED"), Exception);
+    }
+
+    #[test]
+    fn cancelled_shipment_order_is_cancelled() {
+        assert_eq!(normalize("CANCELLED"), Cancelled);
+    }
+
+    #[test]
+    fn every_documented_macro_state_has_a_row() {
+        for state in MACRO_STATES {
+            assert!(known_state(state).is_some(), "{state}");
+            // Intelipost's Magento module upper-cases states before matching; so do we.
+            assert_eq!(known_state(&state.to_ascii_lowercase()), known_state(state));
         }
-        assert_eq!(normalize("LOST_IN_SPACE"), InTransit);
+    }
+
+    #[test]
+    fn an_unknown_state_is_read_safely_never_a_scan_nor_final() {
+        let status = normalize("TELEPORTED_BY_TEST");
+        assert_eq!(status, UNKNOWN_STATE_READ_AS);
+        assert!(!status.is_scan() && !status.is_final() && status != Cancelled);
     }
 
     #[test]

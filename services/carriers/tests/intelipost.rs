@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use fulfillment_carriers::intelipost::{API_KEY_HEADER, IntelipostClient, PushError, parse_push};
+use fulfillment_carriers::intelipost::{
+    API_KEY_HEADER, IntelipostClient, IntelipostPush, PushError, parse_push,
+};
 use fulfillment_carriers::{TrackError, TrackReport, TrackingClient, TrackingStatus};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -66,7 +68,8 @@ async fn normal_answer_maps_the_history_of_our_invoice() {
             Expected {
                 id: Some("1384310"),
                 at: "2016-07-01T13:00:00Z",
-                status: TrackingStatus::InTransit,
+                // The shipper's own "shipped" mark: not the carrier's scan (R6).
+                status: TrackingStatus::InfoReceived,
                 code: "SHIPPED",
                 text: "Despachado",
                 location: "",
@@ -153,14 +156,39 @@ async fn rejected_key_is_unauthorized_and_never_shown() {
     assert_no_secret(&err, &[KEY]);
 }
 
-// --- webhook pushes ---
+// --- webhook pushes (R12, R14): fixtures in fixtures/intelipost/README.md ---
+
+fn push(name: &str) -> Result<IntelipostPush, PushError> {
+    parse_push(fixture(&format!("intelipost/{name}")).as_bytes())
+}
 
 #[test]
-fn push_in_transit() {
-    let push = parse_push(fixture("intelipost/push_in_transit.json").as_bytes()).unwrap();
-    assert_eq!(push.sales_channel, "loja-virtual");
+fn push_of_the_sdk_shape_is_read() {
+    let push = push("push_new.json").unwrap();
+    assert_eq!(push.invoice_number.as_deref(), Some("48123"));
+    assert_eq!(push.tracking_code.as_deref(), Some("QB512930466BR"));
+    assert_eq!(push.order_number.as_deref(), Some("WISH-7F3A2"));
+    assert_eq!(push.volume_number.as_deref(), Some("1"));
+    check_events(
+        std::slice::from_ref(&push.event),
+        &[Expected {
+            id: Some("5550101"),
+            // event_date_iso, -03:00, milliseconds kept.
+            at: "2023-11-21T13:20:00.398Z",
+            status: TrackingStatus::InfoReceived,
+            code: "NEW",
+            // No micro state: the localized macro state is the carrier's text.
+            text: "Criado",
+            location: "",
+        }],
+    );
+}
+
+#[test]
+fn push_in_transit_with_micro_state_and_documented_extras() {
+    let push = push("push_in_transit.json").unwrap();
     assert_eq!(push.tracking_code.as_deref(), Some("IP20160701BR"));
-    assert_eq!(push.invoice_number, "12345");
+    assert_eq!(push.invoice_number.as_deref(), Some("12345"));
     check_events(
         std::slice::from_ref(&push.event),
         &[Expected {
@@ -178,7 +206,7 @@ fn push_in_transit() {
 
 #[tokio::test]
 async fn a_pushed_event_and_the_same_event_polled_are_equal() {
-    let push = parse_push(fixture("intelipost/push_in_transit.json").as_bytes()).unwrap();
+    let push = push("push_in_transit.json").unwrap();
     let report = track(json(200, fixture("intelipost/shipment_order.json")))
         .await
         .unwrap();
@@ -190,87 +218,138 @@ async fn a_pushed_event_and_the_same_event_polled_are_equal() {
 }
 
 #[test]
-fn push_cancelled_without_tracking_code() {
-    let push =
-        parse_push(fixture("intelipost/push_cancelled_no_tracking_code.json").as_bytes()).unwrap();
-    assert_eq!(push.sales_channel, "marketplace");
+fn push_with_unknown_extra_fields_and_a_sales_channel_is_accepted() {
+    // R14: the channel is the event rule's condition; a body that carries one anyway is fine.
+    let push = push("push_unsourced_extra_fields.json").unwrap();
+    assert_eq!(push.invoice_number.as_deref(), Some("48123"));
+    assert_eq!(push.event.status, TrackingStatus::InTransit);
+    assert_eq!(push.event.carrier_status_text, "EM TRANSITO");
+    assert_eq!(push.event.event_id.as_deref(), Some("5550177"));
+}
+
+#[test]
+fn push_cancelled_with_numbers_as_integers_and_no_tracking_code() {
+    let push = push("push_unsourced_cancelled_numeric_invoice_no_tracking_code.json").unwrap();
     assert_eq!(push.tracking_code, None);
-    // Sent as a JSON number.
-    assert_eq!(push.invoice_number, "12346");
+    assert_eq!(push.invoice_number.as_deref(), Some("12346"));
+    assert_eq!(push.volume_number.as_deref(), Some("1"));
     assert_eq!(push.event.status, TrackingStatus::Cancelled);
+    // No history id: R22 falls back to a hash of carrier, number, time and status.
     assert_eq!(push.event.event_id, None);
+    // Only epoch milliseconds: event_date.
     assert_eq!(push.event.occurred_at, utc("2016-07-02T22:00:00Z"));
     assert_eq!(push.event.carrier_status_text, "Cancelado");
 }
 
 #[test]
-fn push_missing_invoice() {
-    let err = parse_push(fixture("intelipost/push_missing_invoice.json").as_bytes()).unwrap_err();
-    assert_eq!(err, PushError::Missing("invoice".into()));
-    assert_eq!(err.to_string(), "missing field `invoice`");
-    assert_eq!(err.field(), Some("invoice"));
+fn push_without_invoice_but_with_tracking_code_is_read_for_the_service_to_resolve() {
+    let push = push("push_unsourced_no_invoice.json").unwrap();
+    assert_eq!(push.invoice_number, None);
+    assert_eq!(push.tracking_code.as_deref(), Some("IP20160701BR"));
+    assert_eq!(push.event.status, TrackingStatus::Delivered);
+}
 
-    let err = parse_push(br#"{"sales_channel":"s","invoice":{"invoice_series":"1"},"history":{}}"#)
-        .unwrap_err();
+#[test]
+fn push_naming_no_tracking_is_unidentifiable() {
+    let err = push("push_unsourced_unidentifiable.json").unwrap_err();
+    assert_eq!(err, PushError::Unidentifiable);
     assert_eq!(err.field(), Some("invoice.invoice_number"));
+    assert!(err.to_string().contains("NF-e"), "{err}");
+    let err = parse_push(br#"{"history":{"shipment_order_volume_state":"NEW"}}"#).unwrap_err();
+    assert_eq!(err, PushError::Unidentifiable);
+}
+
+#[test]
+fn push_identifiers_are_normalised_as_r3_says() {
+    let push = parse_push(
+        br#"{"tracking_code":" qb-512930466br ","invoice":{"invoice_number":" 48 123 "},"history":{"shipment_order_volume_state":"in_transit","event_date_iso":"2023-11-22T10:00:00.000-0300"}}"#,
+    )
+    .unwrap();
+    assert_eq!(push.tracking_code.as_deref(), Some("QB512930466BR"));
+    assert_eq!(push.invoice_number.as_deref(), Some("48123"));
+    // Lower case state; an offset without a colon.
+    assert_eq!(push.event.status, TrackingStatus::InTransit);
+    assert_eq!(push.event.occurred_at, utc("2023-11-22T13:00:00Z"));
+}
+
+#[test]
+fn push_of_an_unknown_state_is_stored_raw_and_read_safely() {
+    let push = parse_push(
+        br#"{"invoice":{"invoice_number":"48123"},"history":{"shipment_order_volume_state":"RETURNING_TO_SENDER_BY_TEST","shipment_order_volume_state_history":9,"provider_message":"devolvendo","event_date":1700658000000}}"#,
+    )
+    .unwrap();
+    // R6, R21: never a scan (no confirmed fulfilment), never final, never cancelled.
+    assert_eq!(push.event.status, TrackingStatus::InfoReceived);
+    assert_eq!(
+        push.event.carrier_status_code,
+        "RETURNING_TO_SENDER_BY_TEST"
+    );
+    assert_eq!(push.event.carrier_status_text, "devolvendo");
 }
 
 #[test]
 fn push_wrong_json_types() {
-    let err = parse_push(fixture("intelipost/push_wrong_type.json").as_bytes()).unwrap_err();
+    let err = push("push_wrong_type.json").unwrap_err();
     assert_eq!(
         err.to_string(),
         "invalid field `invoice.invoice_number`: expected a string, got an object"
     );
-    let cases: [(&[u8], &str); 6] = [
+    let cases: [(&[u8], &str); 7] = [
         (br#"[1,2]"#, "the body is not a JSON object"),
         (br#""text""#, "the body is not a JSON object"),
         (
-            br#"{"sales_channel":7.5,"invoice":{"invoice_number":"1"},"history":{}}"#,
-            "invalid field `sales_channel`: expected a string, got a number",
+            br#"{"tracking_code":{"code":"X"},"invoice":{"invoice_number":"1"},"history":{}}"#,
+            "invalid field `tracking_code`: expected a string, got an object",
         ),
         (
-            br#"{"sales_channel":"s","invoice":"123","history":{}}"#,
+            br#"{"invoice":"123","history":{}}"#,
             "invalid field `invoice`: expected an object, got a string",
         ),
         (
-            br#"{"sales_channel":"s","invoice":{"invoice_number":"12-3"},"history":{}}"#,
+            br#"{"invoice":{"invoice_number":"12A3"},"history":{}}"#,
             "invalid field `invoice.invoice_number`: expected the NF-e number, digits only",
         ),
         (
-            br#"{"sales_channel":"s","invoice":{"invoice_number":"123"},"history":[]}"#,
+            br#"{"invoice":{"invoice_number":"123"},"history":[]}"#,
             "invalid field `history`: expected an object, got an array",
+        ),
+        (
+            br#"{"invoice":{"invoice_number":"123"}}"#,
+            "missing field `history`",
         ),
     ];
     for (body, reason) in cases {
         assert_eq!(parse_push(body).unwrap_err().to_string(), reason);
     }
     let err = parse_push(
-        br#"{"sales_channel":"s","invoice":{"invoice_number":"123"},"history":{"shipment_order_volume_state":"DELIVERED","event_date_iso":"yesterday"}}"#,
+        br#"{"invoice":{"invoice_number":"123"},"history":{"shipment_order_volume_state":"DELIVERED","event_date_iso":"yesterday"}}"#,
     )
     .unwrap_err();
     assert_eq!(err.field(), Some("history.event_date_iso"));
     let err = parse_push(
-        br#"{"sales_channel":"s","invoice":{"invoice_number":"123"},"history":{"event_date_iso":"2016-07-01T17:22:00-03:00"}}"#,
+        br#"{"invoice":{"invoice_number":"123"},"history":{"event_date_iso":"2016-07-01T17:22:00-03:00"}}"#,
     )
     .unwrap_err();
     assert_eq!(
         err,
         PushError::Missing("history.shipment_order_volume_state".into())
     );
-    let err = parse_push(br#"{"invoice":{"invoice_number":"123"},"history":{}}"#).unwrap_err();
-    assert_eq!(err, PushError::Missing("sales_channel".into()));
+    let err = parse_push(
+        br#"{"invoice":{"invoice_number":"123"},"history":{"shipment_order_volume_state":"NEW"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err, PushError::Missing("history.event_date_iso".into()));
 }
 
 #[test]
 fn push_not_utf8_not_json_or_empty() {
     assert_eq!(
-        parse_push(b"{\"sales_channel\":\"\xff\"}").unwrap_err(),
+        parse_push(b"{\"order_number\":\"\xff\"}").unwrap_err(),
         PushError::NotUtf8
     );
     assert_eq!(parse_push(b"").unwrap_err(), PushError::Empty);
     assert_eq!(parse_push(b"  \n").unwrap_err(), PushError::Empty);
-    let err = parse_push(b"{\"sales_channel\":").unwrap_err();
+    let err = parse_push(b"{\"order_number\":").unwrap_err();
     assert!(matches!(err, PushError::NotJson(_)), "{err:?}");
     assert!(err.to_string().starts_with("the body is not JSON"), "{err}");
 }

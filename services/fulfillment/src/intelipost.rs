@@ -12,8 +12,6 @@ use crate::input::{Actor, check_id};
 use crate::tracking::{self, IncomingEvent, IngestOutcome, Source};
 
 pub const CARRIER: &str = "intelipost";
-/// R14: the only sales channel whose events are accepted.
-pub const SALES_CHANNEL: &str = "wish";
 const MAX_CREDENTIAL_LEN: usize = 200;
 
 /// The integration as callers see it: never the password or its hash.
@@ -137,14 +135,15 @@ pub fn authenticate(
 
 const DUMMY_HASH: &str = "pbkdf2-sha256$20000$00000000000000000000000000000000$0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One push from Intelipost, parsed.
+/// One push from Intelipost, parsed. There is no sales channel: R14 makes the channel `wish` a
+/// condition of the merchant's event rule in Intelipost, and the body does not carry it.
 #[derive(Debug, Clone)]
 pub struct Push {
-    pub sales_channel: String,
     /// The carrier's own tracking number, when the push carries it.
     pub carrier_number: Option<String>,
-    /// The NF-e invoice number: our tracking number for Intelipost (R12).
-    pub nfe_number: String,
+    /// The NF-e invoice number (`invoice.invoice_number`): our tracking number for Intelipost
+    /// (R12), when the push carries it.
+    pub nfe_number: Option<String>,
     pub event: IncomingEvent,
 }
 
@@ -154,9 +153,14 @@ pub enum PushOutcome {
     Applied { accepted: usize, duplicates: usize },
 }
 
-/// Applies a push for `merchant_id` (authenticated by the caller): records the NF-e mapping
-/// (R12), finds or creates the tracking by NF-e number (resolving a tracking stored under the
-/// carrier's number, R12), and ingests the event (R14).
+/// Applies a push for `merchant_id` (authenticated by the caller): finds the NF-e number the
+/// push is about, records the carrier number's mapping to it (R12), finds or creates the
+/// tracking by NF-e number (resolving a tracking stored under the carrier's number, R12), and
+/// ingests the event (R14, R22: a redelivery changes nothing).
+///
+/// The NF-e is the push's `invoice.invoice_number`; a push without one is identified by its
+/// carrier number only through a mapping Intelipost reported before (a fact, R12). Otherwise
+/// it names no tracking of ours: `INVALID_ARGUMENT`, nothing stored, never guessed.
 pub fn apply_push(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
@@ -164,14 +168,28 @@ pub fn apply_push(
     merchant_id: &str,
     push: &Push,
 ) -> ServiceResult<PushOutcome> {
-    if push.sales_channel != SALES_CHANNEL {
-        return Err(ServiceError::invalid(
-            "SALES_CHANNEL_NOT_WISH",
-            "sales_channel",
-            format!("R14: only sales channel {SALES_CHANNEL:?} is accepted"),
-        ));
-    }
-    let nfe = push.nfe_number.as_str();
+    let nfe = match (push.nfe_number.as_deref(), push.carrier_number.as_deref()) {
+        (Some(nfe), _) => nfe.to_owned(),
+        (None, Some(carrier_number)) => {
+            repo::intelipost::resolve(conn, merchant_id, carrier_number)?.ok_or_else(|| {
+                ServiceError::invalid(
+                    "INTELIPOST_PUSH_UNIDENTIFIED",
+                    "invoice.invoice_number",
+                    format!(
+                        "R12: the push carries no NF-e number (invoice.invoice_number) and Intelipost has not reported one for the carrier's tracking code {carrier_number}; it names no tracking, nothing was stored"
+                    ),
+                )
+            })?
+        }
+        (None, None) => {
+            return Err(ServiceError::invalid(
+                "INTELIPOST_PUSH_UNIDENTIFIED",
+                "invoice.invoice_number",
+                "R12: the push carries neither an NF-e number (invoice.invoice_number) nor a carrier tracking code (tracking_code)",
+            ));
+        }
+    };
+    let nfe = nfe.as_str();
     if let Some(carrier_number) = push.carrier_number.as_deref()
         && carrier_number != nfe
     {

@@ -1,7 +1,11 @@
 //! Carrier webhooks over plain HTTP(S) (R14): `POST /couriers/intelipost/trackings/v1`, with
 //! HTTP Basic auth checked against the merchant's stored Intelipost integration. Answers:
 //! 401 for missing or wrong credentials (nothing stored), 413 for a body over the limit, 400
-//! with the reason for a malformed body, 200 for an applied or redelivered event.
+//! with the reason for a malformed body or one that names no tracking (no NF-e number, and no
+//! carrier tracking code Intelipost has mapped to one, R12), 200 for an applied or redelivered
+//! event (R22). The body is read leniently (unknown and missing optional fields are fine, see
+//! `fulfillment_carriers::intelipost::webhook`); it carries no sales channel and none is
+//! required (R14).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
-use fulfillment_carriers::intelipost::webhook::parse_push;
+use fulfillment_carriers::intelipost::webhook::{PushError, parse_push};
 use fulfillment_core::ServiceError;
 use fulfillment_orders::Actor;
 use fulfillment_orders::intelipost::{self, Push, PushOutcome};
@@ -168,14 +172,18 @@ async fn intelipost_push(
     let parsed = match parse_push(&body) {
         Ok(parsed) => parsed,
         Err(e) => {
+            let reason = match e {
+                PushError::Unidentifiable => "INTELIPOST_PUSH_UNIDENTIFIED",
+                _ => "INTELIPOST_PUSH_MALFORMED",
+            };
             return answer(
                 StatusCode::BAD_REQUEST,
-                json!({ "error": e.to_string(), "field": e.field() }),
+                json!({ "error": e.to_string(), "reason": reason, "field": e.field() }),
             );
         }
     };
+    // R14: no sales channel to check; the merchant's event rule in Intelipost filters it.
     let push = Push {
-        sales_channel: parsed.sales_channel,
         carrier_number: parsed.tracking_code,
         nfe_number: parsed.invoice_number,
         event: IncomingEvent {
@@ -225,9 +233,16 @@ fn failure(error: ServiceError) -> Response {
     if status.is_server_error() {
         tracing::error!(error = %error, "intelipost webhook failed");
     }
+    // The field at fault, as a refused body names it (`{"error", "field"}`).
+    let field = match &error {
+        ServiceError::InvalidArgument { violations, .. } => {
+            violations.first().map(|v| v.field.clone())
+        }
+        _ => None,
+    };
     // Internal errors display as a fixed text: nothing of the database leaks.
     answer(
         status,
-        json!({ "error": error.to_string(), "reason": error.reason() }),
+        json!({ "error": error.to_string(), "reason": error.reason(), "field": field }),
     )
 }

@@ -513,8 +513,8 @@ fn grpcurl_over_mutual_tls_with_tokens_and_no_secret_in_the_logs() {
         &["fulfillment.v1.FulfillmentService/FulfillOrder"],
     );
     assert!(ok, "{text}");
+    // Intelipost's real push shape (no sales channel, R14), for our NF-e number.
     let push = include_str!("../../carriers/tests/fixtures/intelipost/push_in_transit.json")
-        .replace("loja-virtual", "wish")
         .replace("\"12345\"", "\"35190\"");
     let url = server.webhook_url.clone();
     assert!(url.starts_with("https://"), "{url}");

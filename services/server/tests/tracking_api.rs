@@ -394,11 +394,18 @@ async fn stuck(
 const USER: &str = "loja-br@intelipost";
 const PASSWORD: &str = "w3bh00k-Secret!";
 
-/// The documented push (fixture), for sales channel `wish`, NF-e `nfe`, carrier number `code`.
+/// A fixture of ours in Intelipost's real push shape (carriers/tests/fixtures/intelipost).
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../carriers/tests/fixtures/intelipost/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The documented push for NF-e `nfe`, carrier number `code`: no sales channel (R14).
 fn push_body(nfe: &str, code: Option<&str>, state: &str, history_id: i64, at: &str) -> String {
-    let fixture = include_str!("../../carriers/tests/fixtures/intelipost/push_in_transit.json");
-    let mut push: Value = serde_json::from_str(fixture).unwrap();
-    push["sales_channel"] = "wish".into();
+    let mut push = fixture("push_in_transit.json");
     push["invoice"]["invoice_number"] = nfe.into();
     push["tracking_code"] = code.map_or(Value::Null, Into::into);
     push["history"]["shipment_order_volume_state"] = state.into();
@@ -507,25 +514,115 @@ async fn r13_r12_stuck_trackings_say_why_until_intelipost_reports() {
     assert_eq!(code, 200);
 
     // o-2 is confirmed; o-1's tracking now carries the NF-e number, resolved from Intelipost's
-    // report (an audit row says so), and the push applies to it (SHIPPED: the carrier has it).
-    // Only the WishPost parcel, not scanned yet, remains stuck.
+    // report (an audit row says so), and the push applies to it. SHIPPED is the merchant's own
+    // mark in Intelipost, not the carrier's scan (R6): o-1 is not confirmed yet.
     assert!(s.get("m-br", "o-2").await.payment_eligible);
     let o1 = s.get("m-br", "o-1").await.tracking.unwrap();
     assert_eq!(o1.tracking_number, "77001");
+    assert_eq!(o1.status, pb::TrackingStatus::InfoReceived as i32);
     let kinds: Vec<String> = fulfillment_core::repo::audit::events_for_order(&mut s.conn(), "o-1")
         .unwrap()
         .into_iter()
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, ["released", "shipped", "tracking_resolved"]);
-    let left = stuck(&mut s, "m-br", 0, "").await;
-    let left: Vec<_> = left
-        .stuck
-        .iter()
-        .map(|t| (t.order_id.as_str(), t.reason))
-        .collect();
-    assert_eq!(left, [("o-3", pb::StuckReason::NoCarrierScan as i32)]);
+    let reasons = |page: pb::ListStuckTrackingsResponse| -> Vec<(String, i32)> {
+        page.stuck
+            .iter()
+            .map(|t| (t.order_id.clone(), t.reason))
+            .collect()
+    };
+    assert_eq!(
+        reasons(stuck(&mut s, "m-br", 0, "").await),
+        [
+            ("o-1".to_owned(), pb::StuckReason::NoCarrierScan as i32),
+            ("o-3".to_owned(), pb::StuckReason::NoCarrierScan as i32),
+        ]
+    );
+    assert!(!s.get("m-br", "o-1").await.payment_eligible);
+
+    // The carrier's first scan: o-1 is confirmed. Only the WishPost parcel remains stuck.
+    let (code, _) = post(
+        &s,
+        Some((USER, PASSWORD)),
+        push_body(
+            "77001",
+            Some("OB123456789BR"),
+            "IN_TRANSIT",
+            3,
+            "2026-11-23T10:00:00.000-03:00",
+        ),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        reasons(stuck(&mut s, "m-br", 0, "").await),
+        [("o-3".to_owned(), pb::StuckReason::NoCarrierScan as i32)]
+    );
     assert!(s.get("m-br", "o-1").await.payment_eligible);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn r14_a_genuine_push_is_accepted_and_applied() {
+    let mut s = TestServer::start().await;
+    s.merchant("m-br", "BR").await;
+    shipped(&mut s, "m-br", "o-1", "intelipost", "48123").await;
+    connect_intelipost(&mut s, "m-br").await;
+    let mut conn = s.conn();
+    let before = get_by_key(&mut s, "m-br", "intelipost", "48123").await;
+    assert_eq!(before.status, pb::TrackingStatus::Pending as i32);
+
+    // The body as Intelipost's SDK shows it: no sales channel, the NF-e in `invoice`.
+    let genuine = fixture("push_new.json").to_string();
+    let (code, answer) = post(&s, Some((USER, PASSWORD)), genuine.clone()).await;
+    assert_eq!(
+        (code, answer["accepted"].as_i64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    let tracking = get_by_key(&mut s, "m-br", "intelipost", "48123").await;
+    // It leaves PENDING; NEW is not a scan, so nothing is confirmed yet (R6, R21).
+    assert_eq!(tracking.status, pb::TrackingStatus::InfoReceived as i32);
+    assert_eq!(tracking.confirmed_fulfillment_at, None);
+    assert_eq!(tracking.checkpoints[0].carrier_status_code, "NEW");
+    assert_eq!(tracking.checkpoints[0].carrier_status_text, "Criado");
+    assert!(!s.get("m-br", "o-1").await.payment_eligible);
+    // R12: the carrier's tracking code is recorded against the NF-e.
+    let mapped =
+        fulfillment_core::repo::intelipost::resolve(&mut conn, "m-br", "QB512930466BR").unwrap();
+    assert_eq!(mapped.as_deref(), Some("48123"));
+
+    // A body with fields we do not know, a sales channel among them, is accepted (R14) and
+    // its real scan confirms fulfilment at the carrier's time.
+    let mut extra = fixture("push_unsourced_extra_fields.json");
+    extra["sales_channel"] = "loja-virtual".into();
+    let (code, answer) = post(&s, Some((USER, PASSWORD)), extra.to_string()).await;
+    assert_eq!(
+        (code, answer["accepted"].as_i64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    let tracking = get_by_key(&mut s, "m-br", "intelipost", "48123").await;
+    assert_eq!(tracking.status, pb::TrackingStatus::InTransit as i32);
+    let scanned = Utc.with_ymd_and_hms(2023, 11, 22, 13, 0, 0).unwrap();
+    assert_eq!(tracking.confirmed_fulfillment_at, Some(ts(scanned)));
+    assert!(s.get("m-br", "o-1").await.payment_eligible);
+
+    // Redelivered, in any order: nothing changes (R22).
+    for body in [genuine, extra.to_string()] {
+        let (code, answer) = post(&s, Some((USER, PASSWORD)), body).await;
+        assert_eq!(
+            (code, answer["duplicates"].as_i64()),
+            (200, Some(1)),
+            "{answer}"
+        );
+    }
+    assert_eq!(count(&mut conn, "tracking_events"), 2);
+    assert_eq!(
+        get_by_key(&mut s, "m-br", "intelipost", "48123").await,
+        tracking
+    );
     s.stop().await;
 }
 
@@ -553,29 +650,46 @@ async fn r14_the_webhook_checks_credentials_body_and_redelivery() {
     assert_eq!(count(&mut conn, "tracking_events"), 0);
     assert_eq!(count(&mut conn, "intelipost_nfe_mappings"), 0);
 
-    // Malformed bodies: 400 with the reason; another sales channel: 400.
+    // Malformed bodies: 400 with the reason and the field at fault; nothing stored.
     for (bad, says) in [
         ("".to_owned(), "empty"),
         ("{not json".to_owned(), "JSON"),
         ("[1,2]".to_owned(), "object"),
         (
-            body.replace("\"wish\"", "\"loja-virtual\""),
-            "sales channel",
+            fixture("push_wrong_type.json").to_string(),
+            "invoice.invoice_number",
         ),
     ] {
         let (code, answer) = post(&s, Some((USER, PASSWORD)), bad).await;
         assert_eq!(code, 400, "{says}: {answer}");
         assert!(answer["error"].as_str().unwrap().contains(says), "{answer}");
     }
-    let missing_invoice =
-        include_str!("../../carriers/tests/fixtures/intelipost/push_missing_invoice.json")
-            .replace("loja-virtual", "wish");
-    let (code, answer) = post(&s, Some((USER, PASSWORD)), missing_invoice).await;
-    assert_eq!(code, 400);
+    // A body that names no tracking: 400, saying so.
+    let (code, answer) = post(
+        &s,
+        Some((USER, PASSWORD)),
+        fixture("push_unsourced_unidentifiable.json").to_string(),
+    )
+    .await;
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(answer["reason"], "INTELIPOST_PUSH_UNIDENTIFIED", "{answer}");
+    assert_eq!(answer["field"], "invoice.invoice_number", "{answer}");
     assert!(
-        answer["field"].as_str().unwrap().contains("invoice"),
+        answer["error"].as_str().unwrap().contains("NF-e"),
         "{answer}"
     );
+    // No NF-e, and a carrier code Intelipost has not mapped yet: 400, never guessed (R12).
+    let mut no_invoice = fixture("push_unsourced_no_invoice.json");
+    no_invoice["tracking_code"] = "OB123456789BR".into();
+    no_invoice["history"]["event_date_iso"] = "2026-11-24T09:00:00.000-03:00".into();
+    let (code, answer) = post(&s, Some((USER, PASSWORD)), no_invoice.to_string()).await;
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(answer["reason"], "INTELIPOST_PUSH_UNIDENTIFIED", "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("OB123456789BR"),
+        "{answer}"
+    );
+    assert_eq!(count(&mut conn, "tracking_events"), 0);
     // Over the body limit: 413.
     let (code, _) = post(&s, Some((USER, PASSWORD)), "x".repeat(100 * 1024)).await;
     assert_eq!(code, 413);
@@ -605,6 +719,18 @@ async fn r14_the_webhook_checks_credentials_body_and_redelivery() {
         get_by_key(&mut s, "m-br", "intelipost", "35190").await,
         tracking
     );
+
+    // Now that Intelipost has mapped the carrier's code, a push without an NF-e is resolved
+    // through it (R12) and applies to the NF-e tracking.
+    let (code, answer) = post(&s, Some((USER, PASSWORD)), no_invoice.to_string()).await;
+    assert_eq!(
+        (code, answer["accepted"].as_i64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    let delivered = get_by_key(&mut s, "m-br", "intelipost", "35190").await;
+    assert_eq!(delivered.status, pb::TrackingStatus::Delivered as i32);
+    assert_eq!(count(&mut conn, "tracking_events"), 2);
 
     // R12: fulfilling by API with the carrier's number now stores the NF-e number.
     s.release_at("m-br", "o-2", today() - Duration::days(1), alice())
