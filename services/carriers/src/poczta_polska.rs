@@ -451,10 +451,12 @@ impl PocztaPolskaClient {
             .body(body);
         let answer = http::send(request).await?;
         if !answer.status.is_success() {
-            // SOAP 1.1 reports faults (a rejected UsernameToken among them) as HTTP 500.
-            if let Ok(Parsed {
-                fault: Some(fault), ..
-            }) = answer.text().and_then(parse_xml)
+            // SOAP 1.1 reports faults (a rejected UsernameToken among them) as HTTP 500. A 429
+            // stays a rate limit whatever its body, so its Retry-After reaches the poller.
+            if answer.status.as_u16() != 429
+                && let Ok(Parsed {
+                    fault: Some(fault), ..
+                }) = answer.text().and_then(parse_xml)
             {
                 return Err(fault.into_error(answer.status.as_u16()));
             }
