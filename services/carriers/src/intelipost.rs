@@ -76,8 +76,8 @@ pub const MACRO_STATES: [&str; 9] = [
 /// What an unknown macro state is read as: `INFO_RECEIVED`. Not a scan (R6, R21: it would
 /// confirm fulfilment and make the order payable on a word we do not know), not `CANCELLED`,
 /// not final (pushes and polls go on, and the next known state sets the status). The event is
-/// still stored with Intelipost's raw code and text (R21) and logged, so the state can be
-/// added here.
+/// still stored with Intelipost's raw code and text (R21), logged once per state and counted
+/// ([`crate::normalize::unknown_status`]) so it can be seen and added here.
 pub const UNKNOWN_STATE_READ_AS: TrackingStatus = TrackingStatus::InfoReceived;
 
 /// A macro state mapped to ours (R21). Intelipost's own modules split the states into
@@ -103,16 +103,10 @@ pub fn normalize(state: &str) -> TrackingStatus {
     known_state(state).unwrap_or_else(|| read_unknown(state.trim(), ""))
 }
 
-/// An unknown macro state: logged with Intelipost's words, read as [`UNKNOWN_STATE_READ_AS`].
+/// An unknown macro state (R21): counted, logged once per state with Intelipost's words
+/// ([`crate::normalize::unknown_status`]), read as [`UNKNOWN_STATE_READ_AS`].
 fn read_unknown(state: &str, text: &str) -> TrackingStatus {
-    tracing::warn!(
-        carrier = CODE,
-        state,
-        text,
-        read_as = %UNKNOWN_STATE_READ_AS,
-        "unknown Intelipost macro state: stored with its raw code and text, read as {UNKNOWN_STATE_READ_AS}; add it to the table"
-    );
-    UNKNOWN_STATE_READ_AS
+    crate::normalize::unknown_status(CODE, state, text, UNKNOWN_STATE_READ_AS)
 }
 
 /// The table above; `None` for a state it does not have.
@@ -714,10 +708,15 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_state_is_read_safely_never_a_scan_nor_final() {
+    fn an_unknown_state_is_read_safely_never_a_scan_nor_final_and_counted() {
+        let before = crate::normalize::unknown_status_count(CODE, "TELEPORTED_BY_TEST");
         let status = normalize("TELEPORTED_BY_TEST");
         assert_eq!(status, UNKNOWN_STATE_READ_AS);
         assert!(!status.is_scan() && !status.is_final() && status != Cancelled);
+        assert_eq!(
+            crate::normalize::unknown_status_count(CODE, "TELEPORTED_BY_TEST"),
+            before + 1
+        );
     }
 
     #[test]

@@ -274,6 +274,13 @@ fn push_identifiers_are_normalised_as_r3_says() {
 
 #[test]
 fn push_of_an_unknown_state_is_stored_raw_and_read_safely() {
+    let seen = || {
+        fulfillment_carriers::normalize::unknown_status_count(
+            "intelipost",
+            "RETURNING_TO_SENDER_BY_TEST",
+        )
+    };
+    let before = seen();
     let push = parse_push(
         br#"{"invoice":{"invoice_number":"48123"},"history":{"shipment_order_volume_state":"RETURNING_TO_SENDER_BY_TEST","shipment_order_volume_state_history":9,"provider_message":"devolvendo","event_date":1700658000000}}"#,
     )
@@ -285,6 +292,8 @@ fn push_of_an_unknown_state_is_stored_raw_and_read_safely() {
         "RETURNING_TO_SENDER_BY_TEST"
     );
     assert_eq!(push.event.carrier_status_text, "devolvendo");
+    // Counted, so it can be seen and added to the table.
+    assert_eq!(seen(), before + 1);
 }
 
 #[test]
