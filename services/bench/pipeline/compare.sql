@@ -24,7 +24,8 @@ SELECT 'order_trackings current=' || is_current || ' replaced=' || (replaced_at 
        || ' confirmed_removed=' || (confirmed_removed_at IS NOT NULL)
        || ' decided=' || (cancellation_decided_at IS NOT NULL)
        || ' outcome=' || coalesce(cancellation_outcome, '-')
-       || ' aplus_reset=' || (aplus_reset_at IS NOT NULL), count(*)
+       || ' aplus_reset=' || (aplus_reset_at IS NOT NULL)
+       || ' aplus_leaves=' || coalesce(aplus_leaves::text, '-'), count(*)
 FROM order_trackings GROUP BY 1 ORDER BY 1;
 
 SELECT 'order_events kind=' || kind || ' actor=' || actor || ' ' || coalesce(state_before, '-')
@@ -54,13 +55,13 @@ SELECT 'checksum order_trackings (link, steps, outcome)',
            cancellation_detected_at IS NOT NULL, confirmed_removed_at IS NOT NULL,
            confirmed_removed_at = cancellation_detected_at,
            cancellation_decided_at IS NOT NULL, cancellation_outcome,
-           aplus_reset_at IS NOT NULL), 0))
+           aplus_reset_at IS NOT NULL, aplus_reset_at = cancellation_decided_at, aplus_leaves), 0))
 FROM order_trackings;
 
-SELECT 'checksum order_events (order, actor, kind, states, policy, details)',
+SELECT 'checksum order_events (order, actor, kind, states, policy, details without new_deadline)',
        count(*) || ':' || sum(hashtextextended(concat_ws('|',
            order_id, merchant_id, actor, kind, state_before, state_after, policy_version,
-           details::text,
+           (details - 'new_deadline')::text,
            CASE WHEN occurred_at >= :stamped THEN 'now' ELSE occurred_at::text END), 0))
 FROM order_events;
 
@@ -71,6 +72,9 @@ SELECT 'checksum outbox (event id, type, order, payload without new_deadline)',
 FROM outbox;
 
 -- The "now" relations, which the checksums cannot compare by value.
+SELECT 're_released audit rows whose new_deadline is not the order''s deadline',
+       count(*) FILTER (WHERE (e.details ->> 'new_deadline')::timestamptz <> o.fulfillment_deadline)
+FROM order_events e JOIN orders o ON o.id = e.order_id WHERE e.kind = 're_released';
 SELECT 're-released orders whose deadline is not re-release + 5 days',
        count(*) FILTER (WHERE fulfillment_deadline <> order_re_released_date + interval '5 days')
 FROM orders WHERE is_re_released;

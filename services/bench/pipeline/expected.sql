@@ -47,7 +47,9 @@ FROM expected e
 JOIN order_trackings ot ON ot.order_id = e.order_id
 JOIN orders o ON o.id = e.order_id
 WHERE ot.cancellation_outcome IS DISTINCT FROM e.outcome
-   OR (ot.aplus_reset_at IS NOT NULL) <> (e.outcome = 'RE_RELEASE' AND e.aplus_by_carrier)
+   OR (ot.aplus_reset_at IS NOT NULL) <> (e.outcome = 'RE_RELEASE')
+   OR coalesce(ot.aplus_leaves, false) <> (e.outcome = 'RE_RELEASE' AND e.aplus_by_carrier)
+   OR (e.outcome = 'RE_RELEASE' AND e.aplus_by_carrier AND o.is_advanced_logistics)
    OR o.state <> CASE e.outcome WHEN 'RE_RELEASE' THEN 'APPROVED' WHEN 'REFUND' THEN 'REFUNDED'
                                 ELSE 'SHIPPED' END;
 

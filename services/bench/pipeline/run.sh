@@ -116,7 +116,7 @@ for run in $(seq "$RUNS"); do
     STATUS=1
   fi
   if [ "${VERBOSE:-0}" = 1 ]; then cat "$WORK/pipeline.state"; fi
-  echo "ratio pipeline / set-based: $(calc "f'{$PIPE_TOTAL / $SQL_TOTAL:.1f}'") (goal: at most 3)"
+  echo "ratio pipeline / set-based: $(calc "f'{$PIPE_TOTAL / $SQL_TOTAL:.1f}'") (bar: at most 2, goal: 1.5)"
 done
 exit $STATUS
 }

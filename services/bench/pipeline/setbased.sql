@@ -6,7 +6,10 @@
 -- and the outbox rows with the same event ids and payloads. It is the benchmark's baseline
 -- (services/bench/pipeline/run.sh) and must leave the same end state as the three binaries.
 -- Not done here: worker_runs rows (bookkeeping of the binaries, not the orders' state).
--- The decision logic mirrors fulfillment_policy::cancellation::decide_cancellation.
+-- The decision logic mirrors fulfillment_policy::cancellation::decide_cancellation. The A+ part
+-- of a re-release (R18) is written in the re-release's own statement, as re-release-decider
+-- does; aplus-reset's queue (re-releases decided without it) is then empty, so it has no
+-- statement here.
 \set ON_ERROR_STOP 1
 SET TIME ZONE 'UTC';
 
@@ -48,9 +51,8 @@ CREATE FUNCTION pg_temp.address(a jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
         'phone_number', coalesce(a ->> 'phone_number', ''))
 $$;
 
--- Every cancelled tracking link with decide_cancellation's answer for it, for the state the
--- deciding step passes (the order's; APPROVED for a link replaced since detection, as the
--- decider does). `outcome` is the policy's; the decider overrides it for replaced links.
+-- Every cancelled tracking link with decide_cancellation's answer for it (a link replaced
+-- since detection is NOT_APPLICABLE, R4).
 CREATE TEMP VIEW cancellation_decisions AS
 SELECT l.*,
        d.outcome,
@@ -70,8 +72,10 @@ SELECT l.*,
            'explanation', CASE
                WHEN lower(l.carrier) <> 'wishpost' THEN
                    'R15: only WishPost cancellations are handled; this tracking is "' || l.carrier || '"'
-               WHEN l.decided_state <> 'SHIPPED' THEN
-                   'R15: the order is ' || l.decided_state || ', not SHIPPED'
+               WHEN NOT l.is_current THEN
+                   'R4: the cancelled tracking was replaced with modify-tracking since; nothing to decide'
+               WHEN l.state <> 'SHIPPED' THEN
+                   'R15: the order is ' || l.state || ', not SHIPPED'
                WHEN l.initial_released_at < l.confirmed_removal_from THEN
                    'R15: released before ' || pg_temp.rfc3339(l.confirmed_removal_from)
                        || '; the confirmed date stays'
@@ -105,9 +109,7 @@ FROM (
            o.id AS order_id, o.merchant_id, o.state, o.initial_released_at,
            o.is_advanced_logistics, m.country AS merchant_country, t.carrier, t.tracking_number,
            t.confirmed_fulfillment_at, t.cancelled_at,
-           -- reconcile.rs cancelled_by(): anything but MERCHANT is the carrier.
-           CASE WHEN t.cancelled_by = 'MERCHANT' THEN 'MERCHANT' ELSE 'CARRIER' END AS cancelled_by,
-           CASE WHEN ot.is_current THEN o.state ELSE 'APPROVED' END AS decided_state,
+           t.cancelled_by,
            (t.cancelled_at AT TIME ZONE 'UTC')::date - (o.initial_released_at AT TIME ZONE 'UTC')::date
                AS days,
            p.version AS policy_version, p.rerelease_window_days AS threshold,
@@ -124,7 +126,7 @@ FROM (
 ) l
 CROSS JOIN LATERAL (
     SELECT CASE
-               WHEN lower(l.carrier) <> 'wishpost' OR l.decided_state <> 'SHIPPED'
+               WHEN lower(l.carrier) <> 'wishpost' OR NOT l.is_current OR l.state <> 'SHIPPED'
                     OR l.initial_released_at < l.confirmed_removal_from
                     OR l.confirmed_fulfillment_at IS NULL THEN 'NOT_APPLICABLE'
                WHEN NOT l.eligible_country OR l.cancelled_at < l.rerelease_from THEN 'FLAG_ONLY'
@@ -166,20 +168,39 @@ SELECT c.order_id, c.merchant_id, 'worker:cancellation-detector',
 FROM c
 ORDER BY c.link_id;
 
--- re-release-decider (R16, R17): RE_RELEASE back to APPROVED with a new deadline, the flag, the
--- link retired, outbox order.re_released; REFUND refunded TRACKING_CANCELLED_LATE, outbox
--- refund.requested; FLAG_ONLY nothing more; a link replaced since detection NOT_APPLICABLE.
+-- re-release-decider (R16-R18): RE_RELEASE back to APPROVED with a new deadline counted from the
+-- re-release, the flag, and for A+ orders the carrier cancelled the customer's address and out of
+-- A+, in the same row write; the link retired, outbox order.re_released. REFUND refunded
+-- TRACKING_CANCELLED_LATE, outbox refund.requested; FLAG_ONLY and NOT_APPLICABLE nothing more.
 WITH c AS MATERIALIZED (
-    SELECT d.*, CASE WHEN d.is_current THEN d.outcome ELSE 'NOT_APPLICABLE' END AS decided
+    SELECT d.*, d.outcome AS decided,
+           pg_temp.address(jsonb_build_object(
+               'name', o.ship_name, 'street_address1', o.ship_street_address1,
+               'street_address2', o.ship_street_address2, 'city', o.ship_city,
+               'state', o.ship_state, 'zipcode', o.ship_zipcode, 'country', o.ship_country,
+               'phone_number', o.ship_phone_number)) AS ship_from,
+           pg_temp.address(o.customer_shipping_detail) AS ship_to
     FROM cancellation_decisions d
+    JOIN orders o ON o.id = d.order_id
     WHERE d.cancellation_detected_at IS NOT NULL AND d.cancellation_decided_at IS NULL
 ), re_released AS (
     UPDATE orders o
     SET state = 'APPROVED', released_at = now(),
         fulfillment_deadline = now() + c.rerelease_deadline_days * interval '1 day',
         is_re_released = true, order_re_released_date = now(),
-        flags = ARRAY(SELECT DISTINCT unnest(o.flags || CASE WHEN c.aplus_leaves THEN '{}'::text[]
-                                                              ELSE '{TRACKING_NUMBER_CANCELLED}'::text[] END)),
+        flags = ARRAY(SELECT DISTINCT f FROM unnest(o.flags || CASE WHEN c.aplus_leaves
+                                                                  THEN '{APLUS_TRACKING_NUMBER_CANCELLED}'::text[]
+                                                                  ELSE '{TRACKING_NUMBER_CANCELLED}'::text[] END) f
+                      ORDER BY f),
+        is_advanced_logistics = o.is_advanced_logistics AND NOT c.aplus_leaves,
+        ship_name = CASE WHEN c.aplus_leaves THEN c.ship_to ->> 'name' ELSE o.ship_name END,
+        ship_street_address1 = CASE WHEN c.aplus_leaves THEN c.ship_to ->> 'street_address1' ELSE o.ship_street_address1 END,
+        ship_street_address2 = CASE WHEN c.aplus_leaves THEN c.ship_to ->> 'street_address2' ELSE o.ship_street_address2 END,
+        ship_city = CASE WHEN c.aplus_leaves THEN c.ship_to ->> 'city' ELSE o.ship_city END,
+        ship_state = CASE WHEN c.aplus_leaves THEN c.ship_to ->> 'state' ELSE o.ship_state END,
+        ship_zipcode = CASE WHEN c.aplus_leaves THEN c.ship_to ->> 'zipcode' ELSE o.ship_zipcode END,
+        ship_country = CASE WHEN c.aplus_leaves THEN c.ship_to ->> 'country' ELSE o.ship_country END,
+        ship_phone_number = CASE WHEN c.aplus_leaves THEN c.ship_to ->> 'phone_number' ELSE o.ship_phone_number END,
         updated_at = now()
     FROM c
     WHERE o.id = c.order_id AND c.decided = 'RE_RELEASE'
@@ -191,9 +212,11 @@ WITH c AS MATERIALIZED (
     WHERE o.id = c.order_id AND c.decided = 'REFUND'
 ), links AS (
     UPDATE order_trackings ot
-    SET is_current = CASE WHEN c.decided = 'RE_RELEASE' THEN false ELSE ot.is_current END,
+    SET is_current = ot.is_current AND c.decided <> 'RE_RELEASE',
         replaced_at = CASE WHEN c.decided = 'RE_RELEASE' THEN now() ELSE ot.replaced_at END,
-        cancellation_decided_at = now(), cancellation_outcome = c.decided
+        cancellation_decided_at = now(), cancellation_outcome = c.decided,
+        aplus_leaves = CASE WHEN c.decided = 'RE_RELEASE' THEN c.aplus_leaves END,
+        aplus_reset_at = CASE WHEN c.decided = 'RE_RELEASE' THEN now() ELSE ot.aplus_reset_at END
     FROM c
     WHERE ot.id = c.link_id
 ), outbox_rows AS (
@@ -206,7 +229,11 @@ WITH c AS MATERIALIZED (
            CASE WHEN c.decided = 'RE_RELEASE'
                 THEN jsonb_build_object('order_id', c.order_id,
                                         'cancelled_tracking_number', c.tracking_number,
-                                        'new_deadline', pg_temp.rfc3339z(now() + c.rerelease_deadline_days * interval '1 day'))
+                                        'new_deadline', pg_temp.rfc3339z(now() + c.rerelease_deadline_days * interval '1 day'),
+                                        'left_aplus_program', c.aplus_leaves)
+                     || CASE WHEN c.aplus_leaves
+                             THEN jsonb_build_object('ship_to_country', c.ship_to ->> 'country')
+                             ELSE '{}'::jsonb END
                 ELSE jsonb_build_object('order_id', c.order_id, 'reason', 'TRACKING_CANCELLED_LATE') END,
            now()
     FROM c
@@ -224,63 +251,21 @@ SELECT c.order_id, c.merchant_id, 'worker:re-release-decider',
        CASE c.decided WHEN 'RE_RELEASE' THEN 'APPROVED' WHEN 'REFUND' THEN 'REFUNDED'
                       ELSE c.state END,
        c.policy_version,
-       c.inputs || jsonb_build_object('rule', 'R16', 'outcome', c.decided), now()
-FROM c
-ORDER BY c.link_id;
-
--- aplus-reset (R18): re-released A+ orders whose tracking the carrier cancelled leave the
--- program: flag, shipping detail = the customer's own address, outbox merchant.notified.
-WITH c AS MATERIALIZED (
-    SELECT ot.id AS link_id, o.id AS order_id, o.merchant_id, o.state,
-           pg_temp.address(jsonb_build_object(
-               'name', o.ship_name, 'street_address1', o.ship_street_address1,
-               'street_address2', o.ship_street_address2, 'city', o.ship_city,
-               'state', o.ship_state, 'zipcode', o.ship_zipcode, 'country', o.ship_country,
-               'phone_number', o.ship_phone_number)) AS ship_from,
-           pg_temp.address(o.customer_shipping_detail) AS ship_to,
-           p.version AS policy_version
-    FROM order_trackings ot
-    JOIN trackings t ON t.id = ot.tracking_id
-    JOIN orders o ON o.id = ot.order_id
-    CROSS JOIN (SELECT version FROM policies WHERE effective_from <= now()
-                ORDER BY effective_from DESC LIMIT 1) p
-    WHERE t.cancelled_at IS NOT NULL
-      AND ot.cancellation_outcome = 'RE_RELEASE' AND ot.aplus_reset_at IS NULL
-      AND o.is_advanced_logistics AND t.cancelled_by = 'CARRIER'
-), reset AS (
-    UPDATE orders o
-    SET is_advanced_logistics = false,
-        flags = ARRAY(SELECT DISTINCT unnest(o.flags || ARRAY['APLUS_TRACKING_NUMBER_CANCELLED'])),
-        ship_name = c.ship_to ->> 'name', ship_street_address1 = c.ship_to ->> 'street_address1',
-        ship_street_address2 = c.ship_to ->> 'street_address2', ship_city = c.ship_to ->> 'city',
-        ship_state = c.ship_to ->> 'state', ship_zipcode = c.ship_to ->> 'zipcode',
-        ship_country = c.ship_to ->> 'country', ship_phone_number = c.ship_to ->> 'phone_number',
-        updated_at = now()
-    FROM c
-    WHERE o.id = c.order_id
-), links AS (
-    UPDATE order_trackings ot SET aplus_reset_at = now() FROM c WHERE ot.id = c.link_id
-), events AS (
-    INSERT INTO order_events (order_id, merchant_id, actor, kind, state_before, state_after,
-                              policy_version, details, occurred_at)
-    SELECT c.order_id, c.merchant_id, 'worker:aplus-reset', 'aplus_left_program', c.state, c.state,
-           c.policy_version,
-           jsonb_build_object('rule', 'R18', 'cancelled_by', 'CARRIER',
-                              'flag', 'APLUS_TRACKING_NUMBER_CANCELLED',
-                              'shipping_detail_before', c.ship_from,
-                              'shipping_detail_after', c.ship_to),
-           now()
-    FROM c
-    ORDER BY c.link_id
-)
-INSERT INTO outbox (event_id, event_type, merchant_id, order_id, payload, created_at)
-SELECT 'merchant.notified:aplus_left_program:' || c.order_id || ':' || c.link_id,
-       'merchant.notified', c.merchant_id, c.order_id,
-       jsonb_build_object('order_id', c.order_id, 'reason', 'aplus_left_program',
-                          'ship_to_country', c.ship_to ->> 'country'),
+       c.inputs || jsonb_build_object('rule', 'R16')
+           || CASE WHEN c.decided = 'RE_RELEASE' THEN
+                  jsonb_build_object(
+                      'flags', jsonb_build_array(CASE WHEN c.aplus_leaves
+                                                      THEN 'APLUS_TRACKING_NUMBER_CANCELLED'
+                                                      ELSE 'TRACKING_NUMBER_CANCELLED' END),
+                      'new_deadline', pg_temp.rfc3339z(now() + c.rerelease_deadline_days * interval '1 day'),
+                      'left_aplus_program', c.aplus_leaves)
+                  || CASE WHEN c.aplus_leaves
+                          THEN jsonb_build_object('shipping_detail_before', c.ship_from,
+                                                  'shipping_detail_after', c.ship_to)
+                          ELSE '{}'::jsonb END
+              ELSE '{}'::jsonb END,
        now()
 FROM c
-ORDER BY c.link_id
-ON CONFLICT (event_id) DO NOTHING;
+ORDER BY c.link_id;
 
 COMMIT;

@@ -143,14 +143,15 @@ async fn decide(
     days_after_release: i64,
     by: pb::CancelledBy,
 ) -> pb::CancellationDecision {
+    let cancelled = today() - Duration::days(2) + Duration::days(days_after_release);
     s.policy
         .decide_cancellation(pb::DecideCancellationRequest {
             merchant_id: merchant.into(),
             order_id: id.into(),
-            cancelled_at: Some(ts(
-                today() - Duration::days(2) + Duration::days(days_after_release)
-            )),
+            cancelled_at: Some(ts(cancelled)),
             cancelled_by: by as i32,
+            // Decided two days after the cancellation arrived.
+            re_released_at: Some(ts(cancelled + Duration::days(2))),
         })
         .await
         .unwrap()
@@ -177,6 +178,10 @@ async fn r16_cancelled_within_24_days_re_releases_and_from_25_days_refunds() {
     assert!(d24.remove_confirmed_date && d24.set_cancelled_flag);
     assert_eq!(d24.flags, [pb::OrderFlag::TrackingNumberCancelled as i32]);
     assert_eq!(d24.policy_version, 1);
+    // R16: the new deadline counts from the re-release the what-if assumes, not the cancellation.
+    let re_released = today() - Duration::days(2) + Duration::days(24 + 2);
+    assert_eq!(d24.re_released_at, Some(ts(re_released)));
+    assert_eq!(d24.new_deadline, Some(ts(re_released + Duration::days(5))));
     let d25 = decide(&mut s, "m-cn", "o-1", 25, pb::CancelledBy::Carrier).await;
     assert_eq!(
         d25.outcome,

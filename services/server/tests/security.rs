@@ -424,6 +424,7 @@ async fn abuse_suite_huge_negative_and_far_off_values_name_the_field() {
             order_id: "o-1".into(),
             cancelled_at: ts(-1, 0),
             cancelled_by: pb::CancelledBy::Carrier as i32,
+            re_released_at: None,
         })
         .await
         .unwrap_err();

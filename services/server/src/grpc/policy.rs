@@ -114,11 +114,16 @@ impl PolicyService for PolicyApi {
             "cancelled_at",
             &self.state,
         )?;
-        let decided_at = time_or_now(
-            request.get_ref().re_released_at.as_ref(),
-            "re_released_at",
-            &self.state,
-        )?;
+        // A decision cannot precede its cancellation: a what-if about a future cancellation
+        // is decided the moment it arrives unless the caller says otherwise.
+        let decided_at = match request.get_ref().re_released_at.as_ref() {
+            None => self.state.clock.now().max(at),
+            Some(_) => time_or_now(
+                request.get_ref().re_released_at.as_ref(),
+                "re_released_at",
+                &self.state,
+            )?,
+        };
         if decided_at < at {
             return Err(invalid_field(
                 "RE_RELEASE_BEFORE_CANCELLATION",
