@@ -104,7 +104,7 @@ SELECT l.*,
                               ELSE '' END
            END) AS inputs
 FROM (
-    SELECT ot.id AS link_id, ot.is_current, ot.cancellation_detected_at,
+    SELECT ot.id AS link_id, ot.tracking_id, ot.is_current, ot.cancellation_detected_at,
            ot.cancellation_decided_at, ot.cancellation_outcome, ot.aplus_reset_at,
            o.id AS order_id, o.merchant_id, o.state, o.initial_released_at,
            o.is_advanced_logistics, m.country AS merchant_country, t.carrier, t.tracking_number,
@@ -148,6 +148,10 @@ WITH c AS MATERIALIZED (
         updated_at = now()
     FROM c
     WHERE o.id = c.order_id AND c.flagged
+), detected_trackings AS (
+    -- Out of the detector's queue (trackings_to_detect), as the detector's batch does.
+    UPDATE trackings t SET cancellation_detected_at = now()
+    WHERE t.id IN (SELECT tracking_id FROM c) AND t.cancellation_detected_at IS NULL
 ), links AS (
     UPDATE order_trackings ot
     SET cancellation_detected_at = now(),

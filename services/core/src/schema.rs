@@ -278,6 +278,7 @@ diesel::table! {
         poll_failures -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        cancellation_detected_at -> Nullable<Timestamptz>,
     }
 }
 

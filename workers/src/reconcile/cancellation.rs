@@ -109,7 +109,12 @@ impl Step for CancellationDetector {
         after: i64,
     ) -> ServiceResult<Batch> {
         let links = repo::claim_cancelled(conn, CancellationQueue::Detect, after, limit)?;
-        let mut batch = batch_of(&links, after);
+        // This queue is walked by tracking (see `CancellationQueue::Detect`).
+        let mut batch = Batch {
+            claimed: links.len(),
+            last_key: links.last().map_or(after, |l| l.tracking_id),
+            ..Batch::default()
+        };
         let mut detections = Vec::with_capacity(links.len());
         let mut events = Vec::with_capacity(links.len());
         for link in &links {
@@ -150,6 +155,9 @@ impl Step for CancellationDetector {
             ));
         }
         repo::write_detections(conn, &detections, now)?;
+        let mut trackings: Vec<i64> = links.iter().map(|l| l.tracking_id).collect();
+        trackings.dedup();
+        repo::mark_trackings_detected(conn, &trackings, now)?;
         repo::record_events(conn, &events)?;
         Ok(batch)
     }

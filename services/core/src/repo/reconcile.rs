@@ -16,6 +16,8 @@ use crate::prepared::prepared;
 pub struct CancelledLink {
     #[diesel(sql_type = BigInt)]
     pub link_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub tracking_id: i64,
     #[diesel(sql_type = Bool)]
     pub is_current: bool,
     #[diesel(sql_type = Text)]
@@ -95,16 +97,22 @@ pub enum CancellationQueue {
     AplusReset,
 }
 
-macro_rules! claim_sql {
-    ($queue:literal) => {
-        concat!(
-            "SELECT ot.id AS link_id, ot.is_current, o.id AS order_id, o.merchant_id, o.state,
+macro_rules! claim_columns {
+    () => {
+        "SELECT ot.id AS link_id, ot.tracking_id, ot.is_current, o.id AS order_id, o.merchant_id, o.state,
                     o.initial_released_at, o.is_advanced_logistics, m.country AS merchant_country,
                     t.carrier, t.tracking_number, t.confirmed_fulfillment_at, t.cancelled_at,
                     t.cancelled_by, ot.aplus_leaves, o.ship_name, o.ship_street_address1,
                     o.ship_street_address2, o.ship_city, o.ship_state, o.ship_zipcode,
-                    o.ship_country, o.ship_phone_number, o.customer_shipping_detail
-             FROM order_trackings ot
+                    o.ship_country, o.ship_phone_number, o.customer_shipping_detail"
+    };
+}
+
+macro_rules! claim_sql {
+    ($queue:literal) => {
+        concat!(
+            claim_columns!(),
+            " FROM order_trackings ot
              JOIN trackings t ON t.id = ot.tracking_id
              JOIN orders o ON o.id = ot.order_id
              JOIN merchants m ON m.id = o.merchant_id
@@ -118,7 +126,26 @@ macro_rules! claim_sql {
     };
 }
 
-const CLAIM_DETECT: &str = claim_sql!("ot.is_current AND ot.cancellation_detected_at IS NULL");
+/// The detector walks the `trackings_to_detect` index: up to `$1` cancelled trackings after
+/// tracking `$2`, with every current link of theirs not yet detected. `after` and the batch's
+/// last key are tracking ids for this queue.
+const CLAIM_DETECT: &str = concat!(
+    "WITH q AS (SELECT id FROM trackings
+                WHERE cancelled_at IS NOT NULL AND cancellation_detected_at IS NULL AND id > $2
+                ORDER BY id LIMIT $1
+                -- Copies take disjoint trackings, so they share the queue.
+                FOR UPDATE SKIP LOCKED)
+     ",
+    claim_columns!(),
+    " FROM q
+     JOIN trackings t ON t.id = q.id
+     JOIN order_trackings ot ON ot.tracking_id = t.id
+     JOIN orders o ON o.id = ot.order_id
+     JOIN merchants m ON m.id = o.merchant_id
+     WHERE ot.is_current AND ot.cancellation_detected_at IS NULL
+     ORDER BY t.id, ot.id
+     FOR UPDATE OF ot, o SKIP LOCKED"
+);
 const CLAIM_DECIDE: &str =
     claim_sql!("ot.cancellation_detected_at IS NOT NULL AND ot.cancellation_decided_at IS NULL");
 const CLAIM_APLUS_RESET: &str =
@@ -141,6 +168,28 @@ pub fn claim_cancelled(
         .bind::<BigInt, _>(limit)
         .bind::<BigInt, _>(after)
         .load(conn)
+}
+
+/// Takes cancelled trackings out of the detector's queue once none of their current links is
+/// left undetected (a link skipped as locked keeps its tracking queued).
+pub fn mark_trackings_detected(
+    conn: &mut PgConnection,
+    tracking_ids: &[i64],
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    if tracking_ids.is_empty() {
+        return Ok(0);
+    }
+    prepared(
+        "UPDATE trackings t SET cancellation_detected_at = $2
+         WHERE t.id = ANY($1::int8[]) AND t.cancellation_detected_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM order_trackings ot
+                           WHERE ot.tracking_id = t.id AND ot.is_current
+                             AND ot.cancellation_detected_at IS NULL)",
+    )
+    .bind::<Array<BigInt>, _>(tracking_ids.to_vec())
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
 }
 
 /// R15 on one link, as the detector decided it.

@@ -1,0 +1,1 @@
+ALTER TABLE trackings DROP COLUMN cancellation_detected_at;
