@@ -10,7 +10,7 @@ use fulfillment_policy::deadline::is_overdue;
 use fulfillment_policy::values::Policy;
 
 use crate::queries::get_order;
-use crate::view::{OrderView, TrackingLink};
+use crate::view::OrderView;
 
 pub struct Evaluation {
     pub view: OrderView,
@@ -84,8 +84,12 @@ fn cancellation_input(
         carrier: current
             .map(|l| l.tracking.carrier.clone())
             .unwrap_or_default(),
+        // R15: the tracking's first scan, as the workers read it. Not the per-order view
+        // (`TrackingLink::confirmed_fulfillment_at`), which hides a date once the detector has
+        // removed it: asked between the detector and the decider, the what-if would then answer
+        // NOT_APPLICABLE for the very cancellation the decider re-releases or refunds.
         has_confirmed_fulfillment: current
-            .and_then(TrackingLink::confirmed_fulfillment_at)
+            .and_then(|l| l.tracking.confirmed_fulfillment_at)
             .is_some(),
         merchant_country: merchant_country.to_owned(),
         is_advanced_logistics: view.order.is_advanced_logistics,
