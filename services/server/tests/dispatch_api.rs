@@ -46,7 +46,7 @@ const PWR_PATH: &str = "/WebServicePwR.asmx";
 /// The tracking number of `inpost/shipment_confirmed.json`.
 const INPOST_NUMBER: &str = "520000011395200025754311";
 /// The pack code of `paczka_w_ruchu/generate_label_ok.xml`.
-const PWR_NUMBER: &str = "2101066592589";
+const PWR_NUMBER: &str = "6400217359104";
 /// A UPU S10 number for the Poczta Polska answers (R3 holds Poczta Polska to S10).
 const PP_NUMBER: &str = "RR123456785PL";
 
@@ -361,7 +361,7 @@ impl Respond for EchoGuid {
             .to_owned();
         xml(fixture("poczta_polska/add_shipment_ok.xml")
             .replace("{GUID}", &guid)
-            .replace("PX7519400000000123", PP_NUMBER))
+            .replace("00659007734100020216", PP_NUMBER))
     }
 }
 
@@ -414,12 +414,13 @@ async fn each_carrier_creates_its_shipment_and_the_order_ships_with_its_tracking
         .expect(1)
         .mount(&h.inpost)
         .await;
-    // Poczta Polska: Basic auth, the parcel with its weight and the account's default size.
+    // Poczta Polska: Basic auth, the parcel with its weight and the account's default size, as
+    // en.wsdl's pocztex2021Type child elements (not attributes).
     soap(poczta_polska::soap_action("addShipment"))
         .and(path(EN_PATH))
         .and(body_string_contains(r#"opis="o-poczta""#))
-        .and(body_string_contains(r#"masa="1200""#))
-        .and(body_string_contains(r#"format="M""#))
+        .and(body_string_contains("<masa>1200</masa>"))
+        .and(body_string_contains("<format>M</format>"))
         .respond_with(EchoGuid)
         .expect(1)
         .mount(&h.poczta)

@@ -168,7 +168,7 @@ impl Respond for EchoGuid {
             .to_owned();
         xml(fixture("poczta_polska/add_shipment_ok.xml")
             .replace("{GUID}", &guid)
-            .replace("PX7519400000000123", "RR123456785PL"))
+            .replace("00659007734100020216", "RR123456785PL"))
     }
 }
 
@@ -230,7 +230,7 @@ async fn fakes() -> (MockServer, MockServer, MockServer) {
         .await;
     // The label the fake no longer keeps.
     soap(paczka_w_ruchu::soap_action("LabelPrintDuplicate"))
-        .respond_with(xml(fixture("paczka_w_ruchu/label_gone.xml")))
+        .respond_with(xml(fixture("paczka_w_ruchu/label_gone_modelled.xml")))
         .mount(&ruch)
         .await;
     (inpost, poczta, ruch)
