@@ -723,3 +723,145 @@ fn a_run_killed_mid_way_then_rerun_leaves_nothing_half_done_or_doubled() {
         1
     );
 }
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Move {
+    Detect,
+    Decide,
+    AplusReset,
+    Ship,
+}
+
+fn permutations(items: &[Move]) -> Vec<Vec<Move>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut all = Vec::new();
+    for (i, first) in items.iter().enumerate() {
+        let mut rest = items.to_vec();
+        rest.remove(i);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, *first);
+            all.push(tail);
+        }
+    }
+    all
+}
+
+impl World {
+    /// A ship attempt with a new WishPost number, as FulfillOrder makes it.
+    fn try_ship(&self, merchant: &str, id: &str, attempt: usize) -> bool {
+        let mut conn = self.conn();
+        let now = self.clock.now();
+        let policy = self.policies.at(&mut conn, now).unwrap();
+        ship(
+            &mut conn,
+            now,
+            &policy,
+            &self.actor,
+            &ShipRequest {
+                merchant_id: merchant.into(),
+                order_ids: vec![id.into()],
+                tracking: TrackingInput {
+                    tracking_number: number(&format!("{id}n{attempt}")),
+                    carrier: "wishpost".into(),
+                    origin_country: "CN".into(),
+                    channel: Channel::Api,
+                },
+                mode: ShipMode::Fulfil,
+            },
+        )
+        .is_ok()
+    }
+}
+
+/// R18, no A+ window: the workers and a ship attempt in every order (24), each on its own
+/// database. A ship attempt is accepted only once the decider has run, and then the order is
+/// out of A+ and ships to the customer, never to the warehouse.
+#[tokio::test]
+async fn r18_no_interleaving_ships_a_carrier_cancelled_aplus_order_to_the_warehouse() {
+    let orders = permutations(&[Move::Detect, Move::Decide, Move::AplusReset, Move::Ship]);
+    assert_eq!(orders.len(), 24);
+    for moves in orders {
+        let w = World::new(at(2026, 11, 10, 12, 0));
+        w.merchant("m-cn", "CN");
+        w.shipped_then_cancelled(
+            "m-cn",
+            "o-aplus",
+            true,
+            at(2026, 11, 1, 10, 0),
+            at(2026, 11, 8, 0, 0),
+            CancelledBy::Carrier,
+            true,
+        );
+        let mut decided = false;
+        let mut shipped = false;
+        for (i, step) in moves.iter().enumerate() {
+            match step {
+                Move::Detect => {
+                    w.run::<CancellationDetector>().await;
+                }
+                Move::Decide => {
+                    decided = w.run::<ReReleaseDecider>().await.counts.get("re_release")
+                        == Some(&1)
+                        || decided;
+                }
+                Move::AplusReset => {
+                    w.run::<AplusReset>().await;
+                }
+                Move::Ship => {
+                    let before = w.order("o-aplus");
+                    shipped = w.try_ship("m-cn", "o-aplus", i);
+                    assert_eq!(shipped, decided, "{moves:?}: accepted={shipped}");
+                    if shipped {
+                        assert!(!before.is_advanced_logistics, "{moves:?}");
+                        assert_eq!(
+                            before.shipping_detail(),
+                            address("Alice", "US"),
+                            "{moves:?}"
+                        );
+                    }
+                }
+            }
+        }
+        if !shipped {
+            // Shipped too early (refused: still SHIPPED with the cancelled number), or a step ran
+            // before its queue held the order; once every worker has run in order, the merchant
+            // ships to the customer.
+            w.run::<CancellationDetector>().await;
+            w.run::<ReReleaseDecider>().await;
+            w.run::<AplusReset>().await;
+            let before = w.order("o-aplus");
+            assert!(w.try_ship("m-cn", "o-aplus", 9), "{moves:?}");
+            assert!(!before.is_advanced_logistics);
+            assert_eq!(before.shipping_detail(), address("Alice", "US"));
+        }
+        let after = w.order("o-aplus");
+        assert_eq!(after.state, "SHIPPED", "{moves:?}");
+        assert_eq!(after.shipping_detail(), address("Alice", "US"), "{moves:?}");
+    }
+}
+
+/// R18: a merchant-cancelled A+ order stays in the program and ships to the warehouse again.
+#[tokio::test]
+async fn r18_a_merchant_cancelled_aplus_order_ships_to_the_warehouse_again() {
+    let w = World::new(at(2026, 11, 10, 12, 0));
+    w.merchant("m-cn", "CN");
+    w.shipped_then_cancelled(
+        "m-cn",
+        "o-aplus",
+        true,
+        at(2026, 11, 1, 10, 0),
+        at(2026, 11, 8, 0, 0),
+        CancelledBy::Merchant,
+        true,
+    );
+    assert!(!w.try_ship("m-cn", "o-aplus", 0));
+    w.run::<CancellationDetector>().await;
+    w.run::<ReReleaseDecider>().await;
+    w.run::<AplusReset>().await;
+    let before = w.order("o-aplus");
+    assert!(before.is_advanced_logistics);
+    assert_eq!(before.shipping_detail(), address("A+ warehouse", "CN"));
+    assert!(w.try_ship("m-cn", "o-aplus", 1));
+}
