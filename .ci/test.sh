@@ -4,7 +4,8 @@
 # 127.0.0.1:5432, else a private cluster started from the installed binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WITH_BUF=0 bash .ci/install-tools.sh
+# Only what the tests need: grpcurl (e2e), helm + kubernetes-validate (chart test), PostgreSQL.
+bash .ci/install-tools.sh test
 export GRPCURL="$PWD/.tools/bin/grpcurl"
 
 # Test processes share the private cluster (the first one starts it); stop it when the suite
