@@ -134,6 +134,7 @@ pub fn get(conn: &mut PgConnection, merchant_id: &str, job_id: &str) -> ServiceR
     check_id(&mut v, "merchant_id", merchant_id);
     check_id(&mut v, "job_id", job_id);
     v.finish("INVALID_BULK_JOB_REQUEST")?;
+    crate::merchants::require_merchant(conn, merchant_id)?;
     let job = repo::find(conn, merchant_id, job_id)?
         .ok_or_else(|| ServiceError::not_found("bulk job", job_id))?;
     with_live_counts(conn, job)
@@ -264,6 +265,7 @@ pub fn list(
         decoded
     };
     v.finish("INVALID_PAGE")?;
+    crate::merchants::require_merchant(conn, merchant_id)?;
     let jobs = repo::list(conn, merchant_id, after, size)?
         .into_iter()
         .map(|job| with_live_counts(conn, job))

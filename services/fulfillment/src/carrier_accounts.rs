@@ -340,6 +340,7 @@ pub fn list(conn: &mut PgConnection, merchant_id: &str) -> ServiceResult<Vec<Acc
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
     v.finish("INVALID_CARRIER_ACCOUNT")?;
+    crate::merchants::require_merchant(conn, merchant_id)?;
     Ok(repo::connected(conn, merchant_id)?
         .into_iter()
         .map(view)

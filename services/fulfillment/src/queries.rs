@@ -5,6 +5,7 @@ use diesel::PgConnection;
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 
 use crate::input::check_id;
+use crate::merchants::require_merchant;
 use crate::view::{OrderView, load_view, load_views};
 
 pub const MAX_BATCH_GET: usize = 500;
@@ -21,6 +22,7 @@ pub fn get_order(
     check_id(&mut v, "merchant_id", merchant_id);
     check_id(&mut v, "order_id", order_id);
     v.finish("INVALID_REQUEST")?;
+    require_merchant(conn, merchant_id)?;
     // Another merchant's order is NOT_FOUND, exactly like one that does not exist.
     let order = repo::orders::find(conn, merchant_id, order_id)?
         .ok_or_else(|| ServiceError::not_found("order", order_id))?;
@@ -45,6 +47,7 @@ pub fn batch_get_orders(
         check_id(&mut v, "order_ids", id);
     }
     v.finish("INVALID_REQUEST")?;
+    require_merchant(conn, merchant_id)?;
     let orders = repo::orders::find_many(conn, merchant_id, order_ids)?;
     let mut views = load_views(conn, orders, now)?;
     views.sort_by_key(|view| order_ids.iter().position(|id| *id == view.order.id));
@@ -98,6 +101,7 @@ pub fn list_orders_to_fulfill(
         decoded
     };
     v.finish("INVALID_REQUEST")?;
+    require_merchant(conn, merchant_id)?;
     // One extra row tells whether another page exists.
     let mut orders = repo::orders::list_to_fulfill(conn, merchant_id, after, size + 1)?;
     let has_more = orders.len() as i64 > size;

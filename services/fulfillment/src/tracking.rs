@@ -454,6 +454,9 @@ pub fn get_tracking(
     merchant_id: &str,
     lookup: &Lookup,
 ) -> ServiceResult<TrackingDetail> {
+    if !merchant_id.is_empty() {
+        crate::merchants::require_merchant(conn, merchant_id)?;
+    }
     let (tracking, what) = match lookup {
         Lookup::Key {
             carrier,
@@ -525,6 +528,7 @@ pub fn list_stuck(
         decoded
     };
     v.finish("INVALID_REQUEST")?;
+    crate::merchants::require_merchant(conn, merchant_id)?;
 
     let connected = intelipost_integrations::table
         .find(merchant_id)

@@ -100,6 +100,7 @@ pub async fn get_labels(
         let (merchant_id, ids) = (merchant_id.to_owned(), order_ids.to_vec());
         ctx.db
             .transaction(move |conn| {
+                crate::merchants::require_merchant(conn, &merchant_id)?;
                 let found: Vec<String> = orders::find_many(conn, &merchant_id, &ids)?
                     .into_iter()
                     .map(|o| o.id)
