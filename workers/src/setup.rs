@@ -6,18 +6,9 @@ use anyhow::Context;
 use fulfillment_core::pg_bootstrap::{PgTarget, resolve_database};
 use fulfillment_core::{Clock, Db, SharedClock, SystemClock, db};
 
-/// Logs to stderr (stdout carries the summary line); `LOG_FORMAT=json` for JSON lines.
+/// Logs as every binary logs (`fulfillment_core::logging`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    fulfillment_core::logging::init();
 }
 
 /// `DATABASE_URL`, else the embedded default the server uses. The schema must exist

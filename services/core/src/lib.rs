@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod logging;
 pub mod models;
 pub mod password;
 pub mod pg_bootstrap;

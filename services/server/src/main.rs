@@ -300,20 +300,6 @@ impl SecurityArgs {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Logs go to stderr; stdout carries only the "how to call me" hint.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 /// Finds PostgreSQL (the embedded default when no URL is given) and returns the URL to use,
 /// with the guard that keeps a private cluster alive.
 fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(PgTarget, String)> {
@@ -369,7 +355,7 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_tracing();
+    fulfillment_core::logging::init();
     let cli = Cli::parse();
     let args = cli.serve;
     // Security settings are checked before anything starts, so a bad deployment fails fast.
@@ -403,7 +389,10 @@ async fn main() -> anyhow::Result<()> {
     let applied = tokio::task::spawn_blocking(move || db::run_migrations(&migrate_url))
         .await?
         .context("running migrations")?;
-    tracing::info!(applied = applied.len(), "migrations up to date");
+    tracing::info!(
+        "{}",
+        fulfillment_core::logging::migrations_summary(applied.len())
+    );
     if matches!(cli.command, Some(Command::RotateSecrets)) {
         let keys =
             keys.context("rotate-secrets needs the key ring (FULFILLMENT_ENCRYPTION_KEYS)")?;

@@ -1,0 +1,58 @@
+//! Logs for every binary, set up once: stderr (stdout carries only what a binary prints for its
+//! caller), `RUST_LOG` as the filter (default `info`), `LOG_FORMAT=json` for JSON lines.
+
+use std::io::IsTerminal;
+
+/// Installs the global subscriber. Colour only when stderr is a terminal and `NO_COLOR` is unset,
+/// so a log redirected to a file or collected by Kubernetes holds no escape codes (issue 22.5).
+pub fn init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    );
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// <https://no-color.org>: any non-empty `NO_COLOR` turns colour off even on a terminal.
+fn use_colour(stderr_is_terminal: bool, no_color: bool) -> bool {
+    stderr_is_terminal && !no_color
+}
+
+/// The start-up line for a migration run: what happened, not a count next to "up to date".
+pub fn migrations_summary(applied: usize) -> String {
+    match applied {
+        0 => "schema up to date".to_owned(),
+        1 => "applied 1 migration".to_owned(),
+        n => format!("applied {n} migrations"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, false));
+        assert!(!use_colour(false, false));
+        assert!(!use_colour(true, true));
+        assert!(!use_colour(false, true));
+    }
+
+    #[test]
+    fn migration_lines_say_what_happened() {
+        assert_eq!(migrations_summary(0), "schema up to date");
+        assert_eq!(migrations_summary(1), "applied 1 migration");
+        assert_eq!(migrations_summary(11), "applied 11 migrations");
+    }
+}
