@@ -7,9 +7,15 @@ use fulfillment_core::ServiceResult;
 use fulfillment_core::models::Address;
 use fulfillment_policy::values::Policy;
 
-use crate::input::{Actor, ReleaseInput};
+use fulfillment_policy::tracking_number::{Channel, INTELIPOST};
+
+use crate::input::{Actor, ReleaseInput, TrackingInput};
 use crate::merchants::upsert_merchant;
 use crate::release::release_order;
+use crate::ship::{ShipMode, ShipRequest, ship};
+
+/// The demo's stuck Intelipost order (R13).
+pub const STUCK_INTELIPOST_ORDER: &str = "o-br-2";
 
 pub struct DemoSummary {
     pub merchants: usize,
@@ -177,6 +183,28 @@ pub fn load_demo_data(
             },
         )?;
         created += usize::from(was_created);
+        // R13: shipped through Intelipost with its NF-e number while the merchant's Intelipost
+        // account is not connected, so no scan can arrive: the README's ListStuckTrackings
+        // example for m-saopaulo has an answer. Only when just released, so a reload is a no-op.
+        if was_created && o.id == STUCK_INTELIPOST_ORDER {
+            ship(
+                conn,
+                now,
+                policy,
+                &actor,
+                &ShipRequest {
+                    merchant_id: o.merchant.into(),
+                    order_ids: vec![o.id.into()],
+                    tracking: TrackingInput {
+                        tracking_number: "352817".into(),
+                        carrier: INTELIPOST.into(),
+                        origin_country: "BR".into(),
+                        channel: Channel::Api,
+                    },
+                    mode: ShipMode::Fulfil,
+                },
+            )?;
+        }
     }
     Ok(DemoSummary {
         merchants: merchants.len(),
