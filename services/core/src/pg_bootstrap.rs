@@ -1,5 +1,8 @@
 //! Where PostgreSQL is: `DATABASE_URL` if given; else a server on the local address if one
-//! answers; else a private cluster started from the installed binaries, stopped on drop.
+//! answers; else a private cluster started from the installed binaries, stopped when the last
+//! process using it ends, however it ends (see [`users`]).
+
+mod users;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -202,10 +205,14 @@ pub fn create_database_if_missing(admin_url: &str, name: &str) -> Result<(), Boo
 #[derive(Debug)]
 struct Cluster {
     bin: PathBuf,
+    root: PathBuf,
     data_dir: PathBuf,
     port: u16,
+    /// This process started it (it may have found it running instead).
     owned: bool,
     as_postgres: bool,
+    /// Registered as a user: only then does dropping leave (and maybe stop) the cluster.
+    joined: bool,
 }
 
 impl Cluster {
@@ -223,10 +230,12 @@ impl Cluster {
         })?;
         let mut cluster = Self {
             bin,
+            root: root.clone(),
             data_dir,
             port: config.port,
             owned: false,
             as_postgres,
+            joined: false,
         };
         if as_postgres {
             // PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
@@ -237,6 +246,13 @@ impl Cluster {
                     .arg(&root),
             )?;
         }
+        let io_error = |source| BootstrapError::Io {
+            path: root.join("lock"),
+            source,
+        };
+        // Declared after `cluster`, so it is released before `cluster` drops on an error path.
+        let lock = users::RootLock::acquire(&root).map_err(io_error)?;
+        users::join(&lock, &root).map_err(io_error)?;
         if !cluster.data_dir.join("PG_VERSION").exists() {
             tracing::info!(dir = %cluster.data_dir.display(), "initialising a private PostgreSQL cluster");
             let mut initdb = cluster.pg_command("initdb");
@@ -252,6 +268,8 @@ impl Cluster {
         let addr = format!("127.0.0.1:{}", cluster.port);
         if cluster.data_dir.join("postmaster.pid").exists() && answers(&addr) {
             tracing::info!(%addr, "reusing the private PostgreSQL another process started");
+            users::ensure_watcher(&lock, &root, &cluster.stop_command()).map_err(io_error)?;
+            cluster.joined = true;
             return Ok(cluster);
         }
         let options = format!(
@@ -290,8 +308,22 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(50));
         }
         tracing::info!(%addr, "private PostgreSQL started");
+        users::ensure_watcher(&lock, &root, &cluster.stop_command()).map_err(io_error)?;
         cluster.owned = true;
+        cluster.joined = true;
         Ok(cluster)
+    }
+
+    /// `pg_ctl stop`, as the user the cluster runs as, for the watcher.
+    fn stop_command(&self) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        if self.as_postgres {
+            args.extend(["runuser", "-u", "postgres", "--"].map(Into::into));
+        }
+        args.push(self.bin.join("pg_ctl").into());
+        args.extend(["-D".into(), self.data_dir.clone().into()]);
+        args.extend(["-m", "fast", "-w", "stop"].map(Into::into));
+        args
     }
 
     fn pg_command(&self, program: &str) -> Command {
@@ -326,8 +358,20 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// The last user out stops the cluster at once; the watcher covers those that never drop.
     fn drop(&mut self) {
-        if !self.owned {
+        if !self.joined {
+            return;
+        }
+        let lock = match users::RootLock::acquire(&self.root) {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot lock the private PostgreSQL; its watcher will stop it");
+                return;
+            }
+        };
+        if users::leave(&lock, &self.root) {
+            tracing::info!("the private PostgreSQL stays up for the other processes using it");
             return;
         }
         let mut stop = self.pg_command("pg_ctl");
