@@ -8,7 +8,7 @@ use diesel::PgConnection;
 use fulfillment_core::ServiceResult;
 use fulfillment_core::models::{Order, OrderTracking, Tracking};
 use fulfillment_core::repo;
-use fulfillment_policy::deadline::{TimeLeft, time_left};
+use fulfillment_policy::deadline::{TimeLeft, is_overdue, time_left};
 use fulfillment_policy::eligibility::{PaymentEligibility, payment_eligibility};
 use fulfillment_policy::order_state::OrderState;
 
@@ -37,6 +37,8 @@ pub struct OrderView {
     /// Earlier trackings, oldest first (R4).
     pub history: Vec<TrackingLink>,
     pub time_left: TimeLeft,
+    /// Still waiting to ship after its deadline: the deadline worker will refund it (R5).
+    pub overdue: bool,
     pub payment: PaymentEligibility,
 }
 
@@ -59,6 +61,7 @@ impl OrderView {
                 hours_to_fulfill: 0,
             }
         };
+        let overdue = is_overdue(state, order.fulfillment_deadline, now);
         let payment = payment_eligibility(
             state,
             current.is_some(),
@@ -71,6 +74,7 @@ impl OrderView {
             current,
             history,
             time_left,
+            overdue,
             payment,
         }
     }

@@ -147,6 +147,7 @@ pub fn order(view: &OrderView) -> pb::Order {
         quantity: o.quantity,
         tracking_history: view.history.iter().map(order_tracking).collect(),
         update_time: Some(timestamp(o.updated_at)),
+        overdue: view.overdue,
     }
 }
 

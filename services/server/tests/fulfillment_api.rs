@@ -81,9 +81,28 @@ async fn r2_days_and_hours_to_fulfill_count_down_and_never_go_negative() {
         (today() + Duration::days(4) - Duration::minutes(30)).timestamp()
     );
 
+    assert!(!order.overdue, "R5: not overdue before the deadline");
+
     s.clock.advance(Duration::days(10));
     let later = s.get("m-1", "o-1").await;
     assert_eq!((later.days_to_fulfill, later.hours_to_fulfill), (0, 0));
+    // R5: the list to fulfil marks it, so the merchant sees a 0 that means "too late".
+    let listed = s
+        .orders
+        .list_orders_to_fulfill(pb::ListOrdersToFulfillRequest {
+            merchant_id: "m-1".into(),
+            page_size: 10,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.orders.len(), 1);
+    assert!(
+        listed.orders[0].overdue,
+        "R5: past its deadline, still APPROVED"
+    );
+    assert!(later.overdue);
 
     // R2: still APPROVED after the deadline can be shipped; it is recorded as late.
     let shipped = s
@@ -92,7 +111,9 @@ async fn r2_days_and_hours_to_fulfill_count_down_and_never_go_negative() {
         .await
         .unwrap()
         .into_inner();
-    assert!(shipped.order.unwrap().tracking.unwrap().shipped_late);
+    let shipped = shipped.order.unwrap();
+    assert!(shipped.tracking.unwrap().shipped_late);
+    assert!(!shipped.overdue, "R5: a shipped order is no longer overdue");
     s.stop().await;
 }
 
