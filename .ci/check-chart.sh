@@ -151,6 +151,48 @@ print(f"{src.rsplit('/', 1)[-1]}: {len(docs)} objects ({', '.join(sorted(set(kin
 PY
 done
 
+echo "-- docs/operations.md's install example renders, and its own Secret has every key it refers to"
+PYTHONPATH="$PWD/.tools/python" python3 - docs/operations.md "$out" <<'PY'
+import re, sys
+doc, out = open(sys.argv[1]).read(), sys.argv[2]
+values = re.search(r"cat > fulfillment-values.yaml <<'EOF'\n(.*?)\nEOF\n", doc, re.S)
+secret = re.search(r"create secret generic (\S+) \\\n(.*?)\n```", doc, re.S)
+if not values or not secret:
+    sys.exit("docs/operations.md: the values file or the Secret of the install example is gone")
+open(f"{out}/docs-values.yaml", "w").write(values.group(1) + "\n")
+keys = set(re.findall(r"--from-(?:literal|file)=([A-Za-z0-9._-]+)=", secret.group(2)))
+open(f"{out}/docs-secret.txt", "w").write(secret.group(1) + "\n" + "\n".join(sorted(keys)) + "\n")
+print(f"install example: Secret {secret.group(1)} with keys {', '.join(sorted(keys))}")
+PY
+"$HELM" template fulfillment "$CHART" --namespace fulfillment -f "$out/docs-values.yaml" >"$out/docs.yaml"
+PYTHONPATH="$PWD/.tools/python" python3 - "$out/docs.yaml" "$out/docs-secret.txt" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+name, *keys = open(sys.argv[2]).read().split()
+refs = []
+def walk(node, where):
+    if isinstance(node, dict):
+        ref = node.get("secretKeyRef")
+        if ref:
+            refs.append((where, ref["name"], ref["key"], ref.get("optional", False)))
+        secret = node.get("secret")
+        if isinstance(secret, dict) and "secretName" in secret:
+            for item in secret.get("items", []):
+                refs.append((where, secret["secretName"], item["key"], secret.get("optional", False)))
+        for v in node.values():
+            walk(v, where)
+    elif isinstance(node, list):
+        for v in node:
+            walk(v, where)
+for d in docs:
+    walk(d, f"{d['kind']}/{d['metadata']['name']}")
+missing = [r for r in refs if not r[3] and (r[1] != name or r[2] not in keys)]
+if not refs or missing:
+    sys.exit("install example: references the Secret does not hold:\n  " +
+             "\n  ".join(f"{w}: {n}/{k}" for w, n, k, _ in missing))
+print(f"install example: {len(refs)} secret references, all in the Secret")
+PY
+
 echo "-- kubernetes-validate --strict (${KUBE_VERSIONS[*]})"
 for rendered in default all-on; do
   if ! "$VALIDATE" --strict --quiet "${KUBE_VERSIONS[@]}" "$out/$rendered.k8s.yaml" >"$out/validate.txt" 2>&1; then
