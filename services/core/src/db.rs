@@ -113,6 +113,58 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> ServiceResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| conn.transaction(f)).await
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = begin(&pool)?;
+            match f(&mut conn) {
+                Ok(value) => {
+                    AnsiTransactionManager::commit_transaction(&mut *conn)?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    // The caller's error is the one that matters; a failed rollback leaves the
+                    // connection broken, and the pool discards it.
+                    let _ = AnsiTransactionManager::rollback_transaction(&mut *conn);
+                    Err(error)
+                }
+            }
+        })
+        .await
+        .map_err(ServiceError::internal)?
     }
+}
+
+/// A pooled connection with a transaction begun. A connection PostgreSQL closed while it sat in
+/// the pool (a restart, a failover, an idle timeout) fails at `BEGIN`, before the call did
+/// anything: it is set aside (the pool discards a broken connection when it comes back) and the
+/// next one is tried, so no call fails once PostgreSQL is back. Every pooled connection may be
+/// stale after a restart, hence up to the pool's size plus one attempts.
+fn begin(pool: &PgPool) -> ServiceResult<PgPooled> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let attempts = pool.max_size() + 1;
+    let mut attempt = 1;
+    loop {
+        let mut conn = pool.get()?;
+        match AnsiTransactionManager::begin_transaction(&mut *conn) {
+            Ok(()) => return Ok(conn),
+            Err(error) if is_connection_lost(&error) && attempt < attempts => {
+                tracing::info!(attempt, error = %error, "a pooled connection was closed by the server; taking another");
+                attempt += 1;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// The connection itself is gone (not the statement refused).
+pub fn is_connection_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        error,
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
 }

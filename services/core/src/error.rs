@@ -160,20 +160,56 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
 }
 
 impl From<diesel::result::Error> for ServiceError {
+    /// What a database error means to the caller, in our words: PostgreSQL's own text (table
+    /// and constraint names, values) stays in our logs and never reaches a response.
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
-        match error {
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => Self::Aborted {
+        match &error {
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::Aborted {
                 reason: "CONCURRENT_UPDATE",
-                message: format!(
-                    "a concurrent change won the race, retry: {}",
-                    info.message()
-                ),
+                message: "a concurrent change to the same orders won the race; retry the call"
+                    .into(),
             },
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                Self::Unavailable(Box::new(error))
+            // 40P01: PostgreSQL broke a lock cycle by failing this transaction; retryable.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().starts_with("deadlock detected") =>
+            {
+                Self::Aborted {
+                    reason: "DEADLOCK",
+                    message:
+                        "the call waited on a concurrent call that waited on it; retry the call"
+                            .into(),
+                }
             }
-            other => Self::Internal(Box::new(other)),
+            // Our code checks existence first; a violation here is a concurrent insert of the
+            // same thing, which the caller can re-read.
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                tracing::warn!(
+                    constraint = info.constraint_name().unwrap_or(""),
+                    "unique violation"
+                );
+                Self::AlreadyExists {
+                    reason: "ALREADY_EXISTS",
+                    message: "it was created by a concurrent call; read it again".into(),
+                }
+            }
+            // Something the call refers to was removed concurrently (or never existed).
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                tracing::warn!(
+                    constraint = info.constraint_name().unwrap_or(""),
+                    "foreign key violation"
+                );
+                Self::FailedPrecondition {
+                    reason: "REFERENCED_RECORD_MISSING",
+                    message: "a record this call refers to does not exist (any more)".into(),
+                }
+            }
+            Error::NotFound => Self::NotFound {
+                resource: "record",
+                id: "asked for".into(),
+            },
+            _ if crate::db::is_connection_lost(&error) => Self::Unavailable(Box::new(error)),
+            _ => Self::Internal(Box::new(error)),
         }
     }
 }

@@ -149,6 +149,32 @@ impl PgTarget {
     pub fn source(&self) -> PgSource {
         self.source.clone()
     }
+
+    /// For fault tests: stops a private cluster's server (fast shutdown: every connection is
+    /// cut), keeping its data and its users. Refused for a server this process did not find
+    /// through the private-cluster path.
+    pub fn stop_server(&self) -> Result<(), BootstrapError> {
+        let cluster = self.private()?;
+        let mut stop = cluster.pg_command("pg_ctl");
+        stop.arg("-D")
+            .arg(&cluster.data_dir)
+            .args(["-m", "fast", "-w", "stop"]);
+        cluster.run("pg_ctl stop", &mut stop)
+    }
+
+    /// For fault tests: starts a private cluster's server again after [`Self::stop_server`].
+    pub fn start_server(&self) -> Result<(), BootstrapError> {
+        self.private()?.launch()
+    }
+
+    fn private(&self) -> Result<&Cluster, BootstrapError> {
+        self._cluster
+            .as_ref()
+            .ok_or_else(|| BootstrapError::Command {
+                what: "pg_ctl".into(),
+                detail: "not a private cluster".into(),
+            })
+    }
 }
 
 /// `postgres://user@host:port/db?x` -> `postgres://user@host:port`.
@@ -272,20 +298,31 @@ impl Cluster {
             cluster.joined = true;
             return Ok(cluster);
         }
+        cluster.launch()?;
+        tracing::info!(%addr, "private PostgreSQL started");
+        users::ensure_watcher(&lock, &root, &cluster.stop_command()).map_err(io_error)?;
+        cluster.owned = true;
+        cluster.joined = true;
+        Ok(cluster)
+    }
+
+    /// `pg_ctl start`, then waits until the server answers.
+    fn launch(&self) -> Result<(), BootstrapError> {
+        let addr = format!("127.0.0.1:{}", self.port);
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            cluster.port,
-            cluster.data_dir.display()
+            self.port,
+            self.data_dir.display()
         );
-        let log = cluster.data_dir.join("server.log");
-        let mut start = cluster.pg_command("pg_ctl");
+        let log = self.data_dir.join("server.log");
+        let mut start = self.pg_command("pg_ctl");
         start
             .arg("-D")
-            .arg(&cluster.data_dir)
+            .arg(&self.data_dir)
             .arg("-l")
             .arg(&log)
             .args(["-w", "-t", "60", "-o", &options, "start"]);
-        if let Err(e) = cluster.run("pg_ctl start", &mut start) {
+        if let Err(e) = self.run("pg_ctl start", &mut start) {
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
             let tail: String = tail
                 .lines()
@@ -307,11 +344,7 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        tracing::info!(%addr, "private PostgreSQL started");
-        users::ensure_watcher(&lock, &root, &cluster.stop_command()).map_err(io_error)?;
-        cluster.owned = true;
-        cluster.joined = true;
-        Ok(cluster)
+        Ok(())
     }
 
     /// `pg_ctl stop`, as the user the cluster runs as, for the watcher.

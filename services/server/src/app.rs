@@ -50,6 +50,9 @@ pub struct ServeOptions {
     pub reflection: bool,
     pub tls: Option<Arc<ReloadingTls>>,
     pub limits: Limits,
+    /// Readiness follows this database; `None` leaves the services `SERVING` (tests that do
+    /// not stop their database).
+    pub readiness: Option<crate::readiness::ReadinessCheck>,
 }
 
 impl Default for ServeOptions {
@@ -59,6 +62,7 @@ impl Default for ServeOptions {
             reflection: true,
             tls: None,
             limits: Limits::default(),
+            readiness: None,
         }
     }
 }
@@ -101,6 +105,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<TrackingServiceServer<TrackingApi>>()
         .await;
+    if let Some(check) = options.readiness.clone() {
+        crate::readiness::spawn(check, health_reporter.clone(), bulk_stopped.clone());
+    }
 
     // Both reflection versions serve the same descriptors, each listing the other too, so
     // old and new clients (grpcurl uses v1alpha) see every service.

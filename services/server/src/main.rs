@@ -79,6 +79,14 @@ struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "FULFILLMENT_POOL_SIZE", default_value_t = 16)]
     pool_size: u32,
+    /// How often readiness asks PostgreSQL (ms); the services turn NOT_SERVING after three
+    /// intervals without an answer, and SERVING again at the next one.
+    #[arg(
+        long,
+        env = "FULFILLMENT_READINESS_INTERVAL_MS",
+        default_value_t = 1000
+    )]
+    readiness_interval_ms: u64,
     /// Bulk CSV job processors in this server (R7); 0: store uploads for other replicas.
     #[arg(long, env = "FULFILLMENT_BULK_PROCESSORS", default_value_t = 1)]
     bulk_processors: usize,
@@ -373,6 +381,7 @@ async fn main() -> anyhow::Result<()> {
             reflection: args.security.reflection,
             tls: args.security.tls().context("TLS")?,
             limits: args.security.limits(),
+            readiness: None,
         })
     } else {
         None
@@ -407,11 +416,15 @@ async fn main() -> anyhow::Result<()> {
         drop(target);
         return Ok(());
     }
-    let Some(options) = options else {
+    let Some(mut options) = options else {
         // `migrate`: done.
         drop(target);
         return Ok(());
     };
+    options.readiness = Some(fulfillment_server::readiness::ReadinessCheck {
+        database_url: url.clone(),
+        interval: Duration::from_millis(args.readiness_interval_ms.max(50)),
+    });
 
     // A statement may not outlive the longest call by much.
     let statement_timeout = options.limits.request_timeout + Duration::from_secs(5);
