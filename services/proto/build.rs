@@ -18,8 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(PROTOS, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("fulfillment_descriptor.bin"), fds.encode_to_vec())?;
+    // Type names (`prost::Name`) let the codec find a request's descriptor to name a field.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .codec_path("crate::codec::StrictProstCodec")
-        .compile_fds(fds)?;
+        .compile_fds_with_config(fds, config)?;
     Ok(())
 }

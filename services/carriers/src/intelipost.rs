@@ -401,6 +401,36 @@ pub mod webhook {
         }
     }
 
+    /// The path (`history.provider_message`, `a[1]`) of the first string or key holding a NUL.
+    fn nul_path(value: &Value, prefix: &str) -> Option<String> {
+        let join = |key: &str| {
+            if prefix.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{prefix}.{key}")
+            }
+        };
+        match value {
+            Value::String(s) if s.contains('\0') => Some(if prefix.is_empty() {
+                "body".to_owned()
+            } else {
+                prefix.to_owned()
+            }),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| nul_path(v, &format!("{prefix}[{i}]"))),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    Some(join(&k.replace('\0', "\\u0000")))
+                } else {
+                    nul_path(v, &join(k))
+                }
+            }),
+            _ => None,
+        }
+    }
+
     /// Reads a push body.
     pub fn parse_push(body: &[u8]) -> Result<IntelipostPush, PushError> {
         let text = std::str::from_utf8(body).map_err(|_| PushError::NotUtf8)?;
@@ -411,6 +441,18 @@ pub mod webhook {
             serde_json::from_str(text).map_err(|e| PushError::NotJson(e.to_string()))?;
         if !whole.get().trim_start().starts_with('{') {
             return Err(PushError::NotAnObject);
+        }
+        // PostgreSQL stores no NUL (U+0000) in text or jsonb, and the raw body is kept: refuse
+        // it here, naming where it is, rather than fail the transaction later.
+        if text.contains("\\u0000") || text.contains('\0') {
+            let value: Value =
+                serde_json::from_str(text).map_err(|e| PushError::NotJson(e.to_string()))?;
+            if let Some(field) = nul_path(&value, "") {
+                return Err(PushError::invalid(
+                    &field,
+                    "must not contain the NUL character (U+0000)",
+                ));
+            }
         }
         let fields: HashMap<String, &RawValue> =
             serde_json::from_str(text).map_err(|e| PushError::NotJson(e.to_string()))?;

@@ -260,6 +260,30 @@ fn push_naming_no_tracking_is_unidentifiable() {
 }
 
 #[test]
+fn push_with_a_nul_anywhere_is_refused_naming_where() {
+    // Issue 19.1: PostgreSQL stores no U+0000, and the raw body is kept as it came.
+    for (body, field) in [
+        (
+            r#"{"tracking_code":"QB512930466BR","history":{"shipment_order_volume_state":"IN_TRANSIT","provider_message":"Em tr\u0000nsito"}}"#,
+            "history.provider_message",
+        ),
+        (
+            r#"{"tracking_code":"QB512930466BR","extra":[1,"x\u0000"],"history":{"shipment_order_volume_state":"NEW"}}"#,
+            "extra[1]",
+        ),
+    ] {
+        let err = parse_push(body.as_bytes()).unwrap_err();
+        assert_eq!(err.field(), Some(field), "{body}: {err}");
+        assert!(err.to_string().contains("NUL"), "{err}");
+    }
+    // An escaped backslash before `u0000` is text, not a NUL.
+    let text = parse_push(
+        br#"{"tracking_code":"QB512930466BR","history":{"shipment_order_volume_state":"NEW","event_date_iso":"2023-11-22T10:00:00.000-03:00","provider_message":"a\\u0000"}}"#,
+    );
+    assert!(text.is_ok(), "{text:?}");
+}
+
+#[test]
 fn push_identifiers_are_normalised_as_r3_says() {
     let push = parse_push(
         br#"{"tracking_code":" qb-512930466br ","invoice":{"invoice_number":" 48 123 "},"history":{"shipment_order_volume_state":"in_transit","event_date_iso":"2023-11-22T10:00:00.000-0300"}}"#,

@@ -23,6 +23,26 @@ pub fn init() {
     }
 }
 
+/// Caller input in a log line, cut to [`Truncated::MAX_CHARS`] characters: a caller must not
+/// be able to fill the logs (or hide a line among megabytes) with one long string.
+pub struct Truncated<'a>(pub &'a str);
+
+impl Truncated<'_> {
+    pub const MAX_CHARS: usize = 200;
+}
+
+impl std::fmt::Display for Truncated<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(Self::MAX_CHARS) {
+            None => f.write_str(self.0),
+            Some((cut, _)) => {
+                let rest = self.0[cut..].chars().count();
+                write!(f, "{}…({rest} more characters)", &self.0[..cut])
+            }
+        }
+    }
+}
+
 /// <https://no-color.org>: any non-empty `NO_COLOR` turns colour off even on a terminal.
 fn use_colour(stderr_is_terminal: bool, no_color: bool) -> bool {
     stderr_is_terminal && !no_color
@@ -40,6 +60,15 @@ pub fn migrations_summary(applied: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caller_input_is_cut_in_logs_and_short_input_kept_whole() {
+        assert_eq!(Truncated("m-1").to_string(), "m-1");
+        let long = "é".repeat(10_000);
+        let logged = Truncated(&long).to_string();
+        assert!(logged.starts_with(&"é".repeat(Truncated::MAX_CHARS)));
+        assert!(logged.ends_with("…(9800 more characters)"), "{logged}");
+    }
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::{Connection, PgConnection};
+use fulfillment_core::logging::Truncated;
 use fulfillment_core::repo::bulk_jobs::{self as repo, BulkJob, BulkJobRow, NewBulkJob};
 use fulfillment_core::secrets::random_id;
 use fulfillment_core::{Clock, ServiceError, ServiceResult, Violations};
@@ -377,7 +378,7 @@ fn process_line(
         match result {
             Err(ServiceError::Aborted { .. }) if attempt < MAX_ATTEMPTS => continue,
             Err(ServiceError::Internal(e)) if attempt < MAX_ATTEMPTS => {
-                tracing::warn!(job_id = %job.id, line, error = %e, "bulk row failed, retrying");
+                tracing::warn!(job_id = %job.id, line, error = %Truncated(&e.to_string()), "bulk row failed, retrying");
                 continue;
             }
             other => return other,

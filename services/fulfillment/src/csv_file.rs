@@ -103,6 +103,8 @@ pub enum FileError {
     Malformed { line: u64, message: String },
     #[error("the file has a header but no rows")]
     NoRows,
+    #[error("line {line}: a NUL character (U+0000), which no cell may hold")]
+    HasNul { line: u64 },
 }
 
 impl FileError {
@@ -113,6 +115,7 @@ impl FileError {
             FileError::NotUtf8 { .. } => "CSV_NOT_UTF8",
             FileError::MissingColumns(_) | FileError::DuplicateColumn(_) => "CSV_HEADER_INVALID",
             FileError::Malformed { .. } => "CSV_MALFORMED",
+            FileError::HasNul { .. } => "CSV_HAS_NUL",
         }
     }
 }
@@ -146,6 +149,11 @@ pub fn parse_upload(bytes: &[u8], limits: UploadLimits) -> Result<ParsedUpload, 
             return Err(FileError::NotUtf8 { line });
         }
     };
+    // PostgreSQL stores no NUL in text: refused whole, like bytes that are not UTF-8.
+    if let Some(at) = text.find('\0') {
+        let line = 1 + text[..at].matches('\n').count() as u64;
+        return Err(FileError::HasNul { line });
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(FileError::Empty);
@@ -502,6 +510,12 @@ mod tests {
             parse_upload(&bad, LIMITS).unwrap_err(),
             FileError::NotUtf8 { line: 5 }
         );
+        // Issue 19.1: PostgreSQL stores no NUL; the line is named.
+        let nul =
+            "Order ID,Carrier,Tracking Number,Origin Country\no1,USPS,A1,CN\no2,US\0PS,A2,CN\n";
+        let err = parse_upload(nul.as_bytes(), LIMITS).unwrap_err();
+        assert_eq!(err, FileError::HasNul { line: 3 });
+        assert_eq!(err.reason(), "CSV_HAS_NUL");
     }
 
     /// Property: no input makes the parser panic, and whatever it accepts keeps the row limit

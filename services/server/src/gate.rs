@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 
 use fulfillment_core::ServiceError;
+use fulfillment_core::logging::Truncated;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::{Caller, TokenTable, bearer_token};
@@ -57,7 +58,7 @@ impl Gate {
                 match caller.role {
                     Some(role) if roles.contains(&role) => {}
                     role => {
-                        tracing::info!(caller = %caller.id, %path, "call refused: role not allowed");
+                        tracing::info!(caller = %caller.id, path = %Truncated(path), "call refused: role not allowed");
                         return Err(ServiceError::permission_denied(
                             "ROLE_NOT_ALLOWED",
                             format!(

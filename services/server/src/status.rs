@@ -7,7 +7,7 @@ use fulfillment_core::ServiceError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-pub const ERROR_DOMAIN: &str = "fulfillment.v1";
+pub const ERROR_DOMAIN: &str = fulfillment_proto::ERROR_DOMAIN;
 
 pub fn to_status(error: ServiceError) -> Status {
     let reason = error.reason();
