@@ -168,6 +168,16 @@ impl Scenario {
 
     /// No item is half-done, none is lost (`done + queued` is every item); returns `done`.
     fn assert_whole(&self, conn: &mut PgConnection, when: &str) -> i64 {
+        // One snapshot for every count: the killed copy's last COMMIT may still land while we
+        // read, and counts from two moments would miss the items it moved.
+        conn.build_transaction()
+            .repeatable_read()
+            .read_only()
+            .run(|conn| Ok::<_, diesel::result::Error>(self.assert_whole_in(conn, when)))
+            .unwrap()
+    }
+
+    fn assert_whole_in(&self, conn: &mut PgConnection, when: &str) -> i64 {
         for (what, sql) in &self.half_done {
             assert_eq!(
                 self.count(conn, sql),

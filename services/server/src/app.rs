@@ -75,6 +75,7 @@ pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
         keys: None,
         bulk: crate::bulk::BulkConfig::default(),
         dispatch: fulfillment_orders::dispatch::DispatchConfig::default(),
+        idempotency: crate::idempotency_purge::Retention::default(),
     }
 }
 
@@ -105,6 +106,7 @@ pub async fn serve(
     health_reporter
         .set_serving::<TrackingServiceServer<TrackingApi>>()
         .await;
+    crate::idempotency_purge::spawn(&state, bulk_stopped.clone());
     if let Some(check) = options.readiness.clone() {
         crate::readiness::spawn(check, health_reporter.clone(), bulk_stopped.clone());
     }

@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod convert;
 pub mod gate;
 pub mod grpc;
+pub mod idempotency_purge;
 pub mod readiness;
 pub mod reload;
 pub mod state;

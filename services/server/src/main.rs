@@ -87,6 +87,13 @@ struct ServeArgs {
         default_value_t = 1000
     )]
     readiness_interval_ms: u64,
+    /// Hours an idempotency key is remembered; older keys count as never seen and are removed.
+    #[arg(
+        long,
+        env = "FULFILLMENT_IDEMPOTENCY_RETENTION_HOURS",
+        default_value_t = 24
+    )]
+    idempotency_retention_hours: u64,
     /// Bulk CSV job processors in this server (R7); 0: store uploads for other replicas.
     #[arg(long, env = "FULFILLMENT_BULK_PROCESSORS", default_value_t = 1)]
     bulk_processors: usize,
@@ -441,6 +448,7 @@ async fn main() -> anyhow::Result<()> {
     };
     state.bulk.lease = Duration::from_secs(args.bulk_lease_secs.max(1));
     state.dispatch = args.dispatch.config(options.limits.max_message_bytes);
+    state.idempotency.keep = Duration::from_secs(args.idempotency_retention_hours.max(1) * 3600);
     if args.demo {
         let summary = state
             .db

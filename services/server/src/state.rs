@@ -30,6 +30,8 @@ pub struct AppState {
     pub bulk: BulkConfig,
     /// Where the carriers' dispatch services are (R20); production endpoints by default.
     pub dispatch: fulfillment_orders::dispatch::DispatchConfig,
+    /// How long idempotency keys are remembered, and how often expired ones are removed.
+    pub idempotency: crate::idempotency_purge::Retention,
 }
 
 /// A request that may name the merchant it acts for. `None`: the request is not about one
@@ -188,7 +190,9 @@ impl AppState {
                 let Some(key) = key else {
                     return f(conn, &state, &actor, message);
                 };
-                match idempotency::claim(conn, &caller, &key, rpc, &hash)? {
+                let now = state.clock.now();
+                let expired_before = state.idempotency.expired_before(now);
+                match idempotency::claim(conn, &caller, &key, rpc, &hash, now, expired_before)? {
                     Claim::New => {
                         let response = f(conn, &state, &actor, message)?;
                         idempotency::complete(conn, &caller, &key, &response.encode_to_vec())?;

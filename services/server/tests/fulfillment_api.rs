@@ -736,6 +736,85 @@ async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_reques
 }
 
 #[tokio::test]
+async fn idempotency_keys_expire_after_the_retention_and_the_purge_skips_locked_ones() {
+    use diesel::connection::SimpleConnection;
+    use fulfillment_core::repo::idempotency;
+    let mut s = TestServer::start().await;
+    s.merchant("m-1", "US").await;
+    for id in ["o-1", "o-2", "o-3", "o-4"] {
+        s.release_at("m-1", id, today() - Duration::hours(1), alice())
+            .await;
+    }
+    let keyed = |order: &str, number: &str, key: &str| {
+        let mut r = Request::new(fulfil("m-1", order, "usps", number));
+        r.metadata_mut()
+            .insert("idempotency-key", key.parse().unwrap());
+        r
+    };
+    // At t0: two keys; 23 hours later: a third.
+    for (order, key) in [("o-1", "k-old"), ("o-2", "k-gone")] {
+        s.orders
+            .fulfill_order(keyed(order, "9400111899223334445511", key))
+            .await
+            .unwrap();
+    }
+    s.clock.advance(Duration::hours(23));
+    let live = s
+        .orders
+        .fulfill_order(keyed("o-3", "9400111899223334445522", "k-live"))
+        .await
+        .unwrap()
+        .into_inner();
+    s.clock.advance(Duration::hours(2));
+
+    // 25 h after t0: the 2-hour-old key still replays...
+    let replay = s
+        .orders
+        .fulfill_order(keyed("o-3", "9400111899223334445522", "k-live"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replay, live);
+    // ...and a 25-hour-old one counts as never seen, before any purge: a new request with it is
+    // done, not refused as IDEMPOTENCY_KEY_REUSED.
+    let reused = s
+        .orders
+        .fulfill_order(keyed("o-4", "9400111899223334445533", "k-old"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reused.order.unwrap().id, "o-4");
+
+    // The purge removes only what expired, in batches (of 1 here), skipping a key a call holds.
+    let retention = fulfillment_server::idempotency_purge::Retention::default();
+    let expired_before = retention.expired_before(fulfillment_core::Clock::now(&*s.clock));
+    let mut holder = s.conn();
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM idempotency_keys WHERE key = 'k-gone' FOR UPDATE")
+        .unwrap();
+    let mut conn = s.conn();
+    let purged = idempotency::purge_expired(&mut conn, expired_before, 1).unwrap();
+    assert_eq!(
+        purged, 0,
+        "the only expired key is locked: skipped, not waited for"
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+    let purged = idempotency::purge_expired(&mut conn, expired_before, 1).unwrap();
+    assert_eq!(purged, 1);
+    let keys: Vec<String> = fulfillment_core::schema::idempotency_keys::table
+        .select(fulfillment_core::schema::idempotency_keys::key)
+        .order(fulfillment_core::schema::idempotency_keys::key)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        keys,
+        ["k-live", "k-old"],
+        "k-old was taken over 25 h in, so it is fresh"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn r10_concurrent_callers_cannot_both_join_an_incompatible_shipment() {
     let mut s = TestServer::start().await;
     s.merchant("m-1", "US").await;
