@@ -160,7 +160,7 @@ async fn the_service_follows_a_new_primary_and_loses_no_acknowledged_call() {
         caller.await.unwrap();
     }
 
-    let o = outcome.lock().unwrap();
+    let o = std::mem::take(&mut *outcome.lock().unwrap());
     let switch = o
         .first_ack_after_kill
         .map(|t| t.duration_since(kill_time))
