@@ -221,6 +221,30 @@ fn grpcurl_lists_describes_releases_fulfils_and_gets_and_sees_a_clear_error() {
         error.contains("InvalidArgument") && error.contains("tracking_number"),
         "{error}"
     );
+    // Issue 20.1: reflection serves google.rpc's error details, so grpcurl prints them as JSON.
+    let (ok, error) = server.call(
+        &[
+            "-format-error",
+            "-d",
+            r#"{"merchant_id":"m-krakow","order_id":"o-pl-1","carrier":"poczta-polska","tracking_number":"","origin_country":"PL"}"#,
+        ],
+        &["fulfillment.v1.FulfillmentService/FulfillOrder"],
+    );
+    assert!(!ok);
+    assert!(!error.contains("is not recognized"), "{error}");
+    let json: Value = serde_json::from_str(error.trim()).unwrap_or_else(|e| panic!("{e}: {error}"));
+    let details = json["details"].as_array().unwrap();
+    let info = details
+        .iter()
+        .find(|d| d["@type"] == "type.googleapis.com/google.rpc.ErrorInfo")
+        .unwrap_or_else(|| panic!("{error}"));
+    assert_eq!(info["domain"], "fulfillment.v1", "{error}");
+    assert!(info["reason"].as_str().is_some_and(|r| !r.is_empty()), "{error}");
+    let bad = details
+        .iter()
+        .find(|d| d["@type"] == "type.googleapis.com/google.rpc.BadRequest")
+        .unwrap_or_else(|| panic!("{error}"));
+    assert_eq!(bad["fieldViolations"][0]["field"], "tracking_number", "{error}");
 
     // SIGTERM drains and exits cleanly.
     let pid = server.child.id().to_string();
