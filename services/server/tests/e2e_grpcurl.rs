@@ -239,12 +239,18 @@ fn grpcurl_lists_describes_releases_fulfils_and_gets_and_sees_a_clear_error() {
         .find(|d| d["@type"] == "type.googleapis.com/google.rpc.ErrorInfo")
         .unwrap_or_else(|| panic!("{error}"));
     assert_eq!(info["domain"], "fulfillment.v1", "{error}");
-    assert!(info["reason"].as_str().is_some_and(|r| !r.is_empty()), "{error}");
+    assert!(
+        info["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{error}"
+    );
     let bad = details
         .iter()
         .find(|d| d["@type"] == "type.googleapis.com/google.rpc.BadRequest")
         .unwrap_or_else(|| panic!("{error}"));
-    assert_eq!(bad["fieldViolations"][0]["field"], "tracking_number", "{error}");
+    assert_eq!(
+        bad["fieldViolations"][0]["field"], "tracking_number",
+        "{error}"
+    );
 
     // SIGTERM drains and exits cleanly.
     let pid = server.child.id().to_string();
