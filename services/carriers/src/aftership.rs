@@ -185,6 +185,12 @@ struct Checkpoint {
     country_name: Option<String>,
 }
 
+/// The 2xx answer parser alone, for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub fn parse_answer(requested: &str, text: &str) -> Result<TrackReport, TrackError> {
+    parse(requested, text)
+}
+
 /// Parses a 2xx AfterShip answer.
 fn parse(requested: &str, text: &str) -> Result<TrackReport, TrackError> {
     let envelope: Envelope<'_> = parse_json(text, "AfterShip envelope")?;

@@ -374,6 +374,12 @@ struct Detail {
     datetime: String,
 }
 
+/// The 2xx answer parser alone, for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub fn parse_answer(requested: &str, text: &str) -> Result<TrackReport, TrackError> {
+    parse(requested, text)
+}
+
 fn parse(requested: &str, text: &str) -> Result<TrackReport, TrackError> {
     let wire: TrackingWire<'_> = parse_json(text, "ShipX tracking")?;
     let events = wire

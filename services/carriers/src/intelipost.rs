@@ -259,6 +259,12 @@ fn invoice_key(number: &str) -> &str {
     if trimmed.is_empty() { "0" } else { trimmed }
 }
 
+/// The 2xx answer parser alone, for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub fn parse_answer(requested: &str, text: &str) -> Result<TrackReport, TrackError> {
+    parse(requested, text)
+}
+
 fn parse(invoice_number: &str, text: &str) -> Result<TrackReport, TrackError> {
     let envelope: Envelope<'_> = parse_json(text, "Intelipost envelope")?;
     if let Some(err) = envelope_error(&envelope, 200) {

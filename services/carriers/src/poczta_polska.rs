@@ -558,6 +558,17 @@ fn malformed(e: impl std::fmt::Display) -> TrackError {
     TrackError::Malformed(format!("Sledzenie XML: {e}"))
 }
 
+/// The 2xx answer parser alone (SOAP fault included), for the fuzz targets in `fuzz/`; not
+/// part of the API.
+#[doc(hidden)]
+pub fn parse_answer(requested: &str, xml: &str) -> Result<TrackReport, TrackError> {
+    let parsed = parse_xml(xml)?;
+    if let Some(fault) = parsed.fault {
+        return Err(fault.into_error(200));
+    }
+    report(requested, parsed)
+}
+
 /// Walks the answer once, by local names, keeping the return status, the events (with their
 /// XML text as received) and any SOAP fault.
 fn parse_xml(xml: &str) -> Result<Parsed, TrackError> {

@@ -408,6 +408,12 @@ fn attribute(e: &BytesStart<'_>, wanted: &str) -> Result<Option<String>, TrackEr
     Ok(None)
 }
 
+/// The 2xx answer parser alone, for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub fn parse_answer(requested: &str, xml: &str) -> Result<TrackReport, TrackError> {
+    report(requested, parse_xml(xml)?)
+}
+
 /// Walks the answer once, keeping the root status and message, and each `tracks` with its
 /// `track` entries (with their XML text as received, for the raw payload).
 fn parse_xml(xml: &str) -> Result<Parsed, TrackError> {
