@@ -76,6 +76,7 @@ pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
         bulk: crate::bulk::BulkConfig::default(),
         dispatch: fulfillment_orders::dispatch::DispatchConfig::default(),
         idempotency: crate::idempotency_purge::Retention::default(),
+        metrics: Arc::new(crate::metrics::Metrics::new()),
     }
 }
 
@@ -136,6 +137,7 @@ pub async fn serve(
         .timeout(limits.request_timeout)
         // Metadata is small (a token, an idempotency key); big headers are abuse.
         .http2_max_header_list_size(Some(16 * 1024))
+        .layer(crate::metrics::MetricsLayer(state.metrics.clone()))
         .layer(GateLayer::new(gate))
         .add_service(health_service)
         .add_service(

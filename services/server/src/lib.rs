@@ -10,6 +10,7 @@ pub mod convert;
 pub mod gate;
 pub mod grpc;
 pub mod idempotency_purge;
+pub mod metrics;
 pub mod readiness;
 pub mod reload;
 pub mod state;

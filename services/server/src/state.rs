@@ -32,6 +32,8 @@ pub struct AppState {
     pub dispatch: fulfillment_orders::dispatch::DispatchConfig,
     /// How long idempotency keys are remembered, and how often expired ones are removed.
     pub idempotency: crate::idempotency_purge::Retention,
+    /// What `/metrics` serves.
+    pub metrics: crate::metrics::SharedMetrics,
 }
 
 /// A request that may name the merchant it acts for. `None`: the request is not about one

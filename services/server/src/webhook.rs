@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use base64::Engine;
 use fulfillment_carriers::intelipost::webhook::{PushError, parse_push};
 use fulfillment_core::ServiceError;
@@ -54,6 +54,7 @@ impl Default for WebhookOptions {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route(INTELIPOST_PATH, post(intelipost_push))
+        .route(METRICS_PATH, get(metrics))
         // Over the limit: 413 before the handler runs.
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
@@ -151,7 +152,40 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
+/// Prometheus scrapes here (the chart's ServiceMonitor); see `crate::metrics`.
+pub const METRICS_PATH: &str = "/metrics";
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&state).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Every delivery counted by its HTTP status (a handful of values: 200, 400, 401, 404, 409,
+/// 422, 500, 503).
 async fn intelipost_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let metrics = state.metrics.clone();
+    let response = intelipost_push_unmeasured(State(state), headers, body).await;
+    metrics
+        .webhook_deliveries
+        .get_or_create(&crate::metrics::OutcomeLabels {
+            outcome: response.status().as_u16().to_string(),
+        })
+        .inc();
+    response
+}
+
+async fn intelipost_push_unmeasured(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,

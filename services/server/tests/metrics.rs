@@ -1,0 +1,186 @@
+//! Issue 20.2: `/metrics` on the HTTP port, scraped for real: what the server counts as it
+//! serves and what it reads from the database, with bounded labels.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod common;
+
+use chrono::Duration;
+use common::{TestServer, alice, fulfil, today};
+use fulfillment_core::repo::worker_runs;
+use fulfillment_proto::v1 as pb;
+use serde_json::json;
+
+/// The value of the sample `name{labels}` in a text exposition, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn scrape(s: &TestServer) -> String {
+    let response = reqwest::get(format!("http://{}/metrics", s.webhook))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_order() {
+    let mut s = TestServer::start().await;
+    s.merchant("m-1", "US").await;
+    s.release_at("m-1", "o-1", today() - Duration::hours(2), alice())
+        .await;
+    s.get("m-1", "o-1").await;
+    let missing = s
+        .orders
+        .get_order(pb::GetOrderRequest {
+            merchant_id: "m-1".into(),
+            order_id: "o-404".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    let bad = s
+        .orders
+        .fulfill_order(fulfil("m-1", "o-1", "usps", ""))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    // A webhook delivery without credentials.
+    let hook = reqwest::Client::new()
+        .post(format!(
+            "http://{}/couriers/intelipost/trackings/v1",
+            s.webhook
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), 401);
+    // A worker run the server did not make: CronJob pods are never scraped themselves.
+    {
+        let mut conn = s.conn();
+        let now = today();
+        let run = worker_runs::start(&mut conn, "deadline-enforcer", false, now).unwrap();
+        worker_runs::finish(
+            &mut conn,
+            run,
+            json!({"claimed": 3, "refunded": 2}),
+            None,
+            now,
+        )
+        .unwrap();
+        let dry = worker_runs::start(&mut conn, "deadline-enforcer", true, now).unwrap();
+        worker_runs::finish(&mut conn, dry, json!({"refunded": 40}), None, now).unwrap();
+    }
+
+    let text = scrape(&s).await;
+    let fs = r#"grpc_service="fulfillment.v1.FulfillmentService""#;
+    assert_eq!(
+        sample(
+            &text,
+            &format!(r#"grpc_server_handled_total{{{fs},grpc_method="GetOrder",grpc_code="OK"}}"#)
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                r#"grpc_server_handled_total{{{fs},grpc_method="GetOrder",grpc_code="NOT_FOUND"}}"#
+            )
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                r#"grpc_server_handled_total{{{fs},grpc_method="FulfillOrder",grpc_code="INVALID_ARGUMENT"}}"#
+            )
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!(r#"grpc_server_handling_seconds_count{{{fs},grpc_method="GetOrder"}}"#)
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_webhook_deliveries_total{outcome="401"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_worker_last_success_timestamp_seconds{worker="deadline-enforcer"}"#
+        ),
+        Some(today().timestamp() as f64)
+    );
+    // Dry runs decide nothing.
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_worker_decisions{worker="deadline-enforcer",count="refunded"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_worker_runs{worker="deadline-enforcer",outcome="completed"}"#
+        ),
+        Some(2.0)
+    );
+    assert!(sample(&text, "fulfillment_db_pool_max_connections").is_some_and(|n| n >= 1.0));
+    assert!(sample(&text, r#"fulfillment_build_info{version="0.1.0"}"#) == Some(1.0));
+    assert!(sample(&text, "fulfillment_outbox_events").is_some());
+    // Bounded labels: no order, merchant or caller-chosen value ever becomes one.
+    for id in ["o-1", "o-404", "m-1"] {
+        assert!(!text.contains(id), "{id} in the metrics:\n{text}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_path_outside_the_contract_is_counted_as_unknown() {
+    let s = TestServer::start().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", s.addr))
+        .unwrap()
+        .connect_lazy();
+    let method = common::raw::Method {
+        path: "/evil.Service/m-123-order-o-9".into(),
+        name: "x".into(),
+        server_streaming: false,
+        merchant_id_field: None,
+        first_string_field: None,
+    };
+    let err = common::raw::call(&channel, &method, None, Vec::new())
+        .await
+        .unwrap_err();
+    assert_ne!(err.code(), tonic::Code::Ok);
+    let text = scrape(&s).await;
+    assert!(!text.contains("evil") && !text.contains("o-9"), "{text}");
+    assert!(
+        text.contains(r#"grpc_service="unknown",grpc_method="unknown""#),
+        "{text}"
+    );
+    s.stop().await;
+}
