@@ -3,7 +3,9 @@
 # optional part switched on (ci/all-on-values.yaml), and validate every rendered object against
 # the Kubernetes OpenAPI schemas (kubernetes-validate --strict: unknown fields are errors).
 #
-# What is NOT validated by schema: the ServiceMonitor (monitoring.coreos.com/v1) is a Prometheus
+# What is NOT validated by schema: the ServiceMonitor and the PrometheusRule (monitoring.coreos.com/v1)
+# are Prometheus Operator CRDs; the rule's groups are checked by promtool instead (check rules and
+# the unit tests of ci/rules-test.yaml). The ServiceMonitor is a Prometheus
 # Operator CRD, and kubernetes-validate ships only the built-in Kubernetes kinds (for an unknown
 # kind it prints a WARN and passes). So the ServiceMonitor is taken out of the validated stream
 # and only checked structurally below (its selector and port name match the Service); any other
@@ -146,10 +148,31 @@ for sm in by_kind.get("ServiceMonitor", []):
 if problems:
     sys.exit(f"{src}:\n  " + "\n  ".join(problems))
 with open(dst, "w") as f:
-    yaml.safe_dump_all([d for d in docs if d["kind"] != "ServiceMonitor"], f, sort_keys=False)
+    yaml.safe_dump_all([d for d in docs if d["kind"] not in ("ServiceMonitor", "PrometheusRule")], f, sort_keys=False)
+# The PrometheusRule's groups, as a rules file for promtool (check and unit tests below).
+rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+if rules:
+    with open(dst.rsplit("/", 1)[0] + "/rules.yaml", "w") as f:
+        yaml.safe_dump({"groups": rules[0]["spec"]["groups"]}, f, sort_keys=False)
 print(f"{src.rsplit('/', 1)[-1]}: {len(docs)} objects ({', '.join(sorted(set(kinds)))})")
 PY
 done
+
+echo "-- promtool: the PrometheusRule's rules are valid and its unit tests pass"
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing prometheus (for promtool) from Debian's packages (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  else
+    echo "check-chart: promtool is missing; install it with: apt-get install prometheus" >&2
+    exit 1
+  fi
+fi
+[ -f "$out/rules.yaml" ] || { echo "the all-on rendering has no PrometheusRule" >&2; exit 1; }
+promtool check rules "$out/rules.yaml"
+cp "$CHART/ci/rules-test.yaml" "$out/rules-test.yaml"
+promtool test rules "$out/rules-test.yaml"
 
 echo "-- docs/operations.md's install example renders, and its own Secret has every key it refers to"
 PYTHONPATH="$PWD/.tools/python" python3 - docs/operations.md "$out" <<'PY'

@@ -19,6 +19,25 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Metric names (ours and the gRPC ones) appearing in `text`.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for prefix in ["fulfillment_", "grpc_server_"] {
+        for (at, _) in text.match_indices(prefix) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            names.insert(name);
+        }
+    }
+    names
+}
+
 async fn scrape(s: &TestServer) -> String {
     let response = reqwest::get(format!("http://{}/metrics", s.webhook))
         .await
@@ -152,6 +171,21 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     assert!(sample(&text, "fulfillment_db_pool_max_connections").is_some_and(|n| n >= 1.0));
     assert!(sample(&text, r#"fulfillment_build_info{version="0.1.0"}"#) == Some(1.0));
     assert!(sample(&text, "fulfillment_outbox_events").is_some());
+    // Issue 20.4: every metric the chart's alerts query is one this scrape holds.
+    let rules = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../helm/fulfillment/templates/prometheusrule.yaml"),
+    )
+    .unwrap();
+    let queried = metric_names(&rules);
+    assert!(queried.len() >= 5, "{queried:?}");
+    for name in &queried {
+        assert!(
+            text.lines().any(|l| l.starts_with(name.as_str())
+                && l[name.len()..].starts_with(['{', ' '])),
+            "the rules query {name}, which the server does not export:\n{text}"
+        );
+    }
     // Bounded labels: no order, merchant or caller-chosen value ever becomes one.
     for id in ["o-1", "o-404", "m-1"] {
         assert!(!text.contains(id), "{id} in the metrics:\n{text}");
