@@ -181,8 +181,8 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     assert!(queried.len() >= 5, "{queried:?}");
     for name in &queried {
         assert!(
-            text.lines().any(|l| l.starts_with(name.as_str())
-                && l[name.len()..].starts_with(['{', ' '])),
+            text.lines()
+                .any(|l| l.starts_with(name.as_str()) && l[name.len()..].starts_with(['{', ' '])),
             "the rules query {name}, which the server does not export:\n{text}"
         );
     }
