@@ -32,12 +32,25 @@ pub fn to_status(error: ServiceError) -> Status {
             Code::Unavailable
         }
         ServiceError::Internal(source) => {
-            // Logged in full here; the caller gets a short message with nothing internal in it.
-            tracing::error!(error = ?source, "internal error");
+            // Logged once, here, with its whole cause chain (inside the call's `rpc` span, so
+            // with its request id); the caller gets a short message with nothing internal in it.
+            tracing::error!(error = %cause_chain(source.as_ref()), "internal error");
             Code::Internal
         }
     };
     Status::with_error_details(code, error.to_string(), details)
+}
+
+/// `outer: middle: root`, every `source()` of the error.
+fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    chain
 }
 
 /// A request field that failed wire-level checks (before any domain validation).

@@ -61,6 +61,19 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     s.release_at("m-1", "o-1", today() - Duration::hours(2), alice())
         .await;
     s.get("m-1", "o-1").await;
+    // Issue 20.3: the caller's request id comes back; without one, the server makes one.
+    let mut asked = tonic::Request::new(pb::GetOrderRequest {
+        merchant_id: "m-1".into(),
+        order_id: "o-1".into(),
+    });
+    asked
+        .metadata_mut()
+        .insert("x-request-id", "support-ticket-42".parse().unwrap());
+    let answered = s.orders.get_order(asked).await.unwrap();
+    assert_eq!(
+        answered.metadata().get("x-request-id").unwrap(),
+        "support-ticket-42"
+    );
     let missing = s
         .orders
         .get_order(pb::GetOrderRequest {
@@ -111,7 +124,7 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
             &text,
             &format!(r#"grpc_server_handled_total{{{fs},grpc_method="GetOrder",grpc_code="OK"}}"#)
         ),
-        Some(1.0),
+        Some(2.0),
         "{text}"
     );
     assert_eq!(
@@ -137,7 +150,7 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
             &text,
             &format!(r#"grpc_server_handling_seconds_count{{{fs},grpc_method="GetOrder"}}"#)
         ),
-        Some(2.0)
+        Some(3.0)
     );
     assert_eq!(
         sample(
