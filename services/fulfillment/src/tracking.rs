@@ -101,6 +101,35 @@ impl IncomingEvent {
         }
     }
 
+    fn texts(&self) -> [&str; 6] {
+        [
+            self.tracking_number.as_str(),
+            self.event_id.as_deref().unwrap_or(""),
+            self.carrier_status_code.as_str(),
+            self.carrier_status_text.as_str(),
+            self.location.as_str(),
+            self.raw_payload.as_str(),
+        ]
+    }
+
+    pub fn has_nul(&self) -> bool {
+        self.texts().iter().any(|t| t.contains('\0'))
+    }
+
+    /// The event with every NUL replaced by U+FFFD (the replacement character).
+    pub fn without_nul(&self) -> Self {
+        let clean = |s: &str| s.replace('\0', "\u{fffd}");
+        Self {
+            tracking_number: clean(&self.tracking_number),
+            event_id: self.event_id.as_deref().map(clean),
+            carrier_status_code: clean(&self.carrier_status_code),
+            carrier_status_text: clean(&self.carrier_status_text),
+            location: clean(&self.location),
+            raw_payload: clean(&self.raw_payload),
+            ..self.clone()
+        }
+    }
+
     /// Checks the free-text fields of event `index` (the gRPC edge checks the rest).
     pub fn check(&self, v: &mut Violations, index: usize) {
         let field = |name: &str| format!("events[{index}].{name}");
@@ -175,6 +204,15 @@ pub fn ingest(
     owner: Option<&str>,
     cancelled_by: Option<CancelledBy>,
 ) -> ServiceResult<IngestOutcome> {
+    // A carrier's answer may hold a NUL, which PostgreSQL's text refuses; callers' events are
+    // refused at the edge, but a carrier's must not make its tracking fail on every poll.
+    let cleaned: Vec<IncomingEvent>;
+    let events = if events.iter().any(IncomingEvent::has_nul) {
+        cleaned = events.iter().map(IncomingEvent::without_nul).collect();
+        &cleaned[..]
+    } else {
+        events
+    };
     let mut keys: Vec<(&str, &str)> = events
         .iter()
         .map(|e| (e.carrier.as_str(), e.tracking_number.as_str()))
@@ -612,6 +650,22 @@ mod tests {
             location: "Shenzhen".into(),
             raw_payload: "{}".into(),
         }
+    }
+
+    #[test]
+    fn a_carriers_nul_becomes_the_replacement_character_and_the_rest_is_kept() {
+        let clean = event(Some("e-1"));
+        assert!(!clean.has_nul());
+        let mut dirty = clean.clone();
+        dirty.location = "Shen\0zhen".into();
+        dirty.raw_payload = "{\"x\":\"a\0\"}".into();
+        assert!(dirty.has_nul());
+        let fixed = dirty.without_nul();
+        assert!(!fixed.has_nul());
+        assert_eq!(fixed.location, "Shen\u{fffd}zhen");
+        assert_eq!(fixed.raw_payload, "{\"x\":\"a\u{fffd}\"}");
+        assert_eq!(fixed.event_key(), clean.event_key());
+        assert_eq!(fixed.carrier_status_text, clean.carrier_status_text);
     }
 
     #[test]
