@@ -145,6 +145,16 @@ for sm in by_kind.get("ServiceMonitor", []):
         need(ep["port"] in port_names, "ServiceMonitor port is a Service port name")
         need(str(ep.get("path", "")).startswith("/"), "ServiceMonitor path")
 
+for cm in by_kind.get("ConfigMap", []):
+    if "grafana_dashboard" in cm["metadata"].get("labels", {}):
+        import json
+        for key, text in cm["data"].items():
+            try:
+                dash = json.loads(text)
+                need(dash.get("panels"), f"dashboard {key}: panels")
+            except ValueError as e:
+                need(False, f"dashboard {key} is not JSON: {e}")
+
 if problems:
     sys.exit(f"{src}:\n  " + "\n  ".join(problems))
 with open(dst, "w") as f:

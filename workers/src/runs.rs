@@ -28,7 +28,9 @@ where
     let id = db
         .transaction(move |conn| Ok(repo::worker_runs::start(conn, worker, dry_run, started)?))
         .await?;
-    let result = job().await;
+    // One span per run: every log line of the run carries the worker and its run id.
+    let span = tracing::info_span!("worker_run", worker, run_id = id, dry_run);
+    let result = tracing::Instrument::instrument(job(), span).await;
     let (counts, error) = match &result {
         Ok(done) => (serde_json::to_value(done.counts())?, None),
         Err(e) => (serde_json::json!({}), Some(format!("{e:#}"))),

@@ -239,6 +239,15 @@ impl Metrics {
     }
 
     fn apply(&self, f: Figures) {
+        // Every state has a series, 0 included: an alert or a panel on a state with no jobs yet
+        // reads 0, not "no data".
+        for state in ["PENDING", "RUNNING", "COMPLETED", "FAILED"] {
+            self.bulk_jobs
+                .get_or_create(&StateLabels {
+                    state: state.into(),
+                })
+                .set(0);
+        }
         for (state, n) in f.bulk_jobs {
             self.bulk_jobs.get_or_create(&StateLabels { state }).set(n);
         }
