@@ -11,12 +11,14 @@ use diesel_migrations::MigrationHarness;
 use crate::db::{self, MIGRATIONS, PgPool};
 use crate::pg_bootstrap::PgTarget;
 
-const TEMPLATE: &str = "fulfillment_test_template";
+/// The template's name carries a digest of the migrations' names, so checkouts with different
+/// migrations (a branch beside main, say) sharing one PostgreSQL never copy each other's schema.
+const TEMPLATE_PREFIX: &str = "fulfillment_test_template";
 /// Serialises template maintenance and copies across test processes.
 const LOCK_KEY: i64 = 0x66_75_6c_66_69_6c;
 
 static TARGET: OnceLock<PgTarget> = OnceLock::new();
-static TEMPLATE_READY: OnceLock<()> = OnceLock::new();
+static TEMPLATE_READY: OnceLock<String> = OnceLock::new();
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The PostgreSQL server the tests use: `DATABASE_URL`'s server if set, else the embedded default.
@@ -43,7 +45,7 @@ impl TestDb {
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(&mut admin)
             .expect("take the template lock");
-        TEMPLATE_READY.get_or_init(|| prepare_template(&mut admin, target));
+        let template = TEMPLATE_READY.get_or_init(|| prepare_template(&mut admin, target));
         let name = format!(
             "fulfillment_test_{}_{}",
             std::process::id(),
@@ -53,7 +55,7 @@ impl TestDb {
             .execute(&mut admin)
             .expect("drop a leftover test database");
         diesel::sql_query(format!(
-            "CREATE DATABASE \"{name}\" TEMPLATE \"{TEMPLATE}\""
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
         ))
         .execute(&mut admin)
         .expect("copy the template database");
@@ -99,19 +101,33 @@ impl Drop for TestDb {
 
 /// Brings the template up to the embedded migrations. Runs under the advisory lock, and closes
 /// its connection before returning: PostgreSQL copies a template only when nobody is connected.
-fn prepare_template(admin: &mut PgConnection, target: &PgTarget) {
+fn prepare_template(admin: &mut PgConnection, target: &PgTarget) -> String {
+    let template = template_name();
     let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-        "EXISTS (SELECT 1 FROM pg_database WHERE datname = '{TEMPLATE}')"
+        "EXISTS (SELECT 1 FROM pg_database WHERE datname = '{template}')"
     )))
     .get_result(admin)
     .expect("look up the template database");
     if !exists {
-        diesel::sql_query(format!("CREATE DATABASE \"{TEMPLATE}\""))
+        diesel::sql_query(format!("CREATE DATABASE \"{template}\""))
             .execute(admin)
             .expect("create the template database");
     }
     let mut conn =
-        PgConnection::establish(&target.database_url(TEMPLATE)).expect("connect to the template");
+        PgConnection::establish(&target.database_url(&template)).expect("connect to the template");
     conn.run_pending_migrations(MIGRATIONS)
         .expect("migrate the template database");
+    template
+}
+
+fn template_name() -> String {
+    use diesel::migration::MigrationSource;
+    use std::hash::{Hash, Hasher};
+    let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .expect("read the embedded migrations");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for migration in &migrations {
+        migration.name().to_string().hash(&mut hasher);
+    }
+    format!("{TEMPLATE_PREFIX}_{:016x}", hasher.finish())
 }
