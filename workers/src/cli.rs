@@ -21,7 +21,7 @@ struct Cli {
 
 /// Runs worker `S` as its binary.
 pub async fn main<S: Step>() -> anyhow::Result<()> {
-    setup::init_logging();
+    let _telemetry = setup::init_logging(S::NAME);
     let cli = Cli::parse_from(std::env::args_os());
     let (target, db) = setup::database(2).await?;
     let clock = setup::clock();

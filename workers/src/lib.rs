@@ -3,6 +3,7 @@
 //! and little else; the decisions themselves come from `fulfillment-policy`.
 
 pub mod cli;
+pub mod poll_stats;
 pub mod poller;
 pub mod reconcile;
 pub mod runner;

@@ -22,6 +22,8 @@ use fulfillment_policy::tracking_status::PollCadence;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
+use crate::poll_stats::{CarrierPolls, UnknownBaseline, outcome};
+
 pub const NAME: &str = "tracker-poller";
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,10 @@ pub struct PollSummary {
     pub skipped: usize,
     /// Failures per carrier, so one bad carrier shows in the summary.
     pub failed_by_carrier: BTreeMap<String, usize>,
+    /// Calls by carrier: outcomes and latency (the server's carrier metrics, issue 20.2).
+    pub polls: BTreeMap<String, CarrierPolls>,
+    /// Status codes no carrier table knew, seen in this run, by (carrier, code).
+    pub unknown_statuses: BTreeMap<(String, String), u64>,
 }
 
 impl crate::runs::RunCounts for PollSummary {
@@ -78,6 +84,13 @@ impl crate::runs::RunCounts for PollSummary {
         ]);
         for (carrier, failed) in &self.failed_by_carrier {
             counts.insert(format!("failed.{carrier}"), n(*failed));
+        }
+        for (carrier, polls) in &self.polls {
+            polls.write_counts(carrier, &mut counts);
+        }
+        for ((carrier, code), seen) in &self.unknown_statuses {
+            let key = fulfillment_core::run_counts::RunCountKey::Unknown { carrier, code };
+            counts.insert(key.to_string(), i64::try_from(*seen).unwrap_or(i64::MAX));
         }
         counts
     }
@@ -204,6 +217,7 @@ impl Poller {
     /// Polls until nothing is due (or `max_batches`), batch by batch.
     pub async fn run_once(&mut self) -> ServiceResult<PollSummary> {
         let mut summary = PollSummary::default();
+        let unknown = UnknownBaseline::now();
         let carriers = self.carriers();
         let mut batches = 0;
         loop {
@@ -241,6 +255,7 @@ impl Poller {
                 "progress"
             );
         }
+        summary.unknown_statuses = unknown.since();
         Ok(summary)
     }
 
@@ -268,16 +283,26 @@ impl Poller {
             let clock = self.clock.clone();
             let cadence = self.config.cadence;
             let actor = self.actor.clone();
-            tasks.spawn(async move {
-                let outcome = poll_one(
-                    &db, &clock, &actor, &cadence, tracking, client, &limit, &semaphore,
-                )
-                .await;
-                (carrier, outcome)
-            });
+            // A task does not inherit the run's span: give it a child one, so the carrier
+            // request carries this run's trace (issue 20.3).
+            let span = tracing::info_span!("carrier_poll", carrier = %carrier);
+            tasks.spawn(tracing::Instrument::instrument(
+                async move {
+                    let outcome = poll_one(
+                        &db, &clock, &actor, &cadence, tracking, client, &limit, &semaphore,
+                    )
+                    .await;
+                    let (polled, call) = match outcome {
+                        Ok((polled, call)) => (Ok(polled), call),
+                        Err(e) => (Err(e), None),
+                    };
+                    (carrier, (polled, call))
+                },
+                span,
+            ));
         }
         while let Some(joined) = tasks.join_next().await {
-            let (carrier, outcome) = match joined {
+            let (carrier, (outcome, call)) = match joined {
                 Ok(done) => done,
                 Err(e) => {
                     tracing::error!(worker = NAME, error = %e, "a poll task failed");
@@ -285,6 +310,13 @@ impl Poller {
                     continue;
                 }
             };
+            if let Some((answer, took)) = call {
+                summary
+                    .polls
+                    .entry(carrier.clone())
+                    .or_default()
+                    .record(answer, took);
+            }
             match outcome {
                 Ok(Polled::Answered { changed, events }) => {
                     summary.polled += 1;
@@ -336,7 +368,7 @@ async fn poll_one(
     client: Option<Arc<dyn TrackingClient>>,
     limit: &RateLimit,
     semaphore: &Semaphore,
-) -> ServiceResult<Polled> {
+) -> ServiceResult<(Polled, Option<CarrierCall>)> {
     let Some(client) = client else {
         let id = tracking.id;
         let now = clock.now();
@@ -350,13 +382,17 @@ async fn poll_one(
             )?)
         })
         .await?;
-        return Ok(Polled::Skipped);
+        return Ok((Polled::Skipped, None));
     };
-    let answer = {
+    let (answer, took) = {
         let _permit = semaphore.acquire().await;
         limit.wait().await;
-        client.track(&tracking.tracking_number).await
+        // The carrier's time only: the wait for a permit and the rate limit are ours.
+        let started = Instant::now();
+        let answer = client.track(&tracking.tracking_number).await;
+        (answer, started.elapsed())
     };
+    let call = Some((outcome(&answer), took));
     let now = clock.now();
     let id = tracking.id;
     let report = match answer {
@@ -378,7 +414,7 @@ async fn poll_one(
                 tracking::record_poll_failure(conn, now, &tracking, &cadence, retry_after)
             })
             .await?;
-            return Ok(Polled::Failed);
+            return Ok((Polled::Failed, call));
         }
     };
     let events: Vec<IncomingEvent> = report
@@ -401,8 +437,14 @@ async fn poll_one(
     let changed = db
         .transaction(move |conn| tracking::record_poll(conn, now, &actor, id, &events, &cadence))
         .await?;
-    Ok(Polled::Answered {
-        changed,
-        events: seen,
-    })
+    Ok((
+        Polled::Answered {
+            changed,
+            events: seen,
+        },
+        call,
+    ))
 }
+
+/// A carrier call's outcome and how long the carrier took.
+type CarrierCall = (&'static str, StdDuration);

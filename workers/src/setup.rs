@@ -6,9 +6,11 @@ use anyhow::Context;
 use fulfillment_core::pg_bootstrap::{PgTarget, resolve_database};
 use fulfillment_core::{Clock, Db, SharedClock, SystemClock, db};
 
-/// Logs as every binary logs (`fulfillment_core::logging`).
-pub fn init_logging() {
-    fulfillment_core::logging::init();
+/// Logs and traces as every binary's (`fulfillment_core::logging`): hold the guard for the
+/// whole run, so the run's spans are flushed to the collector before the process exits.
+#[must_use = "dropping the guard ends trace export"]
+pub fn init_logging(worker: &'static str) -> fulfillment_core::telemetry::Telemetry {
+    fulfillment_core::logging::init(worker)
 }
 
 /// `DATABASE_URL`, else the embedded default the server uses. The schema must exist

@@ -208,6 +208,15 @@ async fn r22_one_failing_carrier_backs_off_without_stopping_the_run() {
     let summary = poller.run_once().await.unwrap();
     assert_eq!((summary.claimed, summary.polled, summary.failed), (3, 1, 2));
     assert_eq!(summary.failed_by_carrier.get("inpost"), Some(&2));
+    // Issue 20.2: each call's outcome and time, per carrier, for the server's metrics.
+    let inpost_calls = &summary.polls["inpost"];
+    assert_eq!(inpost_calls.outcomes.get("carrier_error"), Some(&1));
+    assert_eq!(inpost_calls.outcomes.get("rate_limited"), Some(&1));
+    assert_eq!(inpost_calls.buckets.iter().sum::<usize>(), 2);
+    assert_eq!(summary.polls["usps"].outcomes.get("ok"), Some(&1));
+    let counts = fulfillment_workers::runs::RunCounts::counts(&summary);
+    assert_eq!(counts.get("poll:inpost:rate_limited"), Some(&1));
+    assert!(counts.contains_key("poll_us:inpost"), "{counts:?}");
     assert!(
         summary.to_string().contains("failed[inpost]=2"),
         "{summary}"

@@ -44,7 +44,10 @@ impl Answer {
 /// Sends the request and reads the whole body, whatever the status. Only transport problems
 /// (timeout, connection, oversized body) are errors here: see [`check_status`].
 pub async fn send(request: RequestBuilder) -> Result<Answer, TrackError> {
-    let mut response = request.send().await.map_err(map_reqwest)?;
+    let mut response = with_trace_context(request)
+        .send()
+        .await
+        .map_err(map_reqwest)?;
     let status = response.status();
     let headers = response.headers().clone();
     if response
@@ -65,6 +68,32 @@ pub async fn send(request: RequestBuilder) -> Result<Answer, TrackError> {
         headers,
         body,
     })
+}
+
+/// The current span's W3C `traceparent` (and `tracestate`) on the request (issue 20.3), so a
+/// carrier call is part of the trace of the RPC or worker run that made it. Nothing is added
+/// when no propagator is installed (the binaries install one at start).
+fn with_trace_context(request: RequestBuilder) -> RequestBuilder {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = tracing::Span::current().context();
+    let mut headers = TraceHeaders(Vec::new());
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut headers);
+    });
+    headers
+        .0
+        .into_iter()
+        .fold(request, |request, (name, value)| {
+            request.header(name, value)
+        })
+}
+
+struct TraceHeaders(Vec<(String, String)>);
+
+impl opentelemetry::propagation::Injector for TraceHeaders {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.push((key.to_owned(), value));
+    }
 }
 
 /// [`send`], then [`check_status`]: for carriers with no special rules.
@@ -235,5 +264,55 @@ mod tests {
             check_status(&answer(400, "bad")),
             Err(TrackError::Carrier { status: 400, .. })
         ));
+    }
+
+    /// Issue 20.3: a carrier request carries the W3C trace of the span that made it.
+    #[tokio::test]
+    async fn a_carrier_request_carries_the_current_trace() {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        use tracing_subscriber::layer::SubscriberExt;
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let carrier = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&carrier)
+            .await;
+        let span = tracing::info_span!("poll");
+        let trace = {
+            use opentelemetry::trace::TraceContextExt;
+            span.context().span().span_context().trace_id().to_string()
+        };
+        let request = reqwest::Client::new().get(carrier.uri());
+        let _entered = span.enter();
+        send(request).await.unwrap();
+
+        let received = carrier.received_requests().await.unwrap();
+        let traceparent = received[0]
+            .headers
+            .get("traceparent")
+            .expect("the request has a traceparent")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            traceparent.split('-').nth(1),
+            Some(trace.as_str()),
+            "{traceparent}"
+        );
+        assert!(
+            traceparent.starts_with("00-") && traceparent.len() == 55,
+            "{traceparent}"
+        );
     }
 }

@@ -49,10 +49,24 @@ pub fn build_pool_with_statement_timeout(
     max_size: u32,
     statement_timeout: Option<Duration>,
 ) -> Result<PgPool, DbSetupError> {
+    build_pool_observed(url, max_size, statement_timeout, None)
+}
+
+/// [`build_pool_with_statement_timeout`], reporting each checkout to `events` (the server's
+/// pool-wait metrics).
+pub fn build_pool_observed(
+    url: &str,
+    max_size: u32,
+    statement_timeout: Option<Duration>,
+    events: Option<Box<dyn diesel::r2d2::HandleEvent>>,
+) -> Result<PgPool, DbSetupError> {
     let manager = ConnectionManager::<PgConnection>::new(url);
     let mut builder = Pool::builder();
     if let Some(timeout) = statement_timeout {
         builder = builder.connection_customizer(Box::new(StatementTimeout(timeout)));
+    }
+    if let Some(events) = events {
+        builder = builder.event_handler(events);
     }
     let pool = builder
         .max_size(max_size)

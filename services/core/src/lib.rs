@@ -12,8 +12,10 @@ pub mod password;
 pub mod pg_bootstrap;
 pub mod prepared;
 pub mod repo;
+pub mod run_counts;
 pub mod schema;
 pub mod secrets;
+pub mod telemetry;
 pub mod testing;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

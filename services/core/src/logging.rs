@@ -3,24 +3,41 @@
 
 use std::io::IsTerminal;
 
-/// Installs the global subscriber. Colour only when stderr is a terminal and `NO_COLOR` is unset,
-/// so a log redirected to a file or collected by Kubernetes holds no escape codes (issue 22.5).
-pub fn init() {
+/// Installs the global subscriber for `service` and returns the traces' guard, to be held for
+/// the life of `main` (see [`crate::telemetry`]). Colour only when stderr is a terminal and
+/// `NO_COLOR` is unset, so a log redirected to a file or collected by Kubernetes holds no escape
+/// codes (issue 22.5). Must run inside the tokio runtime.
+pub fn init(service: &'static str) -> crate::telemetry::Telemetry {
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, Registry};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = use_colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
     );
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let telemetry = crate::telemetry::provider(service);
+    let plain = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().init();
+    let logs: Box<dyn Layer<Registry> + Send + Sync> = if json {
+        Box::new(plain.json())
     } else {
-        builder.init();
+        Box::new(plain)
+    };
+    // `RUST_LOG` filters the logs only: traces keep every info span (each RPC, each worker
+    // run) even when the logs are cut down to warnings.
+    let installed = tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(crate::telemetry::layer(&telemetry).with_filter(LevelFilter::INFO))
+        .try_init();
+    if installed.is_ok() {
+        telemetry.log_start();
     }
+    telemetry
 }
 
 /// Caller input in a log line, cut to [`Truncated::MAX_CHARS`] characters: a caller must not

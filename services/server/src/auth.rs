@@ -76,6 +76,13 @@ impl Caller {
     /// Checks that this caller may act for `merchant_id`. A restricted caller must always name
     /// its merchant: an empty id never widens to "all merchants".
     pub fn check_merchant(&self, merchant_id: &str) -> Result<(), ServiceError> {
+        if !merchant_id.is_empty() {
+            // The call's `rpc` span (issue 20.3): a merchant's calls can be found in the logs.
+            tracing::Span::current().record(
+                "merchant",
+                tracing::field::display(fulfillment_core::logging::Truncated(merchant_id)),
+            );
+        }
         match &self.merchants {
             Merchants::Any => Ok(()),
             Merchants::Only(_) if merchant_id.is_empty() => Err(ServiceError::invalid(

@@ -172,6 +172,7 @@ where
         let permit = match self.gate.admit(request.uri().path(), request.headers()) {
             Ok(Admission::Public) => None,
             Ok(Admission::Caller(caller, permit)) => {
+                tracing::Span::current().record("caller", caller.id.as_str());
                 request.extensions_mut().insert(caller);
                 Some(permit)
             }

@@ -370,7 +370,7 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    fulfillment_core::logging::init();
+    let _telemetry = fulfillment_core::logging::init("fulfillment-server");
     let cli = Cli::parse();
     let args = cli.serve;
     // Security settings are checked before anything starts, so a bad deployment fails fast.
@@ -435,10 +435,17 @@ async fn main() -> anyhow::Result<()> {
 
     // A statement may not outlive the longest call by much.
     let statement_timeout = options.limits.request_timeout + Duration::from_secs(5);
-    let pool = db::build_pool_with_statement_timeout(&url, args.pool_size, Some(statement_timeout))
-        .context("connecting to PostgreSQL")?;
+    let metrics = Arc::new(fulfillment_server::metrics::Metrics::new());
+    let pool = db::build_pool_observed(
+        &url,
+        args.pool_size,
+        Some(statement_timeout),
+        Some(Box::new(metrics.pool_events())),
+    )
+    .context("connecting to PostgreSQL")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut state = app::app_state(pool, clock);
+    state.metrics = metrics;
     state.keys = keys;
     state.bulk.processors = args.bulk_processors;
     state.bulk.parallelism = args.bulk_parallelism.clamp(1, 64);

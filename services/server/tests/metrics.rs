@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{TestServer, alice, fulfil, today};
+use common::{TestServer, alice, fulfil, today, ts};
 use fulfillment_core::repo::worker_runs;
 use fulfillment_proto::v1 as pb;
 use serde_json::json;
@@ -222,6 +222,103 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     for id in ["o-1", "o-404", "m-1"] {
         assert!(!text.contains(id), "{id} in the metrics:\n{text}");
     }
+    s.stop().await;
+}
+
+/// Issue 20.2: the poller's carrier figures (written into its runs, as CronJob pods are never
+/// scraped), the unknown codes the server saw itself, and the pool's waits.
+#[tokio::test]
+async fn carrier_polls_unknown_statuses_and_pool_waits_are_exported() {
+    let mut s = TestServer::start().await;
+    s.merchant("m-1", "US").await;
+    {
+        let mut conn = s.conn();
+        let now = today();
+        let run = worker_runs::start(&mut conn, "tracker-poller", false, now).unwrap();
+        worker_runs::finish(
+            &mut conn,
+            run,
+            json!({
+                "polled": 5,
+                "poll:inpost:ok": 4,
+                "poll:inpost:rate_limited": 1,
+                "poll_le:inpost:0.1": 3,
+                "poll_le:inpost:1": 1,
+                "poll_le:inpost:+Inf": 1,
+                "poll_us:inpost": 12_500_000,
+                "unknown:wishpost:42": 2,
+            }),
+            None,
+            now,
+        )
+        .unwrap();
+    }
+    // A status code InPost's table does not know, pushed by a caller: counted by the server.
+    let ingest = s
+        .tracking
+        .ingest_tracking_events(pb::IngestTrackingEventsRequest {
+            events: vec![pb::TrackingEvent {
+                carrier: "inpost".into(),
+                tracking_number: "520000011395200025754311".into(),
+                event_id: "e-1".into(),
+                occurred_at: Some(ts(today())),
+                carrier_status_code: "metrics_test_teleported".into(),
+                ..Default::default()
+            }],
+        })
+        .await;
+    assert!(ingest.is_ok(), "{ingest:?}");
+
+    let text = scrape(&s).await;
+    let polls = |outcome: &str| {
+        sample(
+            &text,
+            &format!(r#"fulfillment_carrier_polls_total{{carrier="inpost",outcome="{outcome}"}}"#),
+        )
+    };
+    assert_eq!(polls("ok"), Some(4.0), "{text}");
+    assert_eq!(polls("rate_limited"), Some(1.0));
+    let bucket = |le: &str| {
+        sample(
+            &text,
+            &format!(
+                r#"fulfillment_carrier_poll_duration_seconds_bucket{{le="{le}",carrier="inpost"}}"#
+            ),
+        )
+    };
+    // Cumulative, as Prometheus reads a histogram.
+    assert_eq!(bucket("0.05"), Some(0.0), "{text}");
+    assert_eq!(bucket("0.1"), Some(3.0));
+    assert_eq!(bucket("1.0"), Some(4.0));
+    assert_eq!(bucket("+Inf"), Some(5.0));
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_carrier_poll_duration_seconds_sum{carrier="inpost"}"#
+        ),
+        Some(12.5)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_carrier_unknown_statuses_total{carrier="wishpost",code="42"}"#
+        ),
+        Some(2.0)
+    );
+    assert!(
+        sample(
+            &text,
+            r#"fulfillment_carrier_unknown_statuses_total{carrier="inpost",code="metrics_test_teleported"}"#
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    // The carrier keys are not decisions.
+    assert!(!text.contains(r#"count="poll:"#), "{text}");
+    assert!(
+        sample(&text, "fulfillment_db_pool_wait_seconds_count").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
     s.stop().await;
 }
 

@@ -31,7 +31,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    setup::init_logging();
+    let _telemetry = setup::init_logging(NAME);
     let cli = Cli::parse();
     let registry = Registry::from_env()?;
     let (target, db) = setup::database(4).await?;

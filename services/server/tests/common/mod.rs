@@ -54,10 +54,19 @@ impl TestServer {
     /// As [`Self::start_with`], with a key ring sealing carrier secrets.
     pub async fn start_with_keys(options: ServeOptions, keys: Option<Arc<Keyring>>) -> Self {
         let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
-        let pool = db.pool(8);
+        // The pool reports to the metrics as the binary's does (issue 20.2).
+        let metrics = Arc::new(fulfillment_server::metrics::Metrics::new());
+        let pool = fulfillment_core::db::build_pool_observed(
+            db.url(),
+            8,
+            None,
+            Some(Box::new(metrics.pool_events())),
+        )
+        .unwrap();
         let clock = Arc::new(ManualClock::new(today()));
         let shared: Arc<dyn Clock> = clock.clone();
         let mut state = app::app_state(pool, shared);
+        state.metrics = metrics;
         state.keys = keys;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -22,6 +22,12 @@ use prometheus_client::registry::Registry;
 
 use crate::state::AppState;
 
+mod carrier_figures;
+mod pool_events;
+
+use carrier_figures::{CarrierFigures, Snapshot};
+pub use pool_events::PoolEvents;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
     pub grpc_service: String,
@@ -83,6 +89,8 @@ pub struct Metrics {
     worker_last_success: Family<WorkerLabels, Gauge>,
     worker_runs: Family<WorkerOutcomeLabels, Gauge>,
     worker_counts: Family<WorkerCountLabels, Gauge>,
+    pool_events: PoolEvents,
+    carrier_figures: Arc<CarrierFigures>,
 }
 
 impl Default for Metrics {
@@ -177,7 +185,12 @@ impl Metrics {
             })
             .set(1);
         registry.register("fulfillment_build_info", "The running build", build);
+        let pool_events = PoolEvents::register(&mut registry);
+        let carrier_figures = Arc::new(CarrierFigures::default());
+        registry.register_collector(Box::new(carrier_figures.clone()));
         Self {
+            pool_events,
+            carrier_figures,
             registry,
             rpc_handled,
             rpc_seconds,
@@ -192,6 +205,11 @@ impl Metrics {
             worker_runs,
             worker_counts,
         }
+    }
+
+    /// What the pool reports each checkout to (`fulfillment_db_pool_wait_seconds`).
+    pub fn pool_events(&self) -> PoolEvents {
+        self.pool_events.clone()
     }
 
     /// One RPC finished (its response headers are out): `path` is `/pkg.Service/Method`.
@@ -264,6 +282,13 @@ impl Metrics {
                 .get_or_create(&WorkerOutcomeLabels { worker, outcome })
                 .set(n);
         }
+        let served_unknown = fulfillment_carriers::normalize::unknown_status_counts()
+            .into_iter()
+            .map(|c| (c.carrier, c.code, c.count));
+        self.carrier_figures.set(Snapshot::from_counts(
+            f.carrier_counts.iter().map(|(k, n)| (k.as_str(), *n)),
+            served_unknown,
+        ));
         for (worker, count, n) in f.counts {
             self.worker_counts
                 .get_or_create(&WorkerCountLabels { worker, count })
@@ -292,6 +317,8 @@ struct Figures {
     last_success: Vec<(String, i64)>,
     runs: Vec<(String, String, i64)>,
     counts: Vec<(String, String, i64)>,
+    /// The poller's carrier figures, by run-count key (`fulfillment_core::run_counts`).
+    carrier_counts: Vec<(String, i64)>,
 }
 
 #[derive(QueryableByName)]
@@ -340,12 +367,26 @@ fn read_figures(conn: &mut PgConnection) -> QueryResult<Figures> {
         conn,
         "SELECT worker AS a, outcome AS b, count(*) AS n FROM worker_runs GROUP BY worker, outcome",
     )?;
+    let pattern = fulfillment_core::run_counts::SQL_PATTERN;
     let counts = keyed(
         conn,
-        "SELECT worker AS a, c.key AS b, sum(c.value::bigint)::bigint AS n
-         FROM worker_runs, jsonb_each_text(counts) AS c
-         WHERE outcome = 'completed' AND NOT dry_run AND c.value ~ '^[0-9]{1,18}$'
-         GROUP BY worker, c.key",
+        &format!(
+            "SELECT worker AS a, c.key AS b, sum(c.value::bigint)::bigint AS n
+             FROM worker_runs, jsonb_each_text(counts) AS c
+             WHERE outcome = 'completed' AND NOT dry_run AND c.value ~ '^[0-9]{{1,18}}$'
+               AND c.key !~ '{pattern}'
+             GROUP BY worker, c.key"
+        ),
+    )?;
+    let carrier_counts = keyed(
+        conn,
+        &format!(
+            "SELECT c.key AS a, '' AS b, sum(c.value::bigint)::bigint AS n
+             FROM worker_runs, jsonb_each_text(counts) AS c
+             WHERE outcome = 'completed' AND NOT dry_run AND c.value ~ '^[0-9]{{1,18}}$'
+               AND c.key ~ '{pattern}'
+             GROUP BY c.key"
+        ),
     )?;
     Ok(Figures {
         bulk_jobs: bulk.into_iter().map(|k| (k.a, k.n)).collect(),
@@ -355,6 +396,7 @@ fn read_figures(conn: &mut PgConnection) -> QueryResult<Figures> {
         last_success: last.into_iter().map(|k| (k.a, k.n)).collect(),
         runs: runs.into_iter().map(|k| (k.a, k.b, k.n)).collect(),
         counts: counts.into_iter().map(|k| (k.a, k.b, k.n)).collect(),
+        carrier_counts: carrier_counts.into_iter().map(|k| (k.a, k.n)).collect(),
     })
 }
 
@@ -415,12 +457,29 @@ where
         let metrics = self.metrics.clone();
         let request_id = request_id(request.headers());
         let (service, method) = method_labels(&path);
+        // `caller` and `merchant` are filled in by the gate and the merchant check, which run
+        // inside this span.
         let span = tracing::info_span!(
             "rpc",
             method = %format_args!("{service}/{method}"),
             request_id = %request_id,
-            trace_id = %trace_id(request.headers()).unwrap_or_default(),
+            trace_id = tracing::field::Empty,
+            caller = tracing::field::Empty,
+            merchant = tracing::field::Empty,
         );
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+        fulfillment_core::telemetry::continue_trace(
+            &span,
+            header("traceparent"),
+            header("tracestate"),
+        );
+        // The OpenTelemetry trace (the caller's or a new one); without the layer (in-process
+        // tests) the caller's, read from the header.
+        if let Some(trace) =
+            fulfillment_core::telemetry::trace_id(&span).or_else(|| trace_id(request.headers()))
+        {
+            span.record("trace_id", trace);
+        }
         // The clone that was polled ready serves this call (tower's documented pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
