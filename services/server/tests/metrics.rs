@@ -184,6 +184,11 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     assert!(sample(&text, "fulfillment_db_pool_max_connections").is_some_and(|n| n >= 1.0));
     assert!(sample(&text, r#"fulfillment_build_info{version="0.1.0"}"#) == Some(1.0));
     assert!(sample(&text, "fulfillment_outbox_events").is_some());
+    assert_eq!(
+        sample(&text, r#"fulfillment_bulk_rows{outcome="accepted"}"#),
+        Some(0.0),
+        "every outcome has a series before the first upload"
+    );
     // Issue 20.4: every metric the chart's alerts and dashboard query is one this scrape holds.
     let rules = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -84,6 +84,7 @@ pub struct Metrics {
     pool_max: Gauge,
     bulk_jobs: Family<StateLabels, Gauge>,
     bulk_rows_processed: Gauge,
+    bulk_rows: Family<OutcomeLabels, Gauge>,
     outbox_events: Gauge,
     outbox_newest_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     worker_last_success: Family<WorkerLabels, Gauge>,
@@ -148,6 +149,12 @@ impl Metrics {
             "Rows of all bulk jobs processed so far",
             bulk_rows_processed.clone(),
         );
+        let bulk_rows = Family::<OutcomeLabels, Gauge>::default();
+        registry.register(
+            "fulfillment_bulk_rows",
+            "Rows of all bulk jobs by outcome: accepted (applied), rejected, skipped (R7)",
+            bulk_rows.clone(),
+        );
         let outbox_events = Gauge::default();
         registry.register(
             "fulfillment_outbox_events",
@@ -199,6 +206,7 @@ impl Metrics {
             pool_max,
             bulk_jobs,
             bulk_rows_processed,
+            bulk_rows,
             outbox_events,
             outbox_newest_age,
             worker_last_success,
@@ -270,6 +278,13 @@ impl Metrics {
             self.bulk_jobs.get_or_create(&StateLabels { state }).set(n);
         }
         self.bulk_rows_processed.set(f.bulk_rows_processed);
+        for (outcome, n) in f.bulk_rows {
+            self.bulk_rows
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.into(),
+                })
+                .set(n);
+        }
         self.outbox_events.set(f.outbox_events);
         self.outbox_newest_age.set(f.outbox_newest_age_seconds);
         for (worker, at) in f.last_success {
@@ -312,6 +327,7 @@ fn method_labels(path: &str) -> (String, String) {
 struct Figures {
     bulk_jobs: Vec<(String, i64)>,
     bulk_rows_processed: i64,
+    bulk_rows: [(&'static str, i64); 3],
     outbox_events: i64,
     outbox_newest_age_seconds: f64,
     last_success: Vec<(String, i64)>,
@@ -351,6 +367,25 @@ fn read_figures(conn: &mut PgConnection) -> QueryResult<Figures> {
         "SELECT coalesce(sum(processed_rows), 0)::bigint AS n, 0::float8 AS x FROM bulk_jobs",
     )
     .get_result(conn)?;
+    let by_outcome = keyed(
+        conn,
+        "SELECT 'all' AS a, o.outcome AS b, coalesce(sum(o.n), 0)::bigint AS n
+         FROM bulk_jobs, LATERAL (VALUES ('accepted', accepted_rows), ('rejected', rejected_rows),
+                                          ('skipped', skipped_rows)) AS o(outcome, n)
+         GROUP BY o.outcome",
+    )?;
+    let outcome_rows = |outcome: &str| {
+        by_outcome
+            .iter()
+            .find(|k| k.b == outcome)
+            .map_or(0, |k| k.n)
+    };
+    // Every outcome has a series, 0 included (no jobs yet reads 0, not "no data").
+    let bulk_rows = [
+        ("accepted", outcome_rows("accepted")),
+        ("rejected", outcome_rows("rejected")),
+        ("skipped", outcome_rows("skipped")),
+    ];
     // The outbox's id follows insertion: its newest row is the last, found by the primary key.
     let outbox: Single = diesel::sql_query(
         "SELECT (SELECT count(*) FROM outbox) AS n,
@@ -391,6 +426,7 @@ fn read_figures(conn: &mut PgConnection) -> QueryResult<Figures> {
     Ok(Figures {
         bulk_jobs: bulk.into_iter().map(|k| (k.a, k.n)).collect(),
         bulk_rows_processed: rows.n,
+        bulk_rows,
         outbox_events: outbox.n,
         outbox_newest_age_seconds: outbox.x,
         last_success: last.into_iter().map(|k| (k.a, k.n)).collect(),
