@@ -64,7 +64,7 @@ impl Snapshot {
         }
         if snapshot.unknown.len() > MAX_UNKNOWN_SERIES {
             let mut by_count: Vec<_> = std::mem::take(&mut snapshot.unknown).into_iter().collect();
-            by_count.sort_by(|a, b| b.1.cmp(&a.1));
+            by_count.sort_by_key(|entry| std::cmp::Reverse(entry.1));
             by_count.truncate(MAX_UNKNOWN_SERIES);
             snapshot.unknown = by_count.into_iter().collect();
         }
