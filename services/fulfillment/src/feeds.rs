@@ -42,6 +42,7 @@ pub fn list_outbox(
     event_types: &[String],
     page_size_requested: i32,
     page_token: &str,
+    consumer: &str,
 ) -> ServiceResult<(Vec<Positioned>, String)> {
     let mut v = Violations::new();
     let size = page_size(
@@ -65,14 +66,34 @@ pub fn list_outbox(
     if position.is_none() {
         v.add("page_token", "is not a token returned by this RPC");
     }
+    if !consumer.is_empty() && !is_consumer_name(consumer) {
+        v.add(
+            "consumer",
+            "must be 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+        );
+    }
     v.finish("INVALID_REQUEST")?;
     let (txid, id) = position.unwrap_or_else(|| ("0".to_owned(), 0));
+    if !consumer.is_empty() {
+        // Asking for what follows the token says everything before it was handled.
+        repo::outbox::record_consumer(conn, consumer, &txid, id, event_types)?;
+    }
     let events = repo::outbox::after(conn, &txid, id, event_types, size)?;
     let next = match events.last() {
         Some(last) => format!("{}.{}", last.txid, last.id),
         None => format!("{txid}.{id}"),
     };
     Ok((events, next))
+}
+
+/// The names `outbox_consumers` accepts (its CHECK says the same).
+fn is_consumer_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase() | bytes[0].is_ascii_digit()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(b))
 }
 
 /// A page of worker runs, newest first, optionally of one worker.

@@ -23,6 +23,7 @@ async fn page(
             event_types: types.iter().map(|t| (*t).to_owned()).collect(),
             page_size: size,
             page_token: token.into(),
+            consumer: String::new(),
         })
         .await
         .unwrap()
@@ -123,6 +124,7 @@ async fn r9_the_outbox_is_followed_page_by_page_without_gaps() {
                 event_types: vec![],
                 page_size: size,
                 page_token: token.into(),
+                consumer: String::new(),
             })
             .await
             .unwrap_err();

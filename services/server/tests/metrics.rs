@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{TestServer, alice, fulfil, today, ts};
+use common::{TestServer, alice, error_reason, fulfil, today, ts};
 use fulfillment_core::repo::worker_runs;
 use fulfillment_proto::v1 as pb;
 use serde_json::json;
@@ -324,6 +324,94 @@ async fn carrier_polls_unknown_statuses_and_pool_waits_are_exported() {
         sample(&text, "fulfillment_db_pool_wait_seconds_count").is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    s.stop().await;
+}
+
+/// Issue 20.2: a consumer naming itself in ListOutboxEvents has its backlog on `/metrics`,
+/// and reading on clears it.
+#[tokio::test]
+async fn an_outbox_consumers_backlog_and_oldest_unread_age_are_exported() {
+    use diesel::RunQueryDsl;
+    let mut s = TestServer::start().await;
+    for id in ["ev-1", "ev-2"] {
+        diesel::sql_query(format!(
+            "INSERT INTO outbox (event_id, event_type, merchant_id, payload)
+             VALUES ('{id}', 'refund.requested', 'm-1', '{{}}')"
+        ))
+        .execute(&mut s.conn())
+        .unwrap();
+    }
+    let list = |token: &str, consumer: &str| pb::ListOutboxEventsRequest {
+        page_token: token.into(),
+        consumer: consumer.into(),
+        ..Default::default()
+    };
+    // The feed shows a transaction's rows once every older transaction of the cluster has
+    // ended (parallel tests hold some): read until both are there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let first = loop {
+        let page = s
+            .orders
+            .list_outbox_events(list("", "notifier"))
+            .await
+            .unwrap()
+            .into_inner();
+        if page.events.len() == 2 {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let written = first.events.len();
+    let text = scrape(&s).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_outbox_backlog_events{consumer="notifier"}"#
+        ),
+        Some(written as f64),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            r#"fulfillment_outbox_oldest_unconsumed_age_seconds{consumer="notifier"}"#
+        )
+        .is_some_and(|age| age >= 0.0)
+    );
+    // Resuming from the token says those events were handled.
+    s.orders
+        .list_outbox_events(list(&first.next_page_token, "notifier"))
+        .await
+        .unwrap();
+    // An old page read again (a retry) does not move the position back.
+    s.orders
+        .list_outbox_events(list("", "notifier"))
+        .await
+        .unwrap();
+    let text = scrape(&s).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_outbox_backlog_events{consumer="notifier"}"#
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"fulfillment_outbox_oldest_unconsumed_age_seconds{consumer="notifier"}"#
+        ),
+        Some(0.0)
+    );
+    let bad = s
+        .orders
+        .list_outbox_events(list("", "Not A Name"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert_eq!(error_reason(&bad).1, vec!["consumer".to_owned()]);
     s.stop().await;
 }
 

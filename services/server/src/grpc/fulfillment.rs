@@ -450,7 +450,13 @@ impl FulfillmentService for FulfillmentApi {
         let (events, next) = self
             .state
             .read(move |conn, _| {
-                feeds::list_outbox(conn, &req.event_types, req.page_size, &req.page_token)
+                feeds::list_outbox(
+                    conn,
+                    &req.event_types,
+                    req.page_size,
+                    &req.page_token,
+                    &req.consumer,
+                )
             })
             .await?;
         Ok(Response::new(pb::ListOutboxEventsResponse {

@@ -71,6 +71,11 @@ pub struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConsumerLabels {
+    consumer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -87,6 +92,8 @@ pub struct Metrics {
     bulk_rows: Family<OutcomeLabels, Gauge>,
     outbox_events: Gauge,
     outbox_newest_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    outbox_backlog: Family<ConsumerLabels, Gauge>,
+    outbox_oldest_age: Family<ConsumerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     worker_last_success: Family<WorkerLabels, Gauge>,
     worker_runs: Family<WorkerOutcomeLabels, Gauge>,
     worker_counts: Family<WorkerCountLabels, Gauge>,
@@ -167,6 +174,19 @@ impl Metrics {
             "Age of the newest outbox event",
             outbox_newest_age.clone(),
         );
+        let outbox_backlog = Family::<ConsumerLabels, Gauge>::default();
+        registry.register(
+            "fulfillment_outbox_backlog_events",
+            "Outbox events after a consumer's position (ListOutboxEvents with `consumer`), capped at 1,000,000",
+            outbox_backlog.clone(),
+        );
+        let outbox_oldest_age =
+            Family::<ConsumerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "fulfillment_outbox_oldest_unconsumed_age_seconds",
+            "Age of the oldest outbox event a consumer has not read yet (0 when it is up to date)",
+            outbox_oldest_age.clone(),
+        );
         let worker_last_success = Family::<WorkerLabels, Gauge>::default();
         registry.register(
             "fulfillment_worker_last_success_timestamp_seconds",
@@ -209,6 +229,8 @@ impl Metrics {
             bulk_rows,
             outbox_events,
             outbox_newest_age,
+            outbox_backlog,
+            outbox_oldest_age,
             worker_last_success,
             worker_runs,
             worker_counts,
@@ -287,6 +309,20 @@ impl Metrics {
         }
         self.outbox_events.set(f.outbox_events);
         self.outbox_newest_age.set(f.outbox_newest_age_seconds);
+        // A consumer that was dropped from the table leaves no stale series.
+        self.outbox_backlog.clear();
+        self.outbox_oldest_age.clear();
+        for backlog in f.outbox_backlogs {
+            let labels = ConsumerLabels {
+                consumer: backlog.consumer,
+            };
+            self.outbox_backlog
+                .get_or_create(&labels)
+                .set(backlog.events);
+            self.outbox_oldest_age
+                .get_or_create(&labels)
+                .set(backlog.oldest_age_seconds);
+        }
         for (worker, at) in f.last_success {
             self.worker_last_success
                 .get_or_create(&WorkerLabels { worker })
@@ -330,6 +366,7 @@ struct Figures {
     bulk_rows: [(&'static str, i64); 3],
     outbox_events: i64,
     outbox_newest_age_seconds: f64,
+    outbox_backlogs: Vec<fulfillment_core::repo::outbox::Backlog>,
     last_success: Vec<(String, i64)>,
     runs: Vec<(String, String, i64)>,
     counts: Vec<(String, String, i64)>,
@@ -429,6 +466,7 @@ fn read_figures(conn: &mut PgConnection) -> QueryResult<Figures> {
         bulk_rows,
         outbox_events: outbox.n,
         outbox_newest_age_seconds: outbox.x,
+        outbox_backlogs: fulfillment_core::repo::outbox::backlogs(conn)?,
         last_success: last.into_iter().map(|k| (k.a, k.n)).collect(),
         runs: runs.into_iter().map(|k| (k.a, k.b, k.n)).collect(),
         counts: counts.into_iter().map(|k| (k.a, k.b, k.n)).collect(),
