@@ -100,6 +100,14 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
         .await
         .unwrap();
     assert_eq!(hook.status(), 401);
+    // An outbox consumer that names itself: its backlog is exported (the dashboard reads it).
+    s.orders
+        .list_outbox_events(pb::ListOutboxEventsRequest {
+            consumer: "notifier".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     // A worker run the server did not make: CronJob pods are never scraped themselves.
     {
         let mut conn = s.conn();
