@@ -32,6 +32,7 @@ CREATE TABLE policy_audit (
     actor        TEXT NOT NULL,
     action       TEXT NOT NULL CHECK (action IN ('published')),
     changes      JSONB NOT NULL,
+    note         TEXT NOT NULL DEFAULT '' CHECK (length(note) <= 500),
     occurred_at  TIMESTAMPTZ NOT NULL,
     recorded_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (version, action)

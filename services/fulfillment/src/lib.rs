@@ -18,6 +18,7 @@ pub mod merchants;
 pub mod policies;
 pub mod queries;
 pub mod release;
+pub mod simulation;
 pub mod ship;
 pub mod tracking;
 pub mod view;
