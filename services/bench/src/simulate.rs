@@ -48,7 +48,10 @@ async fn run_one(
             Some(pb::simulate_policy_response::Item::Progress(p)) => {
                 progress += 1;
                 if progress % 50 == 0 {
-                    eprintln!("{label}: {} decisions read, {} ms", p.decisions_read, p.elapsed_ms);
+                    eprintln!(
+                        "{label}: {} decisions read, {} ms",
+                        p.decisions_read, p.elapsed_ms
+                    );
                 }
             }
             Some(pb::simulate_policy_response::Item::Result(r)) => result = Some(r),
@@ -73,7 +76,10 @@ async fn run_one(
         );
     }
     for t in &result.transitions {
-        println!("  transition {} {} -> {}: {}", t.rule, t.from, t.to, t.count);
+        println!(
+            "  transition {} {} -> {}: {}",
+            t.rule, t.from, t.to, t.count
+        );
     }
     for m in result.top_merchants.iter().take(3) {
         println!(
@@ -119,7 +125,10 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             same.transitions.len()
         );
     }
-    println!("check: the version in force reproduces all {} judged decisions", same.reproduced);
+    println!(
+        "check: the version in force reproduces all {} judged decisions",
+        same.reproduced
+    );
 
     let candidate = pb::PolicyValues {
         fulfillment_window_days: current.fulfillment_window_days,

@@ -18,8 +18,8 @@ pub mod merchants;
 pub mod policies;
 pub mod queries;
 pub mod release;
-pub mod simulation;
 pub mod ship;
+pub mod simulation;
 pub mod tracking;
 pub mod view;
 

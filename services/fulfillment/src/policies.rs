@@ -117,7 +117,10 @@ pub fn publish(
         return Err(ServiceError::internal("validated values missing"));
     };
     repo::policies::lock_for_publishing(conn)?;
-    let existing: Vec<Policy> = repo::policies::all(conn)?.into_iter().map(to_policy).collect();
+    let existing: Vec<Policy> = repo::policies::all(conn)?
+        .into_iter()
+        .map(to_policy)
+        .collect();
     let newest = existing.iter().max_by_key(|p| p.effective_from);
     if let Some(newest) = newest
         && newest.effective_from == input.effective_from
@@ -165,7 +168,10 @@ pub fn publish(
 /// Every version, oldest first, with its publication and what it changed against the one
 /// before (for seeded versions, computed the same way).
 pub fn list(conn: &mut PgConnection) -> ServiceResult<Vec<PublishedVersion>> {
-    let policies: Vec<Policy> = repo::policies::all(conn)?.into_iter().map(to_policy).collect();
+    let policies: Vec<Policy> = repo::policies::all(conn)?
+        .into_iter()
+        .map(to_policy)
+        .collect();
     let publications = repo::policies::publications(conn)?;
     let mut previous: Option<&PolicyValues> = None;
     let mut out = Vec::with_capacity(policies.len());

@@ -144,7 +144,10 @@ pub fn diff(previous: Option<&PolicyValues>, next: &PolicyValues) -> Vec<Change>
                 "rerelease_deadline_days",
                 v.rerelease_deadline_days.to_string(),
             ),
-            ("confirmed_removal_from", v.confirmed_removal_from.to_rfc3339()),
+            (
+                "confirmed_removal_from",
+                v.confirmed_removal_from.to_rfc3339(),
+            ),
             ("rerelease_from", v.rerelease_from.to_rfc3339()),
             ("rerelease_countries", v.rerelease_countries.join(",")),
         ]

@@ -63,7 +63,10 @@ pub fn judge_late(
     // The order was APPROVED at both decision points (shipping it, refunding it).
     let overdue = is_overdue(OrderState::Approved, deadline, at);
     let (from, days) = match release {
-        Release::Initial(r) => (format!("release {}", r.to_rfc3339()), values.fulfillment_window_days),
+        Release::Initial(r) => (
+            format!("release {}", r.to_rfc3339()),
+            values.fulfillment_window_days,
+        ),
         Release::ReRelease(r) => (
             format!("re-release {}", r.to_rfc3339()),
             values.rerelease_deadline_days,
@@ -195,7 +198,9 @@ pub fn cancellation_input(f: &CancellationFacts) -> Result<CancellationInput, Un
         state,
         carrier: carrier.clone(),
         // A scan that came after the decision was not known to it.
-        has_confirmed_fulfillment: f.confirmed_fulfillment_at.is_some_and(|c| c <= f.decided_at),
+        has_confirmed_fulfillment: f
+            .confirmed_fulfillment_at
+            .is_some_and(|c| c <= f.decided_at),
         merchant_country: country.clone(),
         is_advanced_logistics: f.is_advanced_logistics,
         cancelled_at,
@@ -318,9 +323,8 @@ impl Tally {
         m.changed += 1;
         match (r.rule, r.baseline.outcome, r.candidate.outcome) {
             (RULE_CANCELLATION, "REFUND", "RE_RELEASE") => m.refund_to_rerelease += 1,
-            (RULE_LATE, "SHIPPED_ON_TIME", "SHIPPED_LATE") | (RULE_LATE, "NOT_YET_DUE", "REFUND") => {
-                m.newly_late += 1
-            }
+            (RULE_LATE, "SHIPPED_ON_TIME", "SHIPPED_LATE")
+            | (RULE_LATE, "NOT_YET_DUE", "REFUND") => m.newly_late += 1,
             _ => {}
         }
     }
@@ -488,6 +492,9 @@ mod tests {
         let top = tally.top_merchants(5);
         assert_eq!(top.len(), 2);
         assert_eq!(top[0].1.refund_to_rerelease, 1);
-        assert_eq!(tally.unjudged[&(RULE_CANCELLATION, "TRACKING_UNKNOWN")].count, 1);
+        assert_eq!(
+            tally.unjudged[&(RULE_CANCELLATION, "TRACKING_UNKNOWN")].count,
+            1
+        );
     }
 }

@@ -76,10 +76,7 @@ pub const RULES: &[(&str, &[Role])] = &[
     ),
     // Issue 24: the policy team publishes versions and simulates them over every merchant's
     // history; anyone may read the versions.
-    (
-        "/fulfillment.v1.PolicyService/PublishPolicyVersion",
-        &[O],
-    ),
+    ("/fulfillment.v1.PolicyService/PublishPolicyVersion", &[O]),
     (
         "/fulfillment.v1.PolicyService/ListPolicyVersions",
         &[O, S, G],

@@ -76,7 +76,8 @@ async fn r30_only_operators_publish_and_simulate() {
     let channel = Channel::from_shared(format!("http://{}", s.addr))
         .unwrap()
         .connect_lazy();
-    let client = |token| PolicyServiceClient::new(InterceptedService::new(channel.clone(), Bearer(token)));
+    let client =
+        |token| PolicyServiceClient::new(InterceptedService::new(channel.clone(), Bearer(token)));
     let request = publish(values(30), today() + Duration::days(1));
     for token in [SERVICE, GATEWAY] {
         let e = client(token)
@@ -104,7 +105,11 @@ async fn r30_only_operators_publish_and_simulate() {
     assert!(published.created);
     assert_eq!(version.policy.unwrap().version, 2);
     // The audit names the operator by its stable id, never by its secret.
-    assert!(version.published_by.starts_with("api:operator"), "{}", version.published_by);
+    assert!(
+        version.published_by.starts_with("api:operator"),
+        "{}",
+        version.published_by
+    );
     assert!(!version.published_by.contains("secret"));
     s.stop().await;
 }
@@ -120,7 +125,11 @@ async fn r30_publishing_is_validated_with_the_field_named() {
     let mut bad = values(0);
     bad.fulfillment_window_days = 61;
     bad.rerelease_countries = vec!["CN".into(), "XX".into()];
-    let e = s.policy.publish_policy_version(publish(bad, later)).await.unwrap_err();
+    let e = s
+        .policy
+        .publish_policy_version(publish(bad, later))
+        .await
+        .unwrap_err();
     let (reason, fields) = refused(e);
     assert_eq!(reason, "INVALID_POLICY");
     assert_eq!(
@@ -133,7 +142,11 @@ async fn r30_publishing_is_validated_with_the_field_named() {
     );
     let mut missing = values(30);
     missing.rerelease_from = None;
-    let e = s.policy.publish_policy_version(publish(missing, later)).await.unwrap_err();
+    let e = s
+        .policy
+        .publish_policy_version(publish(missing, later))
+        .await
+        .unwrap_err();
     assert_eq!(refused(e).1, ["values.rerelease_from"]);
     let e = s
         .policy
@@ -143,10 +156,17 @@ async fn r30_publishing_is_validated_with_the_field_named() {
     assert_eq!(refused(e).1, ["values", "effective_from"]);
     // Not in the past, nor inside the caches' lead.
     for from in [today() - Duration::days(1), today() + Duration::minutes(4)] {
-        let e = s.policy.publish_policy_version(publish(values(30), from)).await.unwrap_err();
+        let e = s
+            .policy
+            .publish_policy_version(publish(values(30), from))
+            .await
+            .unwrap_err();
         assert_eq!(
             refused(e),
-            ("POLICY_EFFECTIVE_FROM_INVALID".into(), vec!["effective_from".into()])
+            (
+                "POLICY_EFFECTIVE_FROM_INVALID".into(),
+                vec!["effective_from".into()]
+            )
         );
     }
     // After the newest version, not at or before it.
@@ -155,9 +175,19 @@ async fn r30_publishing_is_validated_with_the_field_named() {
         .await
         .unwrap();
     for from in [later, later - Duration::hours(1)] {
-        let e = s.policy.publish_policy_version(publish(values(20), from)).await.unwrap_err();
+        let e = s
+            .policy
+            .publish_policy_version(publish(values(20), from))
+            .await
+            .unwrap_err();
         let (reason, fields) = refused(e.clone());
-        assert_eq!((reason.as_str(), fields), ("POLICY_EFFECTIVE_FROM_INVALID", vec!["effective_from".to_owned()]));
+        assert_eq!(
+            (reason.as_str(), fields),
+            (
+                "POLICY_EFFECTIVE_FROM_INVALID",
+                vec!["effective_from".to_owned()]
+            )
+        );
         assert!(e.message().contains("newest version"), "{e:?}");
     }
     let versions = s
@@ -197,12 +227,23 @@ async fn r30_publishing_is_idempotent_audited_and_listed_with_its_differences() 
     // request is refused.
     let keyed = |r: pb::PublishPolicyVersionRequest| {
         let mut r = Request::new(r);
-        r.metadata_mut().insert("idempotency-key", "pub-1".parse().unwrap());
+        r.metadata_mut()
+            .insert("idempotency-key", "pub-1".parse().unwrap());
         r
     };
     let later = from + Duration::days(1);
-    let k1 = s.policy.publish_policy_version(keyed(publish(values(20), later))).await.unwrap().into_inner();
-    let k2 = s.policy.publish_policy_version(keyed(publish(values(20), later))).await.unwrap().into_inner();
+    let k1 = s
+        .policy
+        .publish_policy_version(keyed(publish(values(20), later)))
+        .await
+        .unwrap()
+        .into_inner();
+    let k2 = s
+        .policy
+        .publish_policy_version(keyed(publish(values(20), later)))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(k1.created);
     assert_eq!(k1, k2);
     let e = s
@@ -224,7 +265,10 @@ async fn r30_publishing_is_idempotent_audited_and_listed_with_its_differences() 
     assert!(v1.in_force && v1.published_by.is_empty(), "{v1:?}");
     let v2 = &versions[1];
     assert!(!v2.in_force);
-    assert_eq!(v2.policy.as_ref().unwrap().rerelease_countries, ["CN", "HK"]);
+    assert_eq!(
+        v2.policy.as_ref().unwrap().rerelease_countries,
+        ["CN", "HK"]
+    );
     assert_eq!(v2.published_by, "api:local");
     assert_eq!(v2.published_at, Some(ts(today())));
     assert_eq!(v2.note, "policy team: longer re-release window");
@@ -241,20 +285,26 @@ async fn r30_publishing_is_idempotent_audited_and_listed_with_its_differences() 
         ]
     );
     let v3 = &versions[2];
-    let changes: Vec<_> = v3.changes.iter().map(|c| (c.field.as_str(), c.from.as_str(), c.to.as_str())).collect();
+    let changes: Vec<_> = v3
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), c.from.as_str(), c.to.as_str()))
+        .collect();
     assert_eq!(
         changes,
-        [("rerelease_window_days", "30", "20"), ("rerelease_countries", "CN,HK", "CN")]
+        [
+            ("rerelease_window_days", "30", "20"),
+            ("rerelease_countries", "CN,HK", "CN")
+        ]
     );
     // One audit row per version published, whatever the retries.
-    let audited: Vec<(i32, String)> = diesel::sql_query(
-        "SELECT version, actor FROM policy_audit ORDER BY version",
-    )
-    .load::<AuditRow>(&mut s.conn())
-    .unwrap()
-    .into_iter()
-    .map(|r| (r.version, r.actor))
-    .collect();
+    let audited: Vec<(i32, String)> =
+        diesel::sql_query("SELECT version, actor FROM policy_audit ORDER BY version")
+            .load::<AuditRow>(&mut s.conn())
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.version, r.actor))
+            .collect();
     assert_eq!(audited, [(2, "api:local".into()), (3, "api:local".into())]);
     s.stop().await;
 }
@@ -293,15 +343,21 @@ async fn r30_a_version_in_force_is_never_changed_even_in_the_database() {
     conn.batch_execute("UPDATE policies SET rerelease_window_days = 29 WHERE version = 2")
         .unwrap();
     let e = conn
-        .batch_execute("UPDATE policies SET effective_from = now() - interval '1 day' WHERE version = 2")
+        .batch_execute(
+            "UPDATE policies SET effective_from = now() - interval '1 day' WHERE version = 2",
+        )
         .unwrap_err();
     assert!(e.to_string().contains("past"), "{e}");
     // The audit is append-only.
-    let e = conn.batch_execute("UPDATE policy_audit SET actor = 'someone else'").unwrap_err();
+    let e = conn
+        .batch_execute("UPDATE policy_audit SET actor = 'someone else'")
+        .unwrap_err();
     assert!(e.to_string().contains("append-only"), "{e}");
-    let n: Count = diesel::sql_query("SELECT count(*) AS n FROM policies WHERE version = 1 AND rerelease_window_days = 25")
-        .get_result(&mut conn)
-        .unwrap();
+    let n: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM policies WHERE version = 1 AND rerelease_window_days = 25",
+    )
+    .get_result(&mut conn)
+    .unwrap();
     assert_eq!(n.n, 1);
     s.stop().await;
 }
@@ -329,7 +385,11 @@ async fn r30_r16_a_published_version_takes_effect_exactly_at_its_instant() {
         .unwrap();
     confirm_tracking(&s, "LX100000001CN", today() - Duration::days(1));
     // The cache holds version 1 only, loaded before the publication.
-    let before = s.policy.get_policy(pb::GetPolicyRequest::default()).await.unwrap();
+    let before = s
+        .policy
+        .get_policy(pb::GetPolicyRequest::default())
+        .await
+        .unwrap();
     assert_eq!(before.into_inner().policy.unwrap().version, 1);
 
     // Cancelled 27 calendar days after the release: a refund under 25 days, a re-release under 30.
@@ -390,7 +450,11 @@ async fn r30_r16_a_published_version_takes_effect_exactly_at_its_instant() {
     );
     // The clock reaching the switch makes it the version in force for "now" too.
     s.clock.set(switch);
-    let now = s.policy.get_policy(pb::GetPolicyRequest::default()).await.unwrap();
+    let now = s
+        .policy
+        .get_policy(pb::GetPolicyRequest::default())
+        .await
+        .unwrap();
     assert_eq!(now.into_inner().policy.unwrap().version, 2);
     s.stop().await;
 }

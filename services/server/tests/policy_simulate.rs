@@ -80,7 +80,12 @@ async fn history() -> History {
     s.clock.set(d0() + Duration::days(1));
     for (i, (merchant, id)) in orders.iter().take(5).enumerate() {
         s.orders
-            .fulfill_order(fulfil(merchant, id, "wishpost", &format!("LX10000000{i}CN")))
+            .fulfill_order(fulfil(
+                merchant,
+                id,
+                "wishpost",
+                &format!("LX10000000{i}CN"),
+            ))
             .await
             .unwrap();
     }
@@ -126,7 +131,12 @@ async fn simulate(
     s: &mut TestServer,
     request: pb::SimulatePolicyRequest,
 ) -> (usize, pb::SimulationResult) {
-    let mut stream = s.policy.simulate_policy(request).await.unwrap().into_inner();
+    let mut stream = s
+        .policy
+        .simulate_policy(request)
+        .await
+        .unwrap()
+        .into_inner();
     let (mut progress, mut result) = (0, None);
     while let Some(message) = stream.message().await.unwrap() {
         match message.item.unwrap() {
@@ -205,11 +215,17 @@ async fn r30_simulating_the_version_in_force_reproduces_every_recorded_decision(
     );
     // The same counts as the decisions history holds.
     assert_eq!(
-        count(&h.s, "SELECT count(*) AS n FROM order_events WHERE kind = 'refunded'"),
+        count(
+            &h.s,
+            "SELECT count(*) AS n FROM order_events WHERE kind = 'refunded'"
+        ),
         3
     );
     assert_eq!(
-        count(&h.s, "SELECT count(*) AS n FROM order_events WHERE kind = 're_released'"),
+        count(
+            &h.s,
+            "SELECT count(*) AS n FROM order_events WHERE kind = 're_released'"
+        ),
         1
     );
     h.s.stop().await;
@@ -237,19 +253,37 @@ async fn r16_r5_a_longer_rerelease_window_and_a_shorter_fulfilment_window_answer
         ]
     );
     let refund = &r.transitions[0].samples[0];
-    assert_eq!((refund.order_id.as_str(), refund.baseline_version), ("o-refund-27", 1));
-    assert!(refund.baseline_explanation.contains("27 calendar days") && refund.baseline_explanation.contains(">= 25"), "{refund:?}");
+    assert_eq!(
+        (refund.order_id.as_str(), refund.baseline_version),
+        ("o-refund-27", 1)
+    );
+    assert!(
+        refund.baseline_explanation.contains("27 calendar days")
+            && refund.baseline_explanation.contains(">= 25"),
+        "{refund:?}"
+    );
     assert!(refund.candidate_explanation.contains("< 30"), "{refund:?}");
     let late = &r.transitions[1].samples[0];
     assert_eq!(late.order_id, "o-ontime");
-    assert!(late.candidate_explanation.contains("4 days after the release"), "{late:?}");
+    assert!(
+        late.candidate_explanation
+            .contains("4 days after the release"),
+        "{late:?}"
+    );
     // o-refund-40 stays a refund; o-late is still late under 4 days.
     assert!(outcomes(&r).contains(&o("R15-R18", "REFUND", 2, 1)));
     assert!(outcomes(&r).contains(&o("R5", "REFUND", 1, 1)));
     let top: Vec<_> = r
         .top_merchants
         .iter()
-        .map(|m| (m.merchant_id.as_str(), m.changed, m.refund_to_rerelease, m.newly_late))
+        .map(|m| {
+            (
+                m.merchant_id.as_str(),
+                m.changed,
+                m.refund_to_rerelease,
+                m.newly_late,
+            )
+        })
         .collect();
     assert_eq!(top, [("m-cn", 2, 1, 1)]);
     assert_eq!(r.candidate.as_ref().unwrap().version, 0);
@@ -272,7 +306,10 @@ async fn r16_r5_a_longer_rerelease_window_and_a_shorter_fulfilment_window_answer
     // A longer fulfilment window: the refund would not have happened when it did.
     let (_, r) = simulate(&mut h.s, window(Some(values(7, 25)), 0)).await;
     let t = &r.transitions[0];
-    assert_eq!((t.rule.as_str(), t.from.as_str(), t.to.as_str()), ("R5", "REFUND", "NOT_YET_DUE"));
+    assert_eq!(
+        (t.rule.as_str(), t.from.as_str(), t.to.as_str()),
+        ("R5", "REFUND", "NOT_YET_DUE")
+    );
     assert_eq!(t.samples[0].order_id, "o-late");
     h.s.stop().await;
 }
@@ -296,9 +333,24 @@ async fn r15_a_decision_whose_facts_history_lacks_is_not_judged_and_says_why() {
     let u: Vec<_> = r
         .unjudged
         .iter()
-        .map(|u| (u.rule.as_str(), u.reason.as_str(), u.count, u.sample_order_ids.clone()))
+        .map(|u| {
+            (
+                u.rule.as_str(),
+                u.reason.as_str(),
+                u.count,
+                u.sample_order_ids.clone(),
+            )
+        })
         .collect();
-    assert_eq!(u, [("R15-R18", "FACTS_NOT_RECORDED", 1, vec!["o-flag-br".to_owned()])]);
+    assert_eq!(
+        u,
+        [(
+            "R15-R18",
+            "FACTS_NOT_RECORDED",
+            1,
+            vec!["o-flag-br".to_owned()]
+        )]
+    );
     // Not counted under any outcome: the replay does not guess.
     let judged: i64 = r.outcomes.iter().map(|o| o.baseline).sum();
     assert_eq!(judged, 12);
@@ -310,7 +362,10 @@ async fn r30_bad_simulation_requests_name_the_field() {
     let mut s = TestServer::start().await;
     let mut both = window(Some(values(5, 30)), 1);
     let e = s.policy.simulate_policy(both.clone()).await.unwrap_err();
-    assert_eq!(error_reason(&e), ("INVALID_SIMULATION".into(), vec!["candidate".into()]));
+    assert_eq!(
+        error_reason(&e),
+        ("INVALID_SIMULATION".into(), vec!["candidate".into()])
+    );
     both.candidate = None;
     both.candidate_version = 9;
     let e = s.policy.simulate_policy(both.clone()).await.unwrap_err();
@@ -319,7 +374,11 @@ async fn r30_bad_simulation_requests_name_the_field() {
     long.to = Some(ts(d0() + Duration::days(500)));
     let e = s.policy.simulate_policy(long).await.unwrap_err();
     assert_eq!(error_reason(&e).1, ["to"]);
-    let e = s.policy.simulate_policy(window(Some(values(0, 30)), 0)).await.unwrap_err();
+    let e = s
+        .policy
+        .simulate_policy(window(Some(values(0, 30)), 0))
+        .await
+        .unwrap_err();
     assert_eq!(error_reason(&e).1, ["candidate.fulfillment_window_days"]);
     let mut samples = window(None, 1);
     samples.samples_per_transition = 51;

@@ -112,12 +112,14 @@ fn result_to_pb(
         outcomes: tally
             .outcomes
             .iter()
-            .map(|((rule, outcome), (baseline, candidate))| pb::SimulationOutcomeCount {
-                rule: (*rule).to_owned(),
-                outcome: (*outcome).to_owned(),
-                baseline: count(*baseline),
-                candidate: count(*candidate),
-            })
+            .map(
+                |((rule, outcome), (baseline, candidate))| pb::SimulationOutcomeCount {
+                    rule: (*rule).to_owned(),
+                    outcome: (*outcome).to_owned(),
+                    baseline: count(*baseline),
+                    candidate: count(*candidate),
+                },
+            )
             .collect(),
         transitions: tally
             .transitions
@@ -153,7 +155,11 @@ fn result_to_pb(
             .collect(),
         reproduced: count(tally.reproduced),
         not_reproduced: count(tally.not_reproduced),
-        not_reproduced_samples: tally.not_reproduced_samples.iter().map(sample_to_pb).collect(),
+        not_reproduced_samples: tally
+            .not_reproduced_samples
+            .iter()
+            .map(sample_to_pb)
+            .collect(),
         elapsed_ms: i64::try_from(elapsed_ms).unwrap_or(i64::MAX),
         notes: simulation::NOTES.iter().map(|n| (*n).to_owned()).collect(),
     }
@@ -380,7 +386,10 @@ impl PolicyService for PolicyApi {
         // This replica sees the new version at once; the others within their 60 s refresh,
         // well before the version's instant (it is at least 5 minutes ahead).
         self.state.policies.invalidate();
-        Ok(Response::new(pb::PublishPolicyVersionResponse { version, created }))
+        Ok(Response::new(pb::PublishPolicyVersionResponse {
+            version,
+            created,
+        }))
     }
 
     async fn list_policy_versions(
@@ -432,7 +441,11 @@ impl PolicyService for PolicyApi {
         };
         let to = time_or_now(req.to.as_ref(), "to", &self.state)?;
         if from >= to {
-            return Err(invalid_field("INVALID_SIMULATION", "to", "must be after from"));
+            return Err(invalid_field(
+                "INVALID_SIMULATION",
+                "to",
+                "must be after from",
+            ));
         }
         if to - from > simulation::max_window() {
             return Err(invalid_field(
@@ -521,8 +534,7 @@ impl PolicyService for PolicyApi {
                                     pb::SimulationProgress {
                                         decisions_read: count(p.decisions_read),
                                         reached: Some(convert::timestamp(p.reached)),
-                                        elapsed_ms: i64::try_from(p.elapsed_ms)
-                                            .unwrap_or(i64::MAX),
+                                        elapsed_ms: i64::try_from(p.elapsed_ms).unwrap_or(i64::MAX),
                                     },
                                 )),
                             };
