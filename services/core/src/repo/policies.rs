@@ -77,11 +77,40 @@ pub fn publications(conn: &mut PgConnection) -> QueryResult<Vec<Publication>> {
         .load(conn)
 }
 
-/// Where a keyset page starts: after this (decision time, event id).
+/// Where a keyset page starts: after this event id, up to `last` (inclusive). Pages walk the
+/// events in id order, which is the order they were written and the table's physical order, so
+/// a replay reads the heap nearly sequentially (in time order it would jump about the table
+/// wherever history was written out of time order, e.g. by a bulk load).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    pub at: DateTime<Utc>,
-    pub id: i64,
+    pub after: i64,
+    pub last: i64,
+}
+
+/// The first and last decision event ids in `[from, to)`: every decision of the window lies
+/// between them (read from the partial time index, without touching the table).
+pub fn decision_id_bounds(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Option<(i64, i64)>> {
+    #[derive(QueryableByName)]
+    struct Bounds {
+        #[diesel(sql_type = Nullable<BigInt>)]
+        first: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        last: Option<i64>,
+    }
+    let b: Bounds = prepared(
+        "SELECT min(id) AS first, max(id) AS last FROM order_events
+         WHERE kind IN ('shipped', 'refunded', 're_released', 'cancellation_flag_only',
+                        'cancellation_not_applicable', 'tracking_cancelled_not_applicable')
+           AND occurred_at >= $1 AND occurred_at < $2",
+    )
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
+    .get_result(conn)?;
+    Ok(b.first.zip(b.last))
 }
 
 /// An R5 decision point: a shipment of an `APPROVED` order, or a late refund, with the release
@@ -127,11 +156,11 @@ const LATE_DECISIONS: &str = "
       AND ((e.kind = 'shipped' AND e.state_before = 'APPROVED')
            OR (e.kind = 'refunded' AND e.details->>'rule' = 'R5'))
       AND e.occurred_at >= $1 AND e.occurred_at < $2
-      AND (e.occurred_at, e.id) > ($3, $4)
-    ORDER BY e.occurred_at, e.id
+      AND e.id > $3 AND e.id <= $4
+    ORDER BY e.id
     LIMIT $5";
 
-/// Up to `limit` R5 decision points in `[from, to)` after `after`, in time order.
+/// Up to `limit` R5 decision points in `[from, to)` within `after`, in id order.
 pub fn late_decisions(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
@@ -142,8 +171,8 @@ pub fn late_decisions(
     prepared(LATE_DECISIONS)
         .bind::<Timestamptz, _>(from)
         .bind::<Timestamptz, _>(to)
-        .bind::<Timestamptz, _>(after.at)
-        .bind::<BigInt, _>(after.id)
+        .bind::<BigInt, _>(after.after)
+        .bind::<BigInt, _>(after.last)
         .bind::<BigInt, _>(limit)
         .load(conn)
 }
@@ -214,11 +243,11 @@ const CANCELLATION_DECISIONS: &str = "
                      'cancellation_not_applicable', 'tracking_cancelled_not_applicable')
       AND (e.kind <> 'refunded' OR e.details->>'rule' = 'R16')
       AND e.occurred_at >= $1 AND e.occurred_at < $2
-      AND (e.occurred_at, e.id) > ($3, $4)
-    ORDER BY e.occurred_at, e.id
+      AND e.id > $3 AND e.id <= $4
+    ORDER BY e.id
     LIMIT $5";
 
-/// Up to `limit` final cancellation decisions in `[from, to)` after `after`, in time order.
+/// Up to `limit` final cancellation decisions in `[from, to)` within `after`, in id order.
 pub fn cancellation_decisions(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
@@ -229,8 +258,8 @@ pub fn cancellation_decisions(
     prepared(CANCELLATION_DECISIONS)
         .bind::<Timestamptz, _>(from)
         .bind::<Timestamptz, _>(to)
-        .bind::<Timestamptz, _>(after.at)
-        .bind::<BigInt, _>(after.id)
+        .bind::<BigInt, _>(after.after)
+        .bind::<BigInt, _>(after.last)
         .bind::<BigInt, _>(limit)
         .load(conn)
 }
