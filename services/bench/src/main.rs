@@ -1,10 +1,11 @@
 //! `fulfillment-bench`: drives the gRPC API and prints throughput and latency. Each subcommand
 //! sets up what it needs first (not measured), then measures one RPC alone: `fulfill`
 //! (`FulfillOrder`), `ingest` (`IngestTrackingEvents`, see `ingest.rs`), `export` and `upload`
-//! (the spreadsheet RPCs, see `bulk.rs`).
+//! (the spreadsheet RPCs, see `bulk.rs`), `simulate` (`SimulatePolicy`, see `simulate.rs`).
 
 mod bulk;
 mod ingest;
+mod simulate;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +38,9 @@ enum Command {
     Export(bulk::ExportArgs),
     /// Upload a CSV shipping every (seeded) order of a merchant and follow the bulk job.
     Upload(bulk::UploadArgs),
+    /// Time SimulatePolicy over a seeded history: the version in force (must reproduce it),
+    /// then another re-release window.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(clap::Args)]
@@ -301,6 +305,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(args).await,
         Command::Export(args) => bulk::export(args).await,
         Command::Upload(args) => bulk::upload(args).await,
+        Command::Simulate(args) => simulate::run(args).await,
     }
 }
 

@@ -362,3 +362,20 @@ diesel::joinable!(shipments -> orders (order_id));
 diesel::allow_tables_to_appear_in_same_query!(shipments, carrier_accounts);
 diesel::allow_tables_to_appear_in_same_query!(shipments, merchants);
 diesel::allow_tables_to_appear_in_same_query!(shipments, orders);
+
+// Issue 24: who published which policy version, when, and what it changed.
+diesel::table! {
+    policy_audit (id) {
+        id -> Int8,
+        version -> Int4,
+        actor -> Text,
+        action -> Text,
+        changes -> Jsonb,
+        note -> Text,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(policy_audit -> policies (version));
+diesel::allow_tables_to_appear_in_same_query!(policy_audit, policies);

@@ -19,6 +19,7 @@ pub mod policies;
 pub mod queries;
 pub mod release;
 pub mod ship;
+pub mod simulation;
 pub mod tracking;
 pub mod view;
 

@@ -9,6 +9,8 @@ pub mod combined_shipment;
 pub mod deadline;
 pub mod eligibility;
 pub mod order_state;
+pub mod publishing;
+pub mod simulation;
 pub mod stuck;
 pub mod tracking_number;
 pub mod tracking_status;

@@ -74,6 +74,14 @@ pub const RULES: &[(&str, &[Role])] = &[
         "/fulfillment.v1.PolicyService/DecideCancellation",
         &[O, S, G],
     ),
+    // Issue 24: the policy team publishes versions and simulates them over every merchant's
+    // history; anyone may read the versions.
+    ("/fulfillment.v1.PolicyService/PublishPolicyVersion", &[O]),
+    (
+        "/fulfillment.v1.PolicyService/ListPolicyVersions",
+        &[O, S, G],
+    ),
+    ("/fulfillment.v1.PolicyService/SimulatePolicy", &[O]),
     // Carrier facts come from pipelines; anyone may read them.
     ("/fulfillment.v1.TrackingService/GetTracking", &[O, S, G]),
     ("/fulfillment.v1.TrackingService/IngestTrackingEvents", &[S]),
@@ -156,8 +164,10 @@ mod tests {
             let name = method.rsplit('/').next().unwrap();
             let reads = [
                 "Get", "List", "BatchGet", "Export", "Download", "Evaluate", "Check", "Decide",
+                "Simulate",
             ];
-            if roles.contains(&Role::Operator) {
+            // Policy values are the operators' own data (issue 24), not orders.
+            if roles.contains(&Role::Operator) && name != "PublishPolicyVersion" {
                 assert!(
                     reads.iter().any(|p| name.starts_with(p)),
                     "operator may only read and run what-ifs, not {name}"

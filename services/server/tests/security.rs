@@ -367,7 +367,13 @@ async fn abuse_suite_garbage_oversized_and_non_utf8_on_every_rpc() {
         match call(&ch, &m, Some(token), vec![]).await {
             // Reads whose every field is optional: all of it, the first page.
             Ok(()) => assert!(
-                ["GetPolicy", "ListOutboxEvents", "ListWorkerRuns"].contains(&m.name.as_str()),
+                [
+                    "GetPolicy",
+                    "ListOutboxEvents",
+                    "ListWorkerRuns",
+                    "ListPolicyVersions"
+                ]
+                .contains(&m.name.as_str()),
                 "{} accepted an empty request",
                 m.path
             ),

@@ -1,11 +1,182 @@
+use chrono::{DateTime, Utc};
+use fulfillment_core::{ServiceError, Violations};
+use fulfillment_orders::policies::{self as publishing, PublishInput, PublishedVersion};
+use fulfillment_orders::simulation::{self, SimulationInput};
 use fulfillment_orders::{combined, evaluate};
+use fulfillment_policy::publishing::validate_values;
+use fulfillment_policy::simulation::Tally;
+use fulfillment_policy::values::{Policy, PolicyValues, policy_in_force};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::policy_service_server::PolicyService;
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
-use crate::state::{AppState, authorize};
-use crate::status::invalid_field;
+use crate::state::{AppState, MerchantScoped, authorize};
+use crate::status::{invalid_field, to_status};
+
+// Policy versions and simulations are platform-wide, not one merchant's data.
+impl MerchantScoped for pb::PublishPolicyVersionRequest {
+    fn merchant_id(&self) -> Option<&str> {
+        None
+    }
+}
+impl MerchantScoped for pb::ListPolicyVersionsRequest {
+    fn merchant_id(&self) -> Option<&str> {
+        None
+    }
+}
+impl MerchantScoped for pb::SimulatePolicyRequest {
+    fn merchant_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+const DEFAULT_SAMPLES: usize = 5;
+const MAX_SAMPLES: usize = 50;
+const DEFAULT_TOP_MERCHANTS: usize = 10;
+const MAX_TOP_MERCHANTS: usize = 100;
+/// Longest a simulation's snapshot may run (each page is one short statement).
+const SIMULATION_STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '10min'";
+
+/// Every value of a version from the wire: all of them are required, a version is whole.
+fn values_from_pb(v: &pb::PolicyValues, prefix: &str, errors: &mut Violations) -> PolicyValues {
+    let mut time = |ts: Option<&prost_types::Timestamp>, field: &str| match ts {
+        None => {
+            errors.add(format!("{prefix}.{field}"), "is required");
+            DateTime::<Utc>::UNIX_EPOCH
+        }
+        Some(ts) => convert::from_timestamp(ts).unwrap_or_else(|| {
+            errors.add(format!("{prefix}.{field}"), convert::TIMESTAMP_RANGE);
+            DateTime::<Utc>::UNIX_EPOCH
+        }),
+    };
+    let confirmed_removal_from = time(v.confirmed_removal_from.as_ref(), "confirmed_removal_from");
+    let rerelease_from = time(v.rerelease_from.as_ref(), "rerelease_from");
+    PolicyValues {
+        fulfillment_window_days: v.fulfillment_window_days.into(),
+        combine_window_days: v.combine_window_days.into(),
+        rerelease_window_days: v.rerelease_window_days.into(),
+        rerelease_deadline_days: v.rerelease_deadline_days.into(),
+        confirmed_removal_from,
+        rerelease_from,
+        rerelease_countries: v.rerelease_countries.clone(),
+    }
+}
+
+fn version_to_pb(v: &PublishedVersion, in_force: Option<i32>) -> pb::PolicyVersion {
+    pb::PolicyVersion {
+        policy: Some(convert::policy(&v.policy)),
+        published_by: v.published_by.clone().unwrap_or_default(),
+        published_at: convert::opt_timestamp(v.published_at),
+        changes: v
+            .changes
+            .iter()
+            .map(|c| pb::PolicyChange {
+                field: c.field.to_owned(),
+                from: c.from.clone(),
+                to: c.to.clone(),
+            })
+            .collect(),
+        note: v.note.clone(),
+        in_force: in_force == Some(v.policy.version),
+    }
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn sample_to_pb(s: &fulfillment_policy::simulation::Sample) -> pb::SimulationSample {
+    pb::SimulationSample {
+        order_id: s.order_id.clone(),
+        merchant_id: s.merchant_id.clone(),
+        decided_at: Some(convert::timestamp(s.decided_at)),
+        baseline_version: s.baseline_version,
+        baseline_explanation: s.baseline_explanation.clone(),
+        candidate_explanation: s.candidate_explanation.clone(),
+    }
+}
+
+fn result_to_pb(
+    tally: &Tally,
+    input: &SimulationInput,
+    top: usize,
+    elapsed_ms: u64,
+) -> pb::SimulationResult {
+    pb::SimulationResult {
+        candidate: Some(convert::policy(&input.candidate)),
+        from: Some(convert::timestamp(input.from)),
+        to: Some(convert::timestamp(input.to)),
+        decisions: count(tally.decisions),
+        outcomes: tally
+            .outcomes
+            .iter()
+            .map(
+                |((rule, outcome), (baseline, candidate))| pb::SimulationOutcomeCount {
+                    rule: (*rule).to_owned(),
+                    outcome: (*outcome).to_owned(),
+                    baseline: count(*baseline),
+                    candidate: count(*candidate),
+                },
+            )
+            .collect(),
+        transitions: tally
+            .transitions
+            .iter()
+            .map(|((rule, from, to), t)| pb::SimulationTransition {
+                rule: (*rule).to_owned(),
+                from: (*from).to_owned(),
+                to: (*to).to_owned(),
+                count: count(t.count),
+                samples: t.samples.iter().map(sample_to_pb).collect(),
+            })
+            .collect(),
+        top_merchants: tally
+            .top_merchants(top)
+            .into_iter()
+            .map(|(id, m)| pb::SimulationMerchant {
+                merchant_id: id.to_owned(),
+                changed: count(m.changed),
+                refund_to_rerelease: count(m.refund_to_rerelease),
+                newly_late: count(m.newly_late),
+            })
+            .collect(),
+        unjudged: tally
+            .unjudged
+            .iter()
+            .map(|((rule, reason), u)| pb::SimulationUnjudged {
+                rule: (*rule).to_owned(),
+                reason: (*reason).to_owned(),
+                count: count(u.count),
+                message: u.message.to_owned(),
+                sample_order_ids: u.sample_order_ids.clone(),
+            })
+            .collect(),
+        reproduced: count(tally.reproduced),
+        not_reproduced: count(tally.not_reproduced),
+        not_reproduced_samples: tally
+            .not_reproduced_samples
+            .iter()
+            .map(sample_to_pb)
+            .collect(),
+        elapsed_ms: i64::try_from(elapsed_ms).unwrap_or(i64::MAX),
+        notes: simulation::NOTES.iter().map(|n| (*n).to_owned()).collect(),
+    }
+}
+
+/// A bounded count from the request: 0 means the default.
+fn bounded(value: i32, field: &str, default: usize, max: usize) -> Result<usize, Status> {
+    match usize::try_from(value) {
+        Ok(0) => Ok(default),
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(invalid_field(
+            "INVALID_SIMULATION",
+            field,
+            &format!("must be between 0 (default {default}) and {max}"),
+        )),
+    }
+}
 
 pub struct PolicyApi {
     pub state: AppState,
@@ -154,5 +325,244 @@ impl PolicyService for PolicyApi {
         Ok(Response::new(pb::DecideCancellationResponse {
             decision: Some(convert::cancellation_decision(&decision, version)),
         }))
+    }
+
+    async fn publish_policy_version(
+        &self,
+        request: Request<pb::PublishPolicyVersionRequest>,
+    ) -> Result<Response<pb::PublishPolicyVersionResponse>, Status> {
+        let (version, created) = self
+            .state
+            .mutate(
+                "PublishPolicyVersion",
+                request,
+                |conn, state, actor, req: pb::PublishPolicyVersionRequest| {
+                    let mut errors = Violations::new();
+                    let values = match req.values.as_ref() {
+                        Some(v) => values_from_pb(v, "values", &mut errors),
+                        None => {
+                            errors.add("values", "is required (every value of the version)");
+                            PolicyValues::default()
+                        }
+                    };
+                    let effective_from = match req.effective_from.as_ref() {
+                        None => {
+                            errors.add("effective_from", "is required");
+                            None
+                        }
+                        Some(ts) => {
+                            let at = convert::from_timestamp(ts);
+                            if at.is_none() {
+                                errors.add("effective_from", convert::TIMESTAMP_RANGE);
+                            }
+                            at
+                        }
+                    };
+                    errors.finish("INVALID_POLICY")?;
+                    let effective_from = effective_from
+                        .ok_or_else(|| ServiceError::internal("validated time missing"))?;
+                    let now = state.clock.now();
+                    let (version, created) = publishing::publish(
+                        conn,
+                        now,
+                        actor,
+                        &PublishInput {
+                            values,
+                            effective_from,
+                            note: req.note,
+                        },
+                    )?;
+                    let versions = publishing::list(conn)?;
+                    let policies: Vec<Policy> = versions.iter().map(|v| v.policy.clone()).collect();
+                    let in_force = policy_in_force(&policies, now).map(|p| p.version);
+                    Ok(pb::PublishPolicyVersionResponse {
+                        version: Some(version_to_pb(&version, in_force)),
+                        created,
+                    })
+                },
+            )
+            .await
+            .map(|r| (r.version, r.created))?;
+        // This replica sees the new version at once; the others within their 60 s refresh,
+        // well before the version's instant (it is at least 5 minutes ahead).
+        self.state.policies.invalidate();
+        Ok(Response::new(pb::PublishPolicyVersionResponse {
+            version,
+            created,
+        }))
+    }
+
+    async fn list_policy_versions(
+        &self,
+        request: Request<pb::ListPolicyVersionsRequest>,
+    ) -> Result<Response<pb::ListPolicyVersionsResponse>, Status> {
+        authorize(&request)?;
+        let versions = self
+            .state
+            .read(move |conn, state| {
+                let versions = publishing::list(conn)?;
+                let policies: Vec<Policy> = versions.iter().map(|v| v.policy.clone()).collect();
+                let in_force = policy_in_force(&policies, state.clock.now()).map(|p| p.version);
+                Ok(versions
+                    .iter()
+                    .map(|v| version_to_pb(v, in_force))
+                    .collect())
+            })
+            .await?;
+        Ok(Response::new(pb::ListPolicyVersionsResponse { versions }))
+    }
+
+    type SimulatePolicyStream = BoxStream<pb::SimulatePolicyResponse>;
+
+    async fn simulate_policy(
+        &self,
+        request: Request<pb::SimulatePolicyRequest>,
+    ) -> Result<Response<Self::SimulatePolicyStream>, Status> {
+        authorize(&request)?;
+        let req = request.into_inner();
+        let samples = bounded(
+            req.samples_per_transition,
+            "samples_per_transition",
+            DEFAULT_SAMPLES,
+            MAX_SAMPLES,
+        )?;
+        let top = bounded(
+            req.top_merchants,
+            "top_merchants",
+            DEFAULT_TOP_MERCHANTS,
+            MAX_TOP_MERCHANTS,
+        )?;
+        let now = self.state.clock.now();
+        let from = match req.from.as_ref() {
+            None => return Err(invalid_field("INVALID_SIMULATION", "from", "is required")),
+            Some(ts) => convert::from_timestamp(ts).ok_or_else(|| {
+                invalid_field("INVALID_SIMULATION", "from", convert::TIMESTAMP_RANGE)
+            })?,
+        };
+        let to = time_or_now(req.to.as_ref(), "to", &self.state)?;
+        if from >= to {
+            return Err(invalid_field(
+                "INVALID_SIMULATION",
+                "to",
+                "must be after from",
+            ));
+        }
+        if to - from > simulation::max_window() {
+            return Err(invalid_field(
+                "INVALID_SIMULATION",
+                "to",
+                &format!(
+                    "the window may span at most {} days",
+                    simulation::max_window().num_days()
+                ),
+            ));
+        }
+        let candidate_values = match (req.candidate.as_ref(), req.candidate_version) {
+            (Some(v), 0) => {
+                let mut errors = Violations::new();
+                let values = values_from_pb(v, "candidate", &mut errors);
+                errors.finish("INVALID_SIMULATION").map_err(to_status)?;
+                Some(validate_values(&values).map_err(|problems| {
+                    let mut errors = Violations::new();
+                    for p in problems {
+                        errors.add(format!("candidate.{}", p.field), p.description);
+                    }
+                    to_status(errors.into_error("INVALID_SIMULATION"))
+                })?)
+            }
+            (None, n) if n > 0 => None,
+            _ => {
+                return Err(invalid_field(
+                    "INVALID_SIMULATION",
+                    "candidate",
+                    "give exactly one of candidate (values) and candidate_version (a published version)",
+                ));
+            }
+        };
+        let candidate_version = req.candidate_version;
+        // The versions, and the candidate, are resolved before the stream starts, so a bad
+        // version number is refused with a plain error.
+        let (versions, candidate) = self
+            .state
+            .read(move |conn, _| {
+                let versions: Vec<Policy> = publishing::list(conn)?
+                    .into_iter()
+                    .map(|v| v.policy)
+                    .collect();
+                let candidate = match candidate_values {
+                    Some(values) => Policy {
+                        version: 0,
+                        effective_from: now,
+                        values,
+                    },
+                    None => versions
+                        .iter()
+                        .find(|p| p.version == candidate_version)
+                        .cloned()
+                        .ok_or_else(|| {
+                            ServiceError::not_found("policy version", candidate_version.to_string())
+                        })?,
+                };
+                Ok((versions, candidate))
+            })
+            .await?;
+        let input = SimulationInput {
+            candidate,
+            from,
+            to,
+            samples_per_transition: samples,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::SimulatePolicyResponse, Status>>(4);
+        let pool = self.state.db.pool().clone();
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let result = (|| -> fulfillment_core::ServiceResult<Tally> {
+                let mut conn = pool.get()?;
+                // One read-only snapshot: the replay sees one consistent history and cannot
+                // write, whatever it calls.
+                conn.build_transaction()
+                    .repeatable_read()
+                    .read_only()
+                    .run(|conn| {
+                        diesel::connection::SimpleConnection::batch_execute(
+                            conn,
+                            SIMULATION_STATEMENT_TIMEOUT,
+                        )?;
+                        simulation::simulate(conn, &versions, &input, &mut |p| {
+                            let progress = pb::SimulatePolicyResponse {
+                                item: Some(pb::simulate_policy_response::Item::Progress(
+                                    pb::SimulationProgress {
+                                        decisions_read: count(p.decisions_read),
+                                        reached: Some(convert::timestamp(p.reached)),
+                                        elapsed_ms: i64::try_from(p.elapsed_ms).unwrap_or(i64::MAX),
+                                    },
+                                )),
+                            };
+                            tx.blocking_send(Ok(progress)).is_ok()
+                        })
+                    })
+            })();
+            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let message = match result {
+                Ok(tally) => {
+                    tracing::info!(
+                        decisions = tally.decisions,
+                        not_reproduced = tally.not_reproduced,
+                        elapsed_ms = elapsed,
+                        "policy simulation done"
+                    );
+                    Ok(pb::SimulatePolicyResponse {
+                        item: Some(pb::simulate_policy_response::Item::Result(result_to_pb(
+                            &tally, &input, top, elapsed,
+                        ))),
+                    })
+                }
+                Err(e) => Err(to_status(e)),
+            };
+            let _ = tx.blocking_send(message);
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 }
