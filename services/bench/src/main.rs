@@ -4,6 +4,7 @@
 //! (the spreadsheet RPCs, see `bulk.rs`).
 
 mod bulk;
+mod hot_paths;
 mod ingest;
 
 use std::sync::Arc;
@@ -37,6 +38,8 @@ enum Command {
     Export(bulk::ExportArgs),
     /// Upload a CSV shipping every (seeded) order of a merchant and follow the bulk job.
     Upload(bulk::UploadArgs),
+    /// The hot paths next to pgbench doing the same work, in one run (see `hot_paths.rs`).
+    Hot(hot_paths::HotArgs),
 }
 
 #[derive(clap::Args)]
@@ -301,6 +304,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(args).await,
         Command::Export(args) => bulk::export(args).await,
         Command::Upload(args) => bulk::upload(args).await,
+        Command::Hot(args) => hot_paths::run(args).await,
     }
 }
 
