@@ -3,7 +3,7 @@
 -- (-D run=<run> -D merchant=<id> -D n=<orders>).
 \set i random(0, :n - 101)
 BEGIN;
-SELECT * FROM merchants WHERE id = ':merchant';
+SELECT * FROM merchants WHERE id = :merchant;
 SELECT * FROM orders WHERE id = ANY (ARRAY(SELECT 'bench-' || :run || '-' || g FROM generate_series(:i, :i + 99) g));
 SELECT order_trackings.*, trackings.* FROM order_trackings JOIN trackings ON trackings.id = order_trackings.tracking_id WHERE order_trackings.order_id = ANY (ARRAY(SELECT 'bench-' || :run || '-' || g FROM generate_series(:i, :i + 99) g)) ORDER BY order_trackings.id;
 END;

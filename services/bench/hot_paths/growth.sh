@@ -11,7 +11,7 @@ SMALL=${SMALL:-100000}
 LARGE=${LARGE:-5000000}
 PG="-h 127.0.0.1 -U postgres"
 URL="postgres://postgres@127.0.0.1:5432"
-cargo build --release --locked -q -p fulfillment-server -p fulfillment-bench
+if [ "${SKIP_BUILD:-0}" != 1 ]; then cargo build --release --locked -q -p fulfillment-server -p fulfillment-bench; fi
 name() { case $1 in 100000) echo 100k ;; 5000000) echo 5m ;; *) echo "$1" ;; esac; }
 for n in "$SMALL" "$LARGE"; do
   db=fulfillment_bench_$(name "$n")
@@ -28,7 +28,7 @@ done
 for n in "$SMALL" "$LARGE"; do
   db=fulfillment_bench_$(name "$n")
   echo "== $db: $(psql $PG -qAt -c "SELECT count(*) FROM orders" "$db") orders, $(psql $PG -qAt -c "SELECT pg_size_pretty(pg_database_size('$db'))" postgres)"
-  DB=$db SKIP_BUILD=1 INGEST=0 CALLERS=32 ONLY=${ONLY:-fulfill,get,batch-get,list} \
+  DB=$db SKIP_BUILD=1 INGEST=0 CALLERS=32 ORDERS=${ORDERS:-15000} ONLY=${ONLY:-fulfill,get,batch-get,list} \
     bash services/bench/hot_paths/run.sh | tee "/tmp/growth-$n.out"
   psql $PG -q -v merchant=list-100000 -f services/bench/hot_paths/explain.sql "$db" >"/tmp/growth-$n.plans"
 done

@@ -4,7 +4,7 @@
 -- trackings (-D merchant=<id> -D n=<orders> -D page=<page size>).
 \set k random(0, :n - :page - 1)
 BEGIN;
-SELECT * FROM merchants WHERE id = ':merchant';
-SELECT * FROM orders WHERE merchant_id = ':merchant' AND state = 'APPROVED' AND fulfillment_deadline >= timestamptz '2030-01-01 00:00:00+00' + :k * interval '1 minute' AND (fulfillment_deadline > timestamptz '2030-01-01 00:00:00+00' + :k * interval '1 minute' OR (fulfillment_deadline = timestamptz '2030-01-01 00:00:00+00' + :k * interval '1 minute' AND id > 'list-' || lpad(:k::text, 7, '0'))) ORDER BY fulfillment_deadline, id LIMIT :page + 1;
-SELECT order_trackings.*, trackings.* FROM order_trackings JOIN trackings ON trackings.id = order_trackings.tracking_id WHERE order_trackings.order_id = ANY (ARRAY(SELECT 'list-' || lpad(g::text, 7, '0') FROM generate_series(:k + 1, :k + :page) g)) ORDER BY order_trackings.id;
+SELECT * FROM merchants WHERE id = :merchant;
+SELECT * FROM orders WHERE merchant_id = :merchant AND state = 'APPROVED' AND fulfillment_deadline >= timestamptz '2030-01-01 00:00:00+00' + :k::int * interval '1 minute' AND (fulfillment_deadline > timestamptz '2030-01-01 00:00:00+00' + :k::int * interval '1 minute' OR (fulfillment_deadline = timestamptz '2030-01-01 00:00:00+00' + :k::int * interval '1 minute' AND id > 'list-' || lpad(:k::int::text, 7, '0'))) ORDER BY fulfillment_deadline, id LIMIT :page::int + 1;
+SELECT order_trackings.*, trackings.* FROM order_trackings JOIN trackings ON trackings.id = order_trackings.tracking_id WHERE order_trackings.order_id = ANY (ARRAY(SELECT 'list-' || lpad(g::text, 7, '0') FROM generate_series(:k::int + 1, :k::int + :page::int) g)) ORDER BY order_trackings.id;
 END;

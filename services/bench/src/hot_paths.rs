@@ -122,8 +122,9 @@ fn pgbench(
         PgbenchScript::Builtin(flag) => {
             command.arg(flag);
         }
+        // Prepared, as the service's statements are (and `:merchant` is then a parameter).
         PgbenchScript::File(path) => {
-            command.arg("-f").arg(path);
+            command.arg("-M").arg("prepared").arg("-f").arg(path);
         }
     }
     for (name, value) in defines {
