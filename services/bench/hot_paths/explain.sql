@@ -21,8 +21,8 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE lock_tracking ('usps', 'FILLER0
 PREPARE on_tracking (bigint) AS
   SELECT orders.* FROM orders JOIN order_trackings ON order_trackings.order_id = orders.id
   WHERE order_trackings.tracking_id = $1 AND order_trackings.is_current ORDER BY orders.id;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
-  EXECUTE on_tracking ((SELECT id FROM trackings WHERE tracking_number = 'FILLER000000004242'));
+SELECT id AS filler_tracking FROM trackings WHERE tracking_number = 'FILLER000000004242' \gset
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE on_tracking (:filler_tracking);
 \echo '== FulfillOrder: the write (link, state, audit, outbox)'
 INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at, fulfillment_deadline,
                     ship_name, ship_street_address1, ship_city, ship_zipcode, ship_country,
@@ -60,25 +60,27 @@ PREPARE record_shipment (text[], bool[], text[], jsonb[], jsonb[], bigint, text,
   )
   SELECT link.*, EXISTS (SELECT 1 FROM order_trackings h WHERE h.order_id = link.order_id) AS has_history
   FROM link;
+SELECT id AS explain_tracking FROM trackings WHERE tracking_number = 'EXPLAIN1' \gset
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
   EXECUTE record_shipment (ARRAY['explain-1'], ARRAY[false], ARRAY['APPROVED'], ARRAY['{}'::jsonb],
-                           ARRAY['{}'::jsonb], (SELECT id FROM trackings WHERE tracking_number = 'EXPLAIN1'),
+                           ARRAY['{}'::jsonb], :explain_tracking,
                            'CN', 'API', now(), 'SHIPPED', 'filler-1', 'api:explain', 'shipped', 1);
 \echo '== GetOrder'
 PREPARE get_order (text, text) AS
   SELECT * FROM orders WHERE merchant_id = $1 AND id = $2 LIMIT 1;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE get_order ('filler-242', 'filler-4242');
+SELECT array_agg('filler-' || g)::text AS ids100 FROM generate_series(4000, 4099) AS g \gset
 \echo '== GetOrder, BatchGetOrders, ListOrdersToFulfill: the orders'' trackings'
 PREPARE links (text[]) AS
   SELECT order_trackings.*, trackings.* FROM order_trackings
   JOIN trackings ON trackings.id = order_trackings.tracking_id
   WHERE order_trackings.order_id = ANY ($1) ORDER BY order_trackings.id;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
-  EXECUTE links (ARRAY(SELECT 'filler-' || g FROM generate_series(4000, 4099) g));
+  EXECUTE links (:'ids100');
 \echo '== BatchGetOrders: the orders'
 PREPARE batch_get (text[]) AS SELECT * FROM orders WHERE id = ANY ($1);
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
-  EXECUTE batch_get (ARRAY(SELECT 'filler-' || g FROM generate_series(4000, 4099) g));
+  EXECUTE batch_get (:'ids100');
 \echo '== ListOrdersToFulfill: a page deep in the merchant''s orders'
 PREPARE list_page (text, timestamptz, text, bigint) AS
   SELECT * FROM orders WHERE merchant_id = $1 AND state = 'APPROVED'

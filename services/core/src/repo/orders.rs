@@ -314,7 +314,7 @@ struct LockedRow {
 }
 
 impl LockedRow {
-    fn tracking(&self) -> Option<(Tracking, bool)> {
+    fn tracking(&self) -> Option<TakenTracking> {
         Some((
             Tracking {
                 id: self.t_id?,
@@ -339,6 +339,9 @@ impl LockedRow {
     }
 }
 
+/// A tracking [`lock_for_shipping`] had, and whether it created it.
+pub type TakenTracking = (Tracking, bool);
+
 /// What FulfillOrder's decision needs, in one statement: the merchant's orders by id, locked
 /// for update in id order (the merchant checked in Rust, as in [`lock_many`]), then the
 /// tracking, created if new and locked if not (what
@@ -355,7 +358,7 @@ pub fn lock_for_shipping(
     merchant_id: &str,
     ids: &[String],
     tracking: &NewTracking<'_>,
-) -> QueryResult<(Vec<Order>, Option<(Tracking, bool)>)> {
+) -> QueryResult<(Vec<Order>, Option<TakenTracking>)> {
     let rows: Vec<LockedRow> = crate::prepared::prepared(
         "WITH o AS (
            SELECT * FROM orders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
