@@ -4,6 +4,7 @@
 //! (the spreadsheet RPCs, see `bulk.rs`), `simulate` (`SimulatePolicy`, see `simulate.rs`).
 
 mod bulk;
+mod hot_paths;
 mod ingest;
 mod simulate;
 
@@ -41,6 +42,8 @@ enum Command {
     /// Time SimulatePolicy over a seeded history: the version in force (must reproduce it),
     /// then another re-release window.
     Simulate(simulate::SimulateArgs),
+    /// The hot paths next to pgbench doing the same work, in one run (see `hot_paths.rs`).
+    Hot(hot_paths::HotArgs),
 }
 
 #[derive(clap::Args)]
@@ -306,6 +309,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Export(args) => bulk::export(args).await,
         Command::Upload(args) => bulk::upload(args).await,
         Command::Simulate(args) => simulate::run(args).await,
+        Command::Hot(args) => hot_paths::run(args).await,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
-use fulfillment_core::models::{NewOrderEvent, NewOrderTracking, NewOutboxEvent, Order};
+use fulfillment_core::models::Order;
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 use fulfillment_policy::combined_shipment::{CombinedShipmentCheck, check_combined_shipment};
 use fulfillment_policy::deadline::is_late;
@@ -119,7 +119,17 @@ pub fn ship(
         resolved_from = Some(std::mem::replace(&mut valid.tracking_number, nfe));
     }
 
-    let locked = repo::orders::lock_many(conn, merchant_id, &sorted)?;
+    let new_tracking = fulfillment_core::models::NewTracking {
+        merchant_id,
+        carrier: valid.carrier,
+        tracking_number: &valid.tracking_number,
+        next_poll_at: Some(now),
+        created_at: now,
+        updated_at: now,
+    };
+    // The orders locked and the tracking had (created, or locked) in one statement.
+    let (locked, taken) =
+        repo::orders::lock_for_shipping(conn, merchant_id, &sorted, &new_tracking)?;
     if let Some(missing) = sorted
         .iter()
         .find(|id| !locked.iter().any(|o| &o.id == *id))
@@ -137,17 +147,11 @@ pub fn ship(
         })?;
     }
 
-    let (tracking, _created) = repo::trackings::get_or_create_locked(
-        conn,
-        &fulfillment_core::models::NewTracking {
-            merchant_id,
-            carrier: valid.carrier,
-            tracking_number: &valid.tracking_number,
-            next_poll_at: Some(now),
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
+    let (tracking, created) = match taken {
+        Some(taken) => taken,
+        // Created by another caller since the statement began: take it in a statement of its own.
+        None => repo::trackings::get_or_create_locked(conn, &new_tracking)?,
+    };
     if tracking.merchant_id != merchant_id {
         return Err(ServiceError::AlreadyExists {
             reason: "TRACKING_NUMBER_IN_USE",
@@ -167,7 +171,13 @@ pub fn ship(
         ));
     }
 
-    let on_tracking = repo::trackings::current_orders(conn, tracking.id)?;
+    // R10 is checked against every order already on the tracking; a tracking this call just
+    // created has none, so the read is skipped (one round trip of the hot path).
+    let on_tracking = if created {
+        Vec::new()
+    } else {
+        repo::trackings::current_orders(conn, tracking.id)?
+    };
     if let Some(same) = on_tracking.iter().find(|o| sorted.contains(&o.id)) {
         return Err(ServiceError::precondition(
             "TRACKING_UNCHANGED",
@@ -202,101 +212,107 @@ pub fn ship(
         Channel::Api => "API",
         Channel::Dashboard => "DASHBOARD",
     };
+    let (kind, new_state) = match mode {
+        ShipMode::Fulfil => ("shipped", Some(OrderState::Shipped.as_str())),
+        ShipMode::ModifyTracking => ("tracking_modified", None),
+    };
     let mut previous = None;
+    let mut shipped = Vec::with_capacity(locked.len());
     for order in &locked {
         let shipped_late = is_late(order.fulfillment_deadline, now);
-        let retired = match mode {
-            ShipMode::ModifyTracking => repo::trackings::retire_current(conn, &order.id, now)?,
+        // R4: the tracking being replaced moves into the order's history first.
+        let previous_tracking = match mode {
+            ShipMode::ModifyTracking => {
+                match repo::trackings::retire_current(conn, &order.id, now)? {
+                    Some(link) => {
+                        repo::orders::links_with_trackings(conn, std::slice::from_ref(&order.id))?
+                            .into_iter()
+                            .find(|(l, _)| l.id == link.id)
+                            .map(|(link, tracking)| TrackingLink { link, tracking })
+                    }
+                    None => None,
+                }
+            }
             ShipMode::Fulfil => None,
         };
-        repo::trackings::link(
-            conn,
-            &NewOrderTracking {
-                order_id: &order.id,
-                tracking_id: tracking.id,
-                origin_country: &origin_country,
-                channel,
-                shipped_at: now,
-                shipped_late,
-            },
-        )?;
-        let (kind, state_after) = match mode {
-            ShipMode::Fulfil => {
-                repo::orders::set_state(conn, &order.id, OrderState::Shipped.as_str(), now)?;
-                ("shipped", OrderState::Shipped.as_str())
-            }
-            ShipMode::ModifyTracking => ("tracking_modified", order.state.as_str()),
-        };
-        let previous_tracking = match &retired {
-            Some(link) => {
-                let t = repo::orders::links_with_trackings(conn, std::slice::from_ref(&order.id))?
-                    .into_iter()
-                    .find(|(l, _)| l.id == link.id);
-                t.map(|(link, tracking)| TrackingLink { link, tracking })
-            }
-            None => None,
-        };
-        let event_id = repo::audit::record_event(
-            conn,
-            &NewOrderEvent {
-                order_id: &order.id,
-                merchant_id,
-                actor: &actor.0,
-                kind,
-                state_before: Some(&order.state),
-                state_after,
-                policy_version: Some(policy.version),
-                details: json!({
-                    "carrier": valid.carrier,
-                    "tracking_number": valid.tracking_number,
-                    "origin_country": origin_country,
-                    "channel": channel,
-                    "resolved_from": resolved_from,
-                    "shipped_late": shipped_late,
-                    "combined_with": combined_with,
-                    "requirement": check.requirement.as_str(),
-                    "previous_tracking": previous_tracking.as_ref().map(|p| json!({
-                        "carrier": p.tracking.carrier,
-                        "tracking_number": p.tracking.tracking_number,
-                    })),
-                }),
-                occurred_at: now,
-            },
-        )?;
-        // R9: the customer hears the tracking number in the same transaction as the change.
-        repo::audit::enqueue(
-            conn,
-            &NewOutboxEvent {
-                event_id: format!("customer.notified:{event_id}"),
-                event_type: "customer.notified",
-                merchant_id,
-                order_id: Some(&order.id),
-                payload: json!({
-                    "order_id": order.id,
-                    "reason": kind,
-                    "carrier": valid.carrier,
-                    "tracking_number": valid.tracking_number,
-                }),
-                created_at: now,
-            },
-        )?;
+        shipped.push(repo::orders::ShippedOrder {
+            order_id: order.id.clone(),
+            shipped_late,
+            state_before: order.state.clone(),
+            details: json!({
+                "carrier": valid.carrier,
+                "tracking_number": valid.tracking_number,
+                "origin_country": origin_country,
+                "channel": channel,
+                "resolved_from": resolved_from,
+                "shipped_late": shipped_late,
+                "combined_with": combined_with,
+                "requirement": check.requirement.as_str(),
+                "previous_tracking": previous_tracking.as_ref().map(|p| json!({
+                    "carrier": p.tracking.carrier,
+                    "tracking_number": p.tracking.tracking_number,
+                })),
+            }),
+            // R9: the customer hears the tracking number in the same transaction as the change.
+            payload: json!({
+                "order_id": order.id,
+                "reason": kind,
+                "carrier": valid.carrier,
+                "tracking_number": valid.tracking_number,
+            }),
+        });
         if previous.is_none() {
             previous = previous_tracking;
         }
     }
+    // Links, states, audit rows and outbox rows in one statement.
+    let links = repo::orders::record_shipment(
+        conn,
+        &repo::orders::Shipment {
+            merchant_id,
+            tracking_id: tracking.id,
+            origin_country: &origin_country,
+            channel,
+            actor: &actor.0,
+            kind,
+            new_state,
+            policy_version: policy.version,
+            now,
+            orders: &shipped,
+        },
+    )?;
 
     // The rows were read before the update: bring them up to what was written.
     let shipped: Vec<Order> = locked
         .into_iter()
         .map(|mut order| {
-            if mode == ShipMode::Fulfil {
-                order.state = OrderState::Shipped.as_str().to_owned();
+            if let Some(state) = new_state {
+                order.state = state.to_owned();
                 order.updated_at = now;
             }
             order
         })
         .collect();
-    let mut views = load_views(conn, shipped, now)?;
+    // The answer comes from what the write returned; only an order that had trackings before
+    // (re-released, or ModifyTracking's replaced one) needs its history read.
+    let mut views = if links.iter().any(|l| l.has_history) || links.len() != shipped.len() {
+        load_views(conn, shipped, now)?
+    } else {
+        shipped
+            .into_iter()
+            .zip(&links)
+            .map(|(order, link)| {
+                OrderView::new(
+                    order,
+                    vec![TrackingLink {
+                        link: link.link(),
+                        tracking: tracking.clone(),
+                    }],
+                    now,
+                )
+            })
+            .collect()
+    };
     // Answer in the order the caller asked.
     views.sort_by_key(|view| order_ids.iter().position(|id| *id == view.order.id));
     Ok(ShipOutcome {

@@ -47,7 +47,8 @@ impl OrderView {
         self.order.state.parse().unwrap_or(OrderState::Approved)
     }
 
-    fn build(order: Order, links: Vec<TrackingLink>, now: DateTime<Utc>) -> Self {
+    /// The view of an order with all its links (current and earlier).
+    pub fn new(order: Order, links: Vec<TrackingLink>, now: DateTime<Utc>) -> Self {
         let (current, history): (Vec<_>, Vec<_>) =
             links.into_iter().partition(|l| l.link.is_current);
         let current = current.into_iter().next();
@@ -98,7 +99,7 @@ pub fn load_views(
         .into_iter()
         .map(|order| {
             let order_links = links.remove(&order.id).unwrap_or_default();
-            OrderView::build(order, order_links, now)
+            OrderView::new(order, order_links, now)
         })
         .collect())
 }

@@ -217,6 +217,10 @@ pub fn incoming(
                     continue;
                 }
             };
+            // As on plaintext (app.rs): no Nagle delay on small gRPC frames.
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
             let acceptor = TlsAcceptor::from(tls.config());
             let tx = tx.clone();
             tokio::spawn(async move {

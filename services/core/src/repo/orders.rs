@@ -1,7 +1,8 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
 
-use crate::models::{NewOrder, Order, OrderTracking, Tracking};
+use crate::models::{NewOrder, NewTracking, Order, OrderTracking, Tracking};
 use crate::schema::{order_trackings, orders, trackings};
 
 /// Inserts a new order; `None` when an order with that id already exists.
@@ -81,13 +82,17 @@ pub fn list_to_fulfill(
         .filter(orders::state.eq("APPROVED"))
         .into_boxed();
     if let Some((deadline, id)) = after {
-        query = query.filter(
-            orders::fulfillment_deadline
-                .gt(deadline)
-                .or(orders::fulfillment_deadline
-                    .eq(deadline)
-                    .and(orders::id.gt(id))),
-        );
+        // The `>=` bounds the index range scan to the keyset's start; the OR alone is only a
+        // filter, and a page deep in a merchant's orders would walk every earlier one.
+        query = query
+            .filter(orders::fulfillment_deadline.ge(deadline))
+            .filter(
+                orders::fulfillment_deadline
+                    .gt(deadline)
+                    .or(orders::fulfillment_deadline
+                        .eq(deadline)
+                        .and(orders::id.gt(id))),
+            );
     }
     query
         .order((orders::fulfillment_deadline.asc(), orders::id.asc()))
@@ -119,4 +124,288 @@ pub fn links_with_trackings(
         .order(order_trackings::id.asc())
         .select((OrderTracking::as_select(), Tracking::as_select()))
         .load(conn)
+}
+
+/// One order of a [`Shipment`]: what its link, audit row and outbox row carry.
+#[derive(Debug, Clone)]
+pub struct ShippedOrder {
+    pub order_id: String,
+    pub shipped_late: bool,
+    pub state_before: String,
+    /// The audit row's details.
+    pub details: serde_json::Value,
+    /// The `customer.notified` outbox row's payload (R9).
+    pub payload: serde_json::Value,
+}
+
+/// Orders put on one tracking in one call (R3, R4, R10), written by [`record_shipment`].
+#[derive(Debug, Clone)]
+pub struct Shipment<'a> {
+    pub merchant_id: &'a str,
+    pub tracking_id: i64,
+    pub origin_country: &'a str,
+    pub channel: &'a str,
+    pub actor: &'a str,
+    /// The audit kind (`shipped`, `tracking_modified`).
+    pub kind: &'a str,
+    /// `Some(state)`: the orders move to it (and the audit row says so); `None`: they keep
+    /// theirs.
+    pub new_state: Option<&'a str>,
+    pub policy_version: i32,
+    pub now: DateTime<Utc>,
+    pub orders: &'a [ShippedOrder],
+}
+
+/// A link [`record_shipment`] inserted, and whether its order had links before it (then the
+/// caller reads the order's history; without, the new link is all there is).
+#[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = order_trackings, check_for_backend(diesel::pg::Pg))]
+pub struct ShippedLink {
+    pub id: i64,
+    pub order_id: String,
+    pub tracking_id: i64,
+    pub origin_country: String,
+    pub channel: String,
+    pub shipped_at: DateTime<Utc>,
+    pub shipped_late: bool,
+    pub is_current: bool,
+    pub replaced_at: Option<DateTime<Utc>>,
+    pub confirmed_removed_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub has_history: bool,
+}
+
+impl ShippedLink {
+    pub fn link(&self) -> OrderTracking {
+        OrderTracking {
+            id: self.id,
+            order_id: self.order_id.clone(),
+            tracking_id: self.tracking_id,
+            origin_country: self.origin_country.clone(),
+            channel: self.channel.clone(),
+            shipped_at: self.shipped_at,
+            shipped_late: self.shipped_late,
+            is_current: self.is_current,
+            replaced_at: self.replaced_at,
+            confirmed_removed_at: self.confirmed_removed_at,
+        }
+    }
+}
+
+/// Writes a whole shipment in one statement, one round trip whatever the number of orders:
+/// each order's link, its new state, its audit row and, keyed by the audit row's id, its
+/// `customer.notified` outbox row (R9), in the caller's transaction. Returns the new links in
+/// the order of `shipment.orders`.
+///
+/// Fixed text, kept prepared (see [`crate::prepared`]). The audit rows are inserted in the
+/// order given, so their ids ascend as the one-statement-per-row version's did.
+pub fn record_shipment(
+    conn: &mut PgConnection,
+    shipment: &Shipment<'_>,
+) -> QueryResult<Vec<ShippedLink>> {
+    use diesel::sql_types::Jsonb;
+    macro_rules! column {
+        ($field:ident) => {
+            shipment
+                .orders
+                .iter()
+                .map(|o| o.$field.clone())
+                .collect::<Vec<_>>()
+        };
+    }
+    let mut links: Vec<ShippedLink> = crate::prepared::prepared(
+        "WITH input AS (
+           SELECT * FROM unnest($1::text[], $2::bool[], $3::text[], $4::jsonb[], $5::jsonb[])
+             WITH ORDINALITY AS i (order_id, shipped_late, state_before, details, payload, n)
+         ),
+         link AS (
+           INSERT INTO order_trackings (order_id, tracking_id, origin_country, channel,
+                                        shipped_at, shipped_late)
+           SELECT order_id, $6, $7, $8, $9, shipped_late FROM input ORDER BY n
+           RETURNING *
+         ),
+         moved AS (
+           UPDATE orders o SET state = $10, updated_at = $9
+           FROM input WHERE $10 IS NOT NULL AND o.id = input.order_id
+         ),
+         event AS (
+           INSERT INTO order_events (order_id, merchant_id, actor, kind, state_before,
+                                     state_after, policy_version, details, occurred_at)
+           SELECT order_id, $11, $12, $13, state_before, coalesce($10, state_before), $14,
+                  details, $9
+           FROM input ORDER BY n
+           RETURNING id, order_id
+         ),
+         notified AS (
+           INSERT INTO outbox (event_id, event_type, merchant_id, order_id, payload, created_at)
+           SELECT 'customer.notified:' || event.id, 'customer.notified', $11, event.order_id,
+                  input.payload, $9
+           FROM event JOIN input USING (order_id) ORDER BY event.id
+           ON CONFLICT (event_id) DO NOTHING
+         )
+         SELECT link.*, EXISTS (SELECT 1 FROM order_trackings h
+                                WHERE h.order_id = link.order_id) AS has_history
+         FROM link",
+    )
+    .bind::<Array<Text>, _>(column!(order_id))
+    .bind::<Array<Bool>, _>(column!(shipped_late))
+    .bind::<Array<Text>, _>(column!(state_before))
+    .bind::<Array<Jsonb>, _>(column!(details))
+    .bind::<Array<Jsonb>, _>(column!(payload))
+    .bind::<BigInt, _>(shipment.tracking_id)
+    .bind::<Text, _>(shipment.origin_country.to_owned())
+    .bind::<Text, _>(shipment.channel.to_owned())
+    .bind::<Timestamptz, _>(shipment.now)
+    .bind::<Nullable<Text>, _>(shipment.new_state.map(str::to_owned))
+    .bind::<Text, _>(shipment.merchant_id.to_owned())
+    .bind::<Text, _>(shipment.actor.to_owned())
+    .bind::<Text, _>(shipment.kind.to_owned())
+    .bind::<Integer, _>(shipment.policy_version)
+    .load(conn)?;
+    links.sort_by_key(|l| {
+        shipment
+            .orders
+            .iter()
+            .position(|o| o.order_id == l.order_id)
+    });
+    Ok(links)
+}
+
+/// A row of [`lock_for_shipping`]: a locked order and the tracking (its columns prefixed `t_`;
+/// all `NULL` when the tracking could not be had in the same statement).
+#[derive(QueryableByName)]
+struct LockedRow {
+    #[diesel(embed)]
+    order: Order,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    t_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    t_merchant_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    t_carrier: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    t_tracking_number: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    t_status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    t_carrier_status_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    t_carrier_status_text: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    t_confirmed_fulfillment_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    t_delivered_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    t_cancelled_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    t_cancelled_by: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    t_last_event_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    t_next_poll_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    t_poll_failures: Option<i32>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    t_created_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    t_updated_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    t_created: Option<bool>,
+}
+
+impl LockedRow {
+    fn tracking(&self) -> Option<TakenTracking> {
+        Some((
+            Tracking {
+                id: self.t_id?,
+                merchant_id: self.t_merchant_id.clone()?,
+                carrier: self.t_carrier.clone()?,
+                tracking_number: self.t_tracking_number.clone()?,
+                status: self.t_status.clone()?,
+                carrier_status_code: self.t_carrier_status_code.clone(),
+                carrier_status_text: self.t_carrier_status_text.clone(),
+                confirmed_fulfillment_at: self.t_confirmed_fulfillment_at,
+                delivered_at: self.t_delivered_at,
+                cancelled_at: self.t_cancelled_at,
+                cancelled_by: self.t_cancelled_by.clone(),
+                last_event_at: self.t_last_event_at,
+                next_poll_at: self.t_next_poll_at,
+                poll_failures: self.t_poll_failures?,
+                created_at: self.t_created_at?,
+                updated_at: self.t_updated_at?,
+            },
+            self.t_created?,
+        ))
+    }
+}
+
+/// A tracking [`lock_for_shipping`] had, and whether it created it.
+pub type TakenTracking = (Tracking, bool);
+
+/// What FulfillOrder's decision needs, in one statement: the merchant's orders by id, locked
+/// for update in id order (the merchant checked in Rust, as in [`lock_many`]), then the
+/// tracking, created if new and locked if not (what
+/// [`crate::repo::trackings::get_or_create_locked`] does in two), with whether it was created.
+///
+/// The tracking is taken only once every order is locked (its insert reads them all first), so
+/// callers lock in the same order as before. The tracking is `None` when none of the orders is
+/// the merchant's (the caller answers NOT_FOUND; an unknown merchant's tracking would fail its
+/// foreign key), and when another transaction created the same tracking after this statement
+/// began (neither the insert nor this statement's snapshot sees it): the caller then takes it
+/// with `get_or_create_locked`, in a statement of its own.
+pub fn lock_for_shipping(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    ids: &[String],
+    tracking: &NewTracking<'_>,
+) -> QueryResult<(Vec<Order>, Option<TakenTracking>)> {
+    let rows: Vec<LockedRow> = crate::prepared::prepared(
+        "WITH o AS (
+           SELECT * FROM orders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+         ),
+         new AS (
+           INSERT INTO trackings (merchant_id, carrier, tracking_number, next_poll_at,
+                                  created_at, updated_at)
+           SELECT $2, $3, $4, $5, $6, $7
+           WHERE (SELECT count(*) FILTER (WHERE merchant_id = $2) FROM o) > 0
+           ON CONFLICT (carrier, tracking_number) DO NOTHING
+           RETURNING *
+         ),
+         old AS (
+           SELECT * FROM trackings
+           WHERE carrier = $3 AND tracking_number = $4 AND NOT EXISTS (SELECT 1 FROM new)
+             AND (SELECT count(*) FILTER (WHERE merchant_id = $2) FROM o) > 0
+           FOR UPDATE
+         ),
+         t AS (
+           SELECT *, true AS created FROM new UNION ALL SELECT *, false FROM old
+         )
+         SELECT o.*, t.id AS t_id, t.merchant_id AS t_merchant_id, t.carrier AS t_carrier,
+                t.tracking_number AS t_tracking_number, t.status AS t_status,
+                t.carrier_status_code AS t_carrier_status_code,
+                t.carrier_status_text AS t_carrier_status_text,
+                t.confirmed_fulfillment_at AS t_confirmed_fulfillment_at,
+                t.delivered_at AS t_delivered_at, t.cancelled_at AS t_cancelled_at,
+                t.cancelled_by AS t_cancelled_by, t.last_event_at AS t_last_event_at,
+                t.next_poll_at AS t_next_poll_at, t.poll_failures AS t_poll_failures,
+                t.created_at AS t_created_at, t.updated_at AS t_updated_at,
+                t.created AS t_created
+         FROM o LEFT JOIN t ON true
+         ORDER BY o.id",
+    )
+    .bind::<Array<Text>, _>(ids.to_vec())
+    .bind::<Text, _>(tracking.merchant_id.to_owned())
+    .bind::<Text, _>(tracking.carrier.to_owned())
+    .bind::<Text, _>(tracking.tracking_number.to_owned())
+    .bind::<Nullable<Timestamptz>, _>(tracking.next_poll_at)
+    .bind::<Timestamptz, _>(tracking.created_at)
+    .bind::<Timestamptz, _>(tracking.updated_at)
+    .load(conn)?;
+    let taken = rows.first().and_then(LockedRow::tracking);
+    let orders = rows
+        .into_iter()
+        .map(|r| r.order)
+        .filter(|o| o.merchant_id == merchant_id)
+        .collect();
+    Ok((orders, taken))
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The hot paths next to PostgreSQL doing the same work, in one run (issue 21):
+#   FulfillOrder at 1, 8 and 32 callers next to `pgbench -N` at as many clients (throughput, p50,
+#   p99), FulfillOrder with an idempotency key, ReleaseOrder next to release.sql, GetOrder and
+#   BatchGetOrders (100 ids) next to get.sql / batch_get.sql, ListOrdersToFulfill page after page
+#   over a merchant with LIST_ORDERS orders next to list.sql; then, unless INGEST=0,
+#   IngestTrackingEvents next to COPY (services/bench/pgbench/ingest.sh).
+# The pgbench scripts run in the service's own database on the rows the RPCs wrote. Loopback
+# only; the scratch databases are dropped (unless KEEP_DB=1) and the server stopped.
+#
+#   SECONDS_PER_RUN (10)   each measurement
+#   CALLERS (1,8,32)       FulfillOrder's caller counts
+#   LIST_ORDERS (100000)   the listed merchant's orders
+#   POOL_SIZE (16)         the server's pool
+#   DB                     an existing, migrated database to run in (kept), e.g. one seeded with
+#                          seed_filler.sql (growth.sh); default: a scratch one
+#   ONLY                   parts, e.g. fulfill,get (see `fulfillment-bench hot --help`)
+#   SKIP_BUILD=1           use the binaries already built
+#   PROFILE (release)      debug: the debug build (.ci/run's smoke run: figures meaningless)
+#   ORDERS (60000)         orders released first; they must outlast the FulfillOrder runs
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+CALLERS=${CALLERS:-1,8,32}
+LIST_ORDERS=${LIST_ORDERS:-100000}
+POOL_SIZE=${POOL_SIZE:-16}
+ORDERS=${ORDERS:-60000}
+PG="-h 127.0.0.1 -U postgres"
+PGBENCH_DB=fulfillment_bench_hot_pgbench_$$
+SCRATCH=0
+if [ -z "${DB:-}" ]; then DB=fulfillment_bench_hot_$$; SCRATCH=1; fi
+URL="postgres://postgres@127.0.0.1:5432"
+WORK=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [ "${KEEP_DB:-0}" != 1 ]; then
+    psql $PG -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" postgres >/dev/null 2>&1 || true
+    if [ "$SCRATCH" = 1 ]; then psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1 || true; fi
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PROFILE=${PROFILE:-release}
+BIN=target/$PROFILE
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  if [ "$PROFILE" = release ]; then RELEASE=--release; else RELEASE=; fi
+  cargo build $RELEASE --locked -q -p fulfillment-server -p fulfillment-bench
+fi
+echo "load: $(uptime)"
+
+psql $PG -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" postgres >/dev/null 2>&1
+psql $PG -qc "CREATE DATABASE $PGBENCH_DB" postgres
+pgbench $PG -q -i -s "${PGBENCH_SCALE:-10}" "$PGBENCH_DB" >/dev/null 2>&1
+if [ "$SCRATCH" = 1 ]; then
+  psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1
+  psql $PG -qc "CREATE DATABASE $DB" postgres
+fi
+DATABASE_URL="$URL/$DB" $BIN/fulfillment-server migrate >"$WORK/migrate.log" 2>&1 ||
+  { cat "$WORK/migrate.log" >&2; exit 1; }
+LIST_MERCHANT="list-$LIST_ORDERS"
+if [ "$(psql $PG -qAt -c "SELECT count(*) FROM merchants WHERE id = '$LIST_MERCHANT'" "$DB")" = 0 ]; then
+  psql $PG -q -v ON_ERROR_STOP=1 -v n="$LIST_ORDERS" -v merchant="$LIST_MERCHANT" \
+    -f services/bench/hot_paths/seed_list.sql "$DB"
+fi
+echo "orders in the database: $(psql $PG -qAt -c "SELECT count(*) FROM orders" "$DB")"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DATABASE_URL="$URL/$DB" RUST_LOG=warn $BIN/fulfillment-server --listen "127.0.0.1:$PORT" \
+  --webhook-listen 127.0.0.1:0 --pool-size "$POOL_SIZE" >/dev/null 2>"$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
+$BIN/fulfillment-bench hot --addr "http://127.0.0.1:$PORT" --service-db "$URL/$DB" \
+  --pgbench-db "$URL/$PGBENCH_DB" --duration "${SECONDS_PER_RUN}s" --callers "$CALLERS" \
+  --orders "$ORDERS" --list-merchant "$LIST_MERCHANT" ${ONLY:+--only "$ONLY"} ||
+  { cat "$WORK/server.log" >&2; exit 1; }
+kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+echo "load: $(uptime)"
+if [ "${INGEST:-1}" = 1 ]; then
+  echo "== IngestTrackingEvents next to COPY"
+  bash services/bench/pgbench/ingest.sh
+fi

@@ -1,0 +1,549 @@
+//! `fulfillment-bench hot`: the hot paths side by side with PostgreSQL doing the same work, in
+//! one run (issue 21). For each part it runs `pgbench` (the built-in `-N`, or a script of the
+//! RPC's own SQL from `services/bench/hot_paths/`), then the RPC at the same number of callers,
+//! and prints both with their ratio. `services/bench/hot_paths/run.sh` sets up the databases and
+//! the server and runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use fulfillment_proto::v1 as pb;
+use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
+
+use crate::{
+    Driven, channels, drive, fulfill_request, order_id, parse_duration, percentile_ms,
+    release_request, upsert_bench_merchant,
+};
+
+#[derive(clap::Args)]
+pub struct HotArgs {
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    addr: String,
+    /// The service's database (libpq URL): the scripts of the RPCs' SQL run there, on the
+    /// rows the RPCs wrote. Without it (and `--pgbench-db`) only the RPCs run (a smoke run).
+    #[arg(long)]
+    service_db: Option<String>,
+    /// A database set up by `pgbench -i`, for `pgbench -N`.
+    #[arg(long)]
+    pgbench_db: Option<String>,
+    /// How long each measurement runs, e.g. `10s`.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Caller counts for FulfillOrder against `pgbench -N`.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    callers: Vec<usize>,
+    /// Callers for the other parts (ReleaseOrder, reads, the idempotent FulfillOrder).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Orders released (and measured as ReleaseOrder) before the FulfillOrder runs; they must
+    /// outlast every FulfillOrder run.
+    #[arg(long, default_value_t = 60_000)]
+    orders: usize,
+    /// HTTP/2 connections shared by the callers.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Where the pgbench scripts are.
+    #[arg(long, default_value = "services/bench/hot_paths")]
+    scripts: PathBuf,
+    /// A merchant whose APPROVED orders ListOrdersToFulfill walks page after page (seeded by
+    /// run.sh), and its page size.
+    #[arg(long)]
+    list_merchant: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    page_size: i32,
+    /// Run only these parts: fulfill, release, idempotent, get, batch-get, list.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl HotArgs {
+    fn runs(&self, part: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == part)
+    }
+}
+
+/// Throughput and latency of one measurement.
+#[derive(Debug, Clone, Copy)]
+struct Figure {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    errors: usize,
+}
+
+impl Figure {
+    fn of(driven: &mut Driven, elapsed: Duration) -> Self {
+        driven.latencies.sort();
+        Self {
+            rate: driven.latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: percentile_ms(&driven.latencies, 0.50),
+            p99: percentile_ms(&driven.latencies, 0.99),
+            errors: driven.errors,
+        }
+    }
+
+    fn show(&self, unit: &str) -> String {
+        format!(
+            "{:.0} {unit}, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            self.rate, self.p50, self.p99, self.errors
+        )
+    }
+}
+
+/// Runs pgbench for `duration` with `clients` clients and per-transaction logging, and reads
+/// its rate and latency percentiles back.
+fn pgbench(
+    db: &str,
+    script: PgbenchScript<'_>,
+    clients: usize,
+    duration: Duration,
+    defines: &[(&str, String)],
+) -> anyhow::Result<Figure> {
+    let dir = std::env::temp_dir().join(format!(
+        "fulfillment-bench-pgbench-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let mut command = Command::new("pgbench");
+    command
+        .arg("-n")
+        .arg("-c")
+        .arg(clients.to_string())
+        .arg("-j")
+        .arg(clients.min(2).to_string())
+        .arg("-T")
+        .arg(duration.as_secs().max(1).to_string())
+        .arg("--log")
+        .arg(format!("--log-prefix={}", dir.join("log").display()));
+    match script {
+        PgbenchScript::Builtin(flag) => {
+            command.arg(flag);
+        }
+        // Prepared, as the service's statements are (and `:merchant` is then a parameter).
+        PgbenchScript::File(path) => {
+            command.arg("-M").arg("prepared").arg("-f").arg(path);
+        }
+    }
+    for (name, value) in defines {
+        command.arg("-D").arg(format!("{name}={value}"));
+    }
+    let output = command.arg(db).output().context("running pgbench")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "pgbench failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let rate = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+    let failed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("number of failed transactions: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        // client_id transaction_no time_us script_no epoch epoch_us
+        latencies.extend(
+            text.lines()
+                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+                .map(Duration::from_micros),
+        );
+    }
+    std::fs::remove_dir_all(&dir)?;
+    latencies.sort();
+    Ok(Figure {
+        rate,
+        p50: percentile_ms(&latencies, 0.50),
+        p99: percentile_ms(&latencies, 0.99),
+        errors: failed,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum PgbenchScript<'a> {
+    Builtin(&'a str),
+    File(&'a Path),
+}
+
+/// Set when a measurement saw a failed call or transaction: the run then fails (its figures
+/// would not be of the work they claim).
+static ERRORS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints one comparison line and returns the ratio.
+fn compare(what: &str, rpc: Figure, pg_what: &str, pg: Option<Figure>) -> Option<f64> {
+    println!("{what}: {}", rpc.show("req/s"));
+    if rpc.errors > 0 || pg.is_some_and(|pg| pg.errors > 0) {
+        ERRORS.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let pg = pg?;
+    let ratio = rpc.rate / pg.rate;
+    println!("  {pg_what}: {}", pg.show("tps"));
+    println!(
+        "  ratio {ratio:.2}, p99 {:.1}x pgbench's",
+        rpc.p99 / pg.p99.max(f64::MIN_POSITIVE)
+    );
+    Some(ratio)
+}
+
+/// An index spread over `0..n` that visits ids in a scattered order (no two callers in step).
+fn scattered(i: usize, n: usize) -> usize {
+    (i.wrapping_mul(7919)) % n.max(1)
+}
+
+pub async fn run(args: HotArgs) -> anyhow::Result<()> {
+    if args.concurrency == 0 || args.callers.contains(&0) {
+        bail!("caller counts must be at least 1");
+    }
+    let clients: Vec<_> = channels(&args.addr, args.connections)
+        .await?
+        .into_iter()
+        .map(FulfillmentServiceClient::new)
+        .collect();
+    let run = chrono::Utc::now().timestamp();
+    let merchant = upsert_bench_merchant(&mut clients[0].clone(), run).await?;
+    let script = |name: &str| args.scripts.join(name);
+    let mut summary: Vec<(String, f64)> = Vec::new();
+
+    // ReleaseOrder: the orders every later part uses, released at `concurrency` callers.
+    let started = Instant::now();
+    let m = merchant.clone();
+    let mut released = drive(
+        &clients,
+        args.concurrency,
+        args.orders,
+        None,
+        move |mut c, i| {
+            let request = release_request(run, m.clone(), i);
+            async move { c.release_order(request).await.map(drop) }
+        },
+    )
+    .await;
+    let elapsed = started.elapsed();
+    if released.errors > 0 {
+        bail!(
+            "{} of {} releases failed{}",
+            released.errors,
+            args.orders,
+            released.first_error_note()
+        );
+    }
+    let release = Figure::of(&mut released, elapsed);
+    if args.runs("release") {
+        let pg = match &args.service_db {
+            Some(db) => Some(pgbench(
+                db,
+                PgbenchScript::File(&script("release.sql")),
+                args.concurrency,
+                args.duration,
+                &[("merchant", merchant.clone())],
+            )?),
+            None => None,
+        };
+        let what = format!(
+            "ReleaseOrder, {} callers ({} orders)",
+            args.concurrency, args.orders
+        );
+        if let Some(r) = compare(&what, release, "pgbench release.sql", pg) {
+            summary.push(("ReleaseOrder / release.sql".into(), r));
+        }
+    }
+
+    // FulfillOrder at each caller count, next to pgbench -N at the same count.
+    let mut next_order = 0usize;
+    let fulfill_at = |callers: usize, key: bool, first: usize| {
+        let clients = clients.clone();
+        let merchant = merchant.clone();
+        let duration = args.duration;
+        let total = args.orders;
+        async move {
+            let started = Instant::now();
+            let mut driven = drive(
+                &clients,
+                callers,
+                total - first,
+                Some(started + duration),
+                move |mut c, i| {
+                    let mut request =
+                        tonic::Request::new(fulfill_request(run, merchant.clone(), first + i));
+                    if key {
+                        let value = format!("bench-{run}-{}", first + i);
+                        if let Ok(value) = value.parse() {
+                            request.metadata_mut().insert("idempotency-key", value);
+                        }
+                    }
+                    async move { c.fulfill_order(request).await.map(drop) }
+                },
+            )
+            .await;
+            let elapsed = started.elapsed();
+            let used = driven.latencies.len();
+            if used >= total - first {
+                println!("note: the released orders ran out; rates are over the time they lasted");
+            }
+            if let Some(e) = &driven.first_error {
+                println!("note: first error {:?} {}", e.code(), e.message());
+            }
+            (Figure::of(&mut driven, elapsed), used)
+        }
+    };
+    if args.runs("fulfill") {
+        let mut rows = Vec::new();
+        for &callers in &args.callers {
+            let pg = match &args.pgbench_db {
+                Some(db) => Some(pgbench(
+                    db,
+                    PgbenchScript::Builtin("-N"),
+                    callers,
+                    args.duration,
+                    &[],
+                )?),
+                None => None,
+            };
+            let (figure, used) = fulfill_at(callers, false, next_order).await;
+            next_order += used;
+            let ratio = compare(
+                &format!("FulfillOrder, {callers} callers"),
+                figure,
+                &format!("pgbench -N -c {callers}"),
+                pg,
+            );
+            if let Some(r) = ratio {
+                summary.push((format!("FulfillOrder / pgbench -N, {callers} callers"), r));
+            }
+            rows.push((callers, figure, pg));
+        }
+        println!("latency (ms)   | FulfillOrder p50 / p99 | pgbench -N p50 / p99 | p99 ratio");
+        for (callers, f, pg) in rows {
+            match pg {
+                Some(pg) => println!(
+                    "{callers:>3} callers    | {:>8.2} / {:>8.2}    | {:>7.2} / {:>7.2}     | {:.1}",
+                    f.p50,
+                    f.p99,
+                    pg.p50,
+                    pg.p99,
+                    f.p99 / pg.p99.max(f64::MIN_POSITIVE)
+                ),
+                None => println!("{callers:>3} callers    | {:>8.2} / {:>8.2}", f.p50, f.p99),
+            }
+        }
+    }
+    if args.runs("idempotent") {
+        let pg = match &args.pgbench_db {
+            Some(db) => Some(pgbench(
+                db,
+                PgbenchScript::Builtin("-N"),
+                args.concurrency,
+                args.duration,
+                &[],
+            )?),
+            None => None,
+        };
+        let (figure, used) = fulfill_at(args.concurrency, true, next_order).await;
+        next_order += used;
+        if let Some(r) = compare(
+            &format!(
+                "FulfillOrder with an idempotency key, {} callers",
+                args.concurrency
+            ),
+            figure,
+            &format!("pgbench -N -c {}", args.concurrency),
+            pg,
+        ) {
+            summary.push(("FulfillOrder (idempotency key) / pgbench -N".into(), r));
+        }
+    }
+    let shipped = next_order;
+
+    // Reads over every order this run released (shipped ones have a tracking to join).
+    let n = args.orders;
+    let defines = vec![
+        ("run", run.to_string()),
+        ("merchant", merchant.clone()),
+        ("n", n.to_string()),
+    ];
+    if args.runs("get") {
+        let m = merchant.clone();
+        let started = Instant::now();
+        let mut driven = drive(
+            &clients,
+            args.concurrency,
+            usize::MAX,
+            Some(started + args.duration),
+            move |mut c, i| {
+                let request = pb::GetOrderRequest {
+                    merchant_id: m.clone(),
+                    order_id: order_id(run, scattered(i, n)),
+                };
+                async move { c.get_order(request).await.map(drop) }
+            },
+        )
+        .await;
+        let figure = Figure::of(&mut driven, started.elapsed());
+        let pg = match &args.service_db {
+            Some(db) => Some(pgbench(
+                db,
+                PgbenchScript::File(&script("get.sql")),
+                args.concurrency,
+                args.duration,
+                &defines,
+            )?),
+            None => None,
+        };
+        if let Some(r) = compare(
+            &format!("GetOrder, {} callers", args.concurrency),
+            figure,
+            "pgbench get.sql",
+            pg,
+        ) {
+            summary.push(("GetOrder / get.sql".into(), r));
+        }
+    }
+    if args.runs("batch-get") {
+        let m = merchant.clone();
+        let started = Instant::now();
+        let mut driven = drive(
+            &clients,
+            args.concurrency,
+            usize::MAX,
+            Some(started + args.duration),
+            move |mut c, i| {
+                let start = scattered(i, n.saturating_sub(100));
+                let request = pb::BatchGetOrdersRequest {
+                    merchant_id: m.clone(),
+                    order_ids: (start..start + 100.min(n))
+                        .map(|k| order_id(run, k))
+                        .collect(),
+                };
+                async move { c.batch_get_orders(request).await.map(drop) }
+            },
+        )
+        .await;
+        let figure = Figure::of(&mut driven, started.elapsed());
+        let pg = match &args.service_db {
+            Some(db) => Some(pgbench(
+                db,
+                PgbenchScript::File(&script("batch_get.sql")),
+                args.concurrency,
+                args.duration,
+                &defines,
+            )?),
+            None => None,
+        };
+        if let Some(r) = compare(
+            &format!("BatchGetOrders (100 ids), {} callers", args.concurrency),
+            figure,
+            "pgbench batch_get.sql",
+            pg,
+        ) {
+            summary.push(("BatchGetOrders / batch_get.sql".into(), r));
+        }
+    }
+    if args.runs("list")
+        && let Some(list_merchant) = &args.list_merchant
+    {
+        let mut client = clients[0].clone();
+        let mut token = String::new();
+        let mut pages: Vec<Duration> = Vec::new();
+        let mut orders = 0usize;
+        let started = Instant::now();
+        loop {
+            let t = Instant::now();
+            let page = client
+                .list_orders_to_fulfill(pb::ListOrdersToFulfillRequest {
+                    merchant_id: list_merchant.clone(),
+                    page_size: args.page_size,
+                    page_token: token.clone(),
+                })
+                .await
+                .context("ListOrdersToFulfill")?
+                .into_inner();
+            pages.push(t.elapsed());
+            orders += page.orders.len();
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        let elapsed = started.elapsed();
+        let tenth = (pages.len() / 10).max(1);
+        let mean = |p: &[Duration]| {
+            p.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / p.len().max(1) as f64
+        };
+        let first = mean(&pages[..tenth.min(pages.len())]);
+        let last = mean(&pages[pages.len().saturating_sub(tenth)..]);
+        let mut sorted = pages.clone();
+        sorted.sort();
+        let figure = Figure {
+            rate: pages.len() as f64 / elapsed.as_secs_f64(),
+            p50: percentile_ms(&sorted, 0.5),
+            p99: percentile_ms(&sorted, 0.99),
+            errors: 0,
+        };
+        println!(
+            "ListOrdersToFulfill, 1 caller: {} orders in {} pages of {} in {:.1} s; first tenth {first:.2} ms a page, last tenth {last:.2} ms",
+            orders,
+            pages.len(),
+            args.page_size,
+            elapsed.as_secs_f64()
+        );
+        let pg = match &args.service_db {
+            Some(db) => Some(pgbench(
+                db,
+                PgbenchScript::File(&script("list.sql")),
+                1,
+                args.duration,
+                &[
+                    ("merchant", list_merchant.clone()),
+                    ("n", orders.to_string()),
+                    ("page", args.page_size.to_string()),
+                ],
+            )?),
+            None => None,
+        };
+        if let Some(r) = compare(
+            "ListOrdersToFulfill pages",
+            figure,
+            "pgbench list.sql (a page at a random key)",
+            pg,
+        ) {
+            summary.push(("ListOrdersToFulfill / list.sql".into(), r));
+        }
+    }
+    println!("orders shipped this run: {shipped}");
+    if !summary.is_empty() {
+        println!("ratios:");
+        for (what, ratio) in summary {
+            println!("  {what}: {ratio:.2}");
+        }
+    }
+    if ERRORS.load(std::sync::atomic::Ordering::Relaxed) {
+        bail!("some calls or transactions failed (see above)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scattered_stays_in_range_and_spreads() {
+        let n = 1000;
+        let seen: std::collections::HashSet<usize> = (0..n).map(|i| scattered(i, n)).collect();
+        // 7919 is prime and does not divide 1000: every id is visited once per n calls.
+        assert_eq!(seen.len(), n);
+        assert!(seen.iter().all(|&k| k < n));
+    }
+}
