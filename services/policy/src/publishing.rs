@@ -183,8 +183,10 @@ mod tests {
 
     #[test]
     fn r30_bounds_and_iso_countries_are_checked_and_countries_normalised() {
-        let mut v = PolicyValues::default();
-        v.rerelease_countries = vec!["hk".into(), " CN".into(), "CN".into()];
+        let mut v = PolicyValues {
+            rerelease_countries: vec!["hk".into(), " CN".into(), "CN".into()],
+            ..PolicyValues::default()
+        };
         let ok = validate_values(&v).unwrap();
         assert_eq!(ok.rerelease_countries, ["CN", "HK"]);
 
