@@ -11,6 +11,7 @@ use fulfillment_core::repo::bulk_jobs::{self as repo, BulkJob, BulkJobRow, NewBu
 use fulfillment_core::secrets::random_id;
 use fulfillment_core::{Clock, ServiceError, ServiceResult, Violations};
 use fulfillment_policy::order_state::OrderState;
+use fulfillment_policy::spreadsheet::{self, RowApplies, RowFailure};
 use fulfillment_policy::tracking_number::Channel;
 
 use crate::csv_file::{CsvChunks, FileError, UploadLimits, parse_upload};
@@ -300,10 +301,13 @@ fn apply_row(
 ) -> ServiceResult<()> {
     let order = fulfillment_core::repo::orders::find(conn, merchant_id, &row.order_id)?
         .ok_or_else(|| ServiceError::not_found("order", &row.order_id))?;
-    let mode = if order.state == OrderState::Shipped.as_str() {
-        ShipMode::ModifyTracking
-    } else {
-        ShipMode::Fulfil
+    let state = order
+        .state
+        .parse::<OrderState>()
+        .map_err(ServiceError::internal)?;
+    let mode = match spreadsheet::row_applies(state) {
+        RowApplies::ModifyTracking => ShipMode::ModifyTracking,
+        RowApplies::Fulfil => ShipMode::Fulfil,
     };
     let policy = policies.at(conn, now)?;
     ship(
@@ -350,27 +354,26 @@ fn process_line(
                 return Ok(false);
             };
             // A savepoint: a rejected row leaves nothing of itself behind.
-            match conn.transaction(|conn| {
+            let Err(e) = conn.transaction(|conn| {
                 apply_row(conn, now, policies, &actor, &job.merchant_id, &row)
-            }) {
-                Ok(()) => row.outcome = ACCEPTED.to_owned(),
-                Err(e) if is_rejection(&e) || attempt >= MAX_ATTEMPTS => {
-                    if !is_rejection(&e) {
-                        tracing::error!(job_id = %job.id, line, error = %e, "bulk row failed on every attempt");
-                    }
+            }) else {
+                row.outcome = ACCEPTED.to_owned();
+                repo::record_outcome(conn, &row, now)?;
+                return Ok(true);
+            };
+            match spreadsheet::after_failure(is_rejection(&e), attempt, MAX_ATTEMPTS) {
+                RowFailure::Rejected => {
                     row.outcome = REJECTED.to_owned();
-                    row.reason = if is_rejection(&e) {
-                        e.reason().to_owned()
-                    } else {
-                        "INTERNAL_ERROR".to_owned()
-                    };
-                    row.message = if is_rejection(&e) {
-                        e.to_string()
-                    } else {
-                        "the row could not be applied; upload it again".to_owned()
-                    };
+                    row.reason = e.reason().to_owned();
+                    row.message = e.to_string();
                 }
-                Err(e) => return Err(e),
+                RowFailure::GaveUp => {
+                    tracing::error!(job_id = %job.id, line, error = %e, "bulk row failed on every attempt");
+                    row.outcome = REJECTED.to_owned();
+                    row.reason = "INTERNAL_ERROR".to_owned();
+                    row.message = "the row could not be applied; upload it again".to_owned();
+                }
+                RowFailure::Retry => return Err(e),
             }
             repo::record_outcome(conn, &row, now)?;
             Ok(true)

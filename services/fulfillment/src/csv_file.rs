@@ -1,52 +1,15 @@
-//! The merchant's spreadsheet (R7, R8, R17): the columns `ExportOrders` writes and the parser of
-//! the file `StartBulkFulfillment` accepts back. Pure: bytes in, rows or a file-level error out.
+//! The merchant's spreadsheet (R7, R8, R17): the CSV `ExportOrders` writes (its columns are
+//! `fulfillment_policy::spreadsheet`'s) and the parser of the file `StartBulkFulfillment` accepts back. Pure: bytes in, rows or a file-level error out.
 //! A file-level error rejects the whole upload before anything is stored; a row-level problem
 //! rejects that row only.
 
 use std::collections::HashMap;
 
-/// Export columns, in order. The four upload columns are among them, so an exported file with
-/// carrier, tracking number and origin country filled in is a valid upload.
-pub const ORDER_ID: &str = "Order ID";
-pub const CARRIER: &str = "Carrier";
-pub const TRACKING_NUMBER: &str = "Tracking Number";
-pub const ORIGIN_COUNTRY: &str = "Origin Country";
-
-pub const EXPORT_COLUMNS: &[&str] = &[
-    ORDER_ID,
-    "Released At",
-    "Fulfillment Deadline",
-    "Days to Fulfill",
-    "Hours to Fulfill",
-    "Recipient Name",
-    "Street Address 1",
-    "Street Address 2",
-    "City",
-    "State/Province",
-    "Zipcode",
-    "Country",
-    "Phone Number",
-    "Product ID",
-    "Product Name",
-    "Quantity",
-    "Order State",
-    "Is Wish Express",
-    "Is A+",
-    CARRIER,
+// The columns are a rule (R7, R8, R17): they live in the policy crate.
+pub use fulfillment_policy::spreadsheet::{
+    CARRIER, CN_EXPORT_COLUMNS, EXPORT_COLUMNS, ORDER_ID, ORIGIN_COUNTRY, REQUIRED_COLUMNS,
     TRACKING_NUMBER,
-    ORIGIN_COUNTRY,
-];
-
-/// R17: for Mainland China merchants only, after the columns above.
-pub const CN_EXPORT_COLUMNS: &[&str] = &[
-    "Tracking Number Cancelled",
-    "Tracking Number Cancelled Date",
-    "Is Re-Released",
-    "Order Re-Released Date",
-];
-
-/// The columns an upload must have; any other column is ignored, in any order.
-pub const REQUIRED_COLUMNS: &[&str] = &[ORDER_ID, CARRIER, TRACKING_NUMBER, ORIGIN_COUNTRY];
+};
 
 /// Longest value kept from a cell; longer ones are cut (and then fail validation on apply).
 const MAX_CELL_CHARS: usize = 256;

@@ -12,8 +12,9 @@ use fulfillment_policy::deadline::time_left;
 use fulfillment_policy::order_state::OrderState;
 use fulfillment_policy::values::PolicyValues;
 
-use crate::csv_file::{CN_EXPORT_COLUMNS, CsvChunks, EXPORT_COLUMNS};
+use crate::csv_file::CsvChunks;
 use crate::input::check_id;
+use fulfillment_policy::spreadsheet;
 
 /// Bytes gathered before a chunk is handed to the sink.
 pub const CHUNK_BYTES: usize = 64 * 1024;
@@ -69,12 +70,7 @@ pub fn export_orders(
 ) -> ServiceResult<u64> {
     let with_rerelease = check_filter(conn, values, filter)?;
     let mut csv = CsvChunks::new(CHUNK_BYTES);
-    let header = EXPORT_COLUMNS.iter().chain(if with_rerelease {
-        CN_EXPORT_COLUMNS
-    } else {
-        &[]
-    });
-    csv.write(header.copied());
+    csv.write(spreadsheet::export_columns(with_rerelease));
 
     let mut query = orders::table
         .left_join(

@@ -1,20 +1,18 @@
-//! R1: an order enters the service when the marketplace releases it to its merchant.
+//! R1: an order enters the service when the marketplace releases it to its merchant (what a
+//! release may claim is `fulfillment_policy::release`).
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::models::{NewOrder, NewOrderEvent};
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 use fulfillment_policy::deadline::fulfillment_deadline;
 use fulfillment_policy::order_state::OrderState;
+use fulfillment_policy::release;
 use fulfillment_policy::values::Policy;
 use serde_json::json;
 
 use crate::input::{Actor, MAX_TEXT_LEN, ReleaseInput, check_address, check_id};
 use crate::view::{OrderView, load_view};
-
-/// Clock skew tolerated between the order pipeline and this service.
-const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
-const MAX_QUANTITY: i32 = 1_000_000;
 
 /// Releases an order (R1) with its deadline (R2). Releasing an id again returns the existing
 /// order unchanged (`false`), so the pipeline can retry safely.
@@ -28,16 +26,13 @@ pub fn release_order(
     let mut v = Violations::new();
     check_id(&mut v, "order_id", &input.order_id);
     check_id(&mut v, "merchant_id", &input.merchant_id);
-    let released_at = input.released_at.unwrap_or(now);
-    let earliest = Utc
-        .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    if released_at > now + MAX_FUTURE_SKEW {
-        v.add("released_at", "must not be in the future");
-    } else if released_at < earliest {
-        v.add("released_at", "must not be before 2000-01-01");
-    }
+    let released_at = match release::released_at(input.released_at, now) {
+        Ok(at) => at,
+        Err(refusal) => {
+            v.add("released_at", refusal.to_string());
+            now
+        }
+    };
     let shipping = match &input.shipping_detail {
         Some(address) => Some(check_address(&mut v, "shipping_detail", address)),
         None => {
@@ -59,14 +54,10 @@ pub fn release_order(
     };
     v.optional_text("product_id", &input.product_id, MAX_TEXT_LEN);
     v.optional_text("product_name", &input.product_name, MAX_TEXT_LEN);
-    let quantity = if input.quantity == 0 {
-        1
-    } else {
+    let quantity = release::quantity(input.quantity).unwrap_or_else(|refusal| {
+        v.add("quantity", refusal.to_string());
         input.quantity
-    };
-    if !(1..=MAX_QUANTITY).contains(&quantity) {
-        v.add("quantity", format!("must be between 1 and {MAX_QUANTITY}"));
-    }
+    });
     v.finish("INVALID_ORDER")?;
     let (Some(shipping), Some(customer)) = (shipping, customer) else {
         return Err(ServiceError::internal("validated addresses missing"));

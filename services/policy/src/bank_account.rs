@@ -1,3 +1,5 @@
+//! Owns: R19.
+//!
 //! R19: the Polish bank account number (NRB) a Poczta Polska account uses for cash on delivery.
 //! An NRB is 26 digits: two check digits, then the bank's sort code and the account number. It is
 //! the Polish IBAN without `PL`, so the IBAN mod-97 check applies.

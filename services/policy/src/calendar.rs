@@ -1,3 +1,5 @@
+//! Owns: no rule; the calendar-day reading of RULES.md's preamble that R2, R10 and R16 count with.
+//!
 //! Calendar days compare UTC dates, not 24-hour periods (RULES.md preamble).
 
 use chrono::{DateTime, Utc};

@@ -1,3 +1,5 @@
+//! Owns: R15, R16, R17, R18.
+//!
 //! R15-R18: what a cancelled WishPost tracking does to an order.
 //!
 //! Reading of seed 001: the confirmed-date removal (R15) applies to orders "shipped via WishPost
@@ -160,58 +162,19 @@ pub fn decide_cancellation(
         refund_reason: None,
         explanation: String::new(),
     };
-    let not_applicable = |why: String| CancellationDecision {
-        explanation: why,
-        ..base.clone()
-    };
-    if !input.carrier.eq_ignore_ascii_case("wishpost") {
-        return not_applicable(format!(
-            "R15: only WishPost cancellations are handled; this tracking is {:?}",
-            input.carrier
-        ));
+    if let Some(why) = why_not_applicable(input, values) {
+        return CancellationDecision {
+            explanation: why,
+            ..base
+        };
     }
-    if !input.tracking_is_current {
-        return not_applicable(
-            "R4: the cancelled tracking was replaced with modify-tracking since; nothing to decide"
-                .to_owned(),
-        );
-    }
-    if input.state != OrderState::Shipped {
-        return not_applicable(format!(
-            "R15: the order is {}, not SHIPPED",
-            input.state.as_str()
-        ));
-    }
-    if input.initial_released_at < values.confirmed_removal_from {
-        return not_applicable(format!(
-            "R15: released before {}; the confirmed date stays",
-            values.confirmed_removal_from.to_rfc3339()
-        ));
-    }
-    if !input.has_confirmed_fulfillment {
-        return not_applicable(
-            "R15: the tracking has no confirmed fulfillment date to remove; repair it with modify-tracking (R4)".to_owned(),
-        );
-    }
-
+    // R15: from here on the confirmed date goes and the tracking is flagged cancelled.
     let flagged = CancellationDecision {
         remove_confirmed_date: true,
         set_cancelled_flag: true,
-        ..base.clone()
+        ..base
     };
-    let eligible_country = values.is_rerelease_country(&input.merchant_country);
-    if !eligible_country || input.cancelled_at < values.rerelease_from {
-        let why = if eligible_country {
-            format!(
-                "cancelled before re-release started ({})",
-                values.rerelease_from.to_rfc3339()
-            )
-        } else {
-            format!(
-                "merchant country {} is not eligible for re-release",
-                input.merchant_country
-            )
-        };
+    if let Some(why) = why_no_rerelease(input, values) {
         return CancellationDecision {
             outcome: CancellationOutcome::FlagOnly,
             explanation: format!(
@@ -230,8 +193,67 @@ pub fn decide_cancellation(
             ..flagged
         };
     }
+    re_release(input, values, flagged)
+}
+
+/// R15 (and R4): why the cancellation changes nothing, if it does not.
+fn why_not_applicable(input: &CancellationInput, values: &PolicyValues) -> Option<String> {
+    if !input.carrier.eq_ignore_ascii_case("wishpost") {
+        return Some(format!(
+            "R15: only WishPost cancellations are handled; this tracking is {:?}",
+            input.carrier
+        ));
+    }
+    if !input.tracking_is_current {
+        return Some(
+            "R4: the cancelled tracking was replaced with modify-tracking since; nothing to decide"
+                .to_owned(),
+        );
+    }
+    if input.state != OrderState::Shipped {
+        return Some(format!(
+            "R15: the order is {}, not SHIPPED",
+            input.state.as_str()
+        ));
+    }
+    if input.initial_released_at < values.confirmed_removal_from {
+        return Some(format!(
+            "R15: released before {}; the confirmed date stays",
+            values.confirmed_removal_from.to_rfc3339()
+        ));
+    }
+    if !input.has_confirmed_fulfillment {
+        return Some(
+            "R15: the tracking has no confirmed fulfillment date to remove; repair it with modify-tracking (R4)".to_owned(),
+        );
+    }
+    None
+}
+
+/// R16: why the merchant is not eligible for a re-release or a refund (only the flag), if not.
+fn why_no_rerelease(input: &CancellationInput, values: &PolicyValues) -> Option<String> {
+    if !values.is_rerelease_country(&input.merchant_country) {
+        return Some(format!(
+            "merchant country {} is not eligible for re-release",
+            input.merchant_country
+        ));
+    }
+    (input.cancelled_at < values.rerelease_from).then(|| {
+        format!(
+            "cancelled before re-release started ({})",
+            values.rerelease_from.to_rfc3339()
+        )
+    })
+}
+
+/// R16, R18: the re-release of an order whose tracking was cancelled in time.
+fn re_release(
+    input: &CancellationInput,
+    values: &PolicyValues,
+    flagged: CancellationDecision,
+) -> CancellationDecision {
+    let (days, threshold) = (flagged.days_since_initial_release, flagged.threshold_days);
     let aplus_leaves = aplus_leaves_program(input.is_advanced_logistics, input.cancelled_by);
-    let flag = rerelease_flag(aplus_leaves);
     let aplus_note = match (input.is_advanced_logistics, aplus_leaves) {
         (true, true) => {
             "; R18: the partner carrier cancelled, so the A+ order leaves the program and ships to the customer's own address"
@@ -241,7 +263,7 @@ pub fn decide_cancellation(
     };
     CancellationDecision {
         outcome: CancellationOutcome::ReRelease,
-        flags: vec![flag],
+        flags: vec![rerelease_flag(aplus_leaves)],
         leave_aplus_program: aplus_leaves,
         reset_shipping_to_customer: aplus_leaves,
         re_released_at: Some(input.re_released_at),

@@ -1,3 +1,5 @@
+//! Owns: R10, R11.
+//!
 //! R10, R11: several orders may share one tracking number iff they have the same merchant, the
 //! same recipient name and address (ignoring case and spacing; the phone is not part of the
 //! address), and every two were released within the combine window of calendar days. The

@@ -1,3 +1,5 @@
+//! Owns: R2, R5.
+//!
 //! R2: a released order must be marked shipped within the fulfillment window of its (latest)
 //! release.
 

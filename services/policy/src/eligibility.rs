@@ -1,3 +1,5 @@
+//! Owns: R6.
+//!
 //! R6: an order is eligible for payment only when shipped with a valid tracking whose carrier
 //! has confirmed fulfillment (the first real scan).
 

@@ -1,3 +1,5 @@
+//! Owns: R4.
+//!
 //! The order state machine: APPROVED -> SHIPPED -> (REFUNDED); a re-release sends SHIPPED back
 //! to APPROVED (R16).
 

@@ -1,3 +1,5 @@
+//! Owns: no rule; publishes R30's versions (`values` owns R30).
+//!
 //! R30 (issue 24): publishing a policy version. What a version may hold (bounds, ISO countries),
 //! when it may take effect (after the newest version, far enough ahead that every replica's
 //! cache knows it first), and what it changes against the version before it.

@@ -1,3 +1,5 @@
+//! Owns: no rule; replays the owners' decisions under other R30 values.
+//!
 //! R5, R15–R18, R30 (issue 24): replaying recorded decisions under other policy values.
 //!
 //! A simulation judges each decision the rules made twice, through the very functions that

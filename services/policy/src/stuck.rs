@@ -1,3 +1,5 @@
+//! Owns: R13.
+//!
 //! R12, R13 (and R6): why a shipped order's tracking has no carrier scan yet, so no confirmed
 //! fulfilment and no payment. The service loads the facts (carrier, number, status, whether the
 //! merchant's Intelipost integration is connected) and asks [`stuck_reason`]; the answer is

@@ -1,3 +1,5 @@
+//! Owns: R3, R12.
+//!
 //! R3, R12: tracking numbers are normalised and validated by each carrier's own format; an
 //! unknown carrier is refused with the list of known ones. Also the country codes R3 records.
 

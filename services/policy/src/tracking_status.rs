@@ -1,3 +1,5 @@
+//! Owns: R21, R22.
+//!
 //! R21, R22: the normalised tracking statuses, how a tracking's facts follow from its events,
 //! and when a tracking is polled next. Carriers' own vocabularies are mapped to these statuses
 //! by each carrier client (`fulfillment-carriers`); what the statuses mean is decided here.

@@ -1,3 +1,5 @@
+//! Owns: R30.
+//!
 //! R30: policy values are data, versioned with an effective date.
 
 use chrono::{DateTime, TimeZone, Utc};
