@@ -15,10 +15,10 @@ use fulfillment_core::models::Tracking;
 use fulfillment_core::schema::intelipost_integrations;
 use fulfillment_core::{Db, ServiceResult, SharedClock, repo};
 use fulfillment_orders::Actor;
-use fulfillment_orders::intelipost;
-use fulfillment_orders::tracking::{self, IncomingEvent};
 use fulfillment_policy::tracking_number::known_carriers;
 use fulfillment_policy::tracking_status::PollCadence;
+use fulfillment_tracking::intelipost;
+use fulfillment_tracking::tracking::{self, IncomingEvent};
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 

@@ -11,8 +11,8 @@ use diesel::Connection;
 use fulfillment_core::testing::TestDb;
 use fulfillment_orders::demo::{STUCK_INTELIPOST_ORDER, load_demo_data};
 use fulfillment_orders::policies::PolicyStore;
-use fulfillment_orders::tracking::list_stuck;
 use fulfillment_policy::stuck::StuckReason;
+use fulfillment_tracking::tracking::list_stuck;
 
 const README: &str = include_str!("../../README.md");
 

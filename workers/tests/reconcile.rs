@@ -16,10 +16,10 @@ use fulfillment_core::testing::TestDb;
 use fulfillment_core::{Clock, Db, ManualClock, repo};
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipRequest, ship};
-use fulfillment_orders::tracking::{self, CancelledBy, IncomingEvent, Source};
 use fulfillment_orders::{Actor, PolicyStore, merchants, release};
 use fulfillment_policy::tracking_number::Channel;
 use fulfillment_policy::tracking_status::TrackingStatus;
+use fulfillment_tracking::tracking::{self, CancelledBy, IncomingEvent, Source};
 use fulfillment_workers::reconcile::{
     self, AplusReset, CancellationDetector, DeadlineEnforcer, MerchantNotifier, ReReleaseDecider,
     Step, Summary,

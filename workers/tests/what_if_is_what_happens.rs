@@ -23,11 +23,11 @@ use fulfillment_core::{Clock, Db, ManualClock, repo};
 use fulfillment_orders::evaluate::what_if_cancelled;
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipRequest, ship};
-use fulfillment_orders::tracking::{self, IncomingEvent, Source};
 use fulfillment_orders::{Actor, PolicyStore, merchants, release};
 use fulfillment_policy::cancellation::{CancellationDecision, CancellationOutcome, CancelledBy};
 use fulfillment_policy::tracking_number::Channel;
 use fulfillment_policy::tracking_status::TrackingStatus;
+use fulfillment_tracking::tracking::{self, IncomingEvent, Source};
 use fulfillment_workers::reconcile::{
     self, AplusReset, CancellationDetector, ReReleaseDecider, Step,
 };

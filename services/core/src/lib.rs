@@ -6,8 +6,10 @@
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod input;
 pub mod logging;
 pub mod models;
+pub mod paging;
 pub mod password;
 pub mod pg_bootstrap;
 pub mod prepared;

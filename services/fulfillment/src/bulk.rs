@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::{Connection, PgConnection};
+use fulfillment_core::input::{Actor, check_id, require_merchant};
 use fulfillment_core::logging::Truncated;
+use fulfillment_core::paging;
 use fulfillment_core::repo::bulk_jobs::{self as repo, BulkJob, BulkJobRow, NewBulkJob};
 use fulfillment_core::secrets::random_id;
 use fulfillment_core::{Clock, ServiceError, ServiceResult, Violations};
@@ -15,7 +17,7 @@ use fulfillment_policy::spreadsheet::{self, RowApplies, RowFailure};
 use fulfillment_policy::tracking_number::Channel;
 
 use crate::csv_file::{CsvChunks, FileError, UploadLimits, parse_upload};
-use crate::input::{Actor, TrackingInput, check_id};
+use crate::input::TrackingInput;
 use crate::policies::PolicyStore;
 use crate::ship::{ShipMode, ShipRequest, ship};
 
@@ -119,24 +121,13 @@ fn file_error(error: FileError) -> ServiceError {
     ServiceError::invalid(error.reason(), "csv", error.to_string())
 }
 
-fn page_size(v: &mut Violations, requested: i32, default: i64, max: i64) -> i64 {
-    match i64::from(requested) {
-        0 => default,
-        n if (1..=max).contains(&n) => n,
-        _ => {
-            v.add("page_size", format!("must be between 1 and {max}"));
-            default
-        }
-    }
-}
-
 /// A merchant's job; another merchant's job is not found.
 pub fn get(conn: &mut PgConnection, merchant_id: &str, job_id: &str) -> ServiceResult<BulkJob> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
     check_id(&mut v, "job_id", job_id);
     v.finish("INVALID_BULK_JOB_REQUEST")?;
-    crate::merchants::require_merchant(conn, merchant_id)?;
+    require_merchant(conn, merchant_id)?;
     let job = repo::find(conn, merchant_id, job_id)?
         .ok_or_else(|| ServiceError::not_found("bulk job", job_id))?;
     with_live_counts(conn, job)
@@ -161,7 +152,7 @@ pub fn get_with_rows(
     page_token: &str,
 ) -> ServiceResult<(BulkJob, Vec<BulkJobRow>, String)> {
     let mut v = Violations::new();
-    let size = page_size(
+    let size = paging::page_size(
         &mut v,
         page_size_requested,
         DEFAULT_ROWS_PAGE,
@@ -251,23 +242,20 @@ pub fn list(
 ) -> ServiceResult<(Vec<BulkJob>, String)> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
-    let size = page_size(
+    let size = paging::page_size(
         &mut v,
         page_size_requested,
         DEFAULT_JOBS_PAGE,
         MAX_JOBS_PAGE,
     );
-    let after = if page_token.is_empty() {
-        None
-    } else {
-        let decoded = decode_jobs_token(page_token);
-        if decoded.is_none() {
-            v.add("page_token", "is not a token from a previous response");
-        }
-        decoded
-    };
+    let after = paging::page_after(
+        &mut v,
+        page_token,
+        decode_jobs_token,
+        "is not a token from a previous response",
+    );
     v.finish("INVALID_PAGE")?;
-    crate::merchants::require_merchant(conn, merchant_id)?;
+    require_merchant(conn, merchant_id)?;
     let jobs = repo::list(conn, merchant_id, after, size)?
         .into_iter()
         .map(|job| with_live_counts(conn, job))

@@ -71,7 +71,7 @@ pub fn check_combined(
         None => None,
     };
     v.finish("INVALID_REQUEST")?;
-    crate::merchants::require_merchant(conn, merchant_id)?;
+    fulfillment_core::input::require_merchant(conn, merchant_id)?;
 
     let orders = repo::orders::find_many(conn, merchant_id, order_ids)?;
     if let Some(missing) = order_ids

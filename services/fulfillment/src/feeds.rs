@@ -2,6 +2,7 @@
 //! runs (ListWorkerRuns). Cursor-paginated; a token is an opaque position.
 
 use diesel::PgConnection;
+use fulfillment_core::paging;
 use fulfillment_core::repo::outbox::Positioned;
 use fulfillment_core::repo::worker_runs::WorkerRun;
 use fulfillment_core::{ServiceResult, Violations, repo};
@@ -11,17 +12,6 @@ pub const DEFAULT_OUTBOX_PAGE: i64 = 100;
 pub const MAX_RUNS_PAGE: i64 = 500;
 pub const DEFAULT_RUNS_PAGE: i64 = 50;
 const MAX_EVENT_TYPES: usize = 20;
-
-fn page_size(v: &mut Violations, requested: i32, default: i64, max: i64) -> i64 {
-    match i64::from(requested) {
-        0 => default,
-        n if (1..=max).contains(&n) => n,
-        _ => {
-            v.add("page_size", format!("must be between 1 and {max}"));
-            default
-        }
-    }
-}
 
 /// `"<txid>.<id>"`: the position after the last event returned.
 fn decode_outbox_token(token: &str) -> Option<(String, i64)> {
@@ -45,7 +35,7 @@ pub fn list_outbox(
     consumer: &str,
 ) -> ServiceResult<(Vec<Positioned>, String)> {
     let mut v = Violations::new();
-    let size = page_size(
+    let size = paging::page_size(
         &mut v,
         page_size_requested,
         DEFAULT_OUTBOX_PAGE,
@@ -104,7 +94,7 @@ pub fn list_worker_runs(
     page_token: &str,
 ) -> ServiceResult<(Vec<WorkerRun>, String)> {
     let mut v = Violations::new();
-    let size = page_size(
+    let size = paging::page_size(
         &mut v,
         page_size_requested,
         DEFAULT_RUNS_PAGE,
@@ -113,20 +103,16 @@ pub fn list_worker_runs(
     if worker.len() > 64 {
         v.add("worker", "must be at most 64 characters");
     }
-    let before = if page_token.is_empty() {
-        None
-    } else {
-        let parsed = page_token.parse::<i64>().ok().filter(|id| *id > 0);
-        if parsed.is_none() {
-            v.add("page_token", "is not a token returned by this RPC");
-        }
-        parsed
-    };
+    let before = paging::page_after(
+        &mut v,
+        page_token,
+        |token| token.parse::<i64>().ok().filter(|id| *id > 0),
+        "is not a token returned by this RPC",
+    );
     v.finish("INVALID_REQUEST")?;
     let worker = (!worker.is_empty()).then_some(worker);
-    let mut runs = repo::worker_runs::list(conn, worker, before, size + 1)?;
-    let has_more = runs.len() as i64 > size;
-    runs.truncate(size as usize);
+    let rows = repo::worker_runs::list(conn, worker, before, size + 1)?;
+    let (runs, has_more) = paging::take_page(rows, size);
     let next = match (has_more, runs.last()) {
         (true, Some(last)) => last.id.to_string(),
         _ => String::new(),

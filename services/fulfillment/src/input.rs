@@ -3,20 +3,9 @@
 use chrono::{DateTime, Utc};
 use fulfillment_core::Violations;
 use fulfillment_core::models::Address;
+// The shared vocabulary lives in `fulfillment-core` (tracking and dispatch check with it too).
+pub use fulfillment_core::input::{Actor, MAX_ID_LEN, MAX_TEXT_LEN, check_id};
 use fulfillment_policy::tracking_number::{Channel, validate_country_code};
-
-pub const MAX_ID_LEN: usize = 64;
-pub const MAX_TEXT_LEN: usize = 200;
-
-/// Who is acting, recorded in every audit row (e.g. `api:anonymous`, `worker:deadline-enforcer`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(pub String);
-
-impl Actor {
-    pub fn api(caller: &str) -> Self {
-        Self(format!("api:{caller}"))
-    }
-}
 
 /// An address as sent by a caller; `None` fields of the wire message become empty strings.
 pub type AddressInput = Address;
@@ -41,19 +30,6 @@ pub struct TrackingInput {
     pub carrier: String,
     pub origin_country: String,
     pub channel: Channel,
-}
-
-pub fn check_id(v: &mut Violations, field: &str, value: &str) {
-    if value.trim().is_empty() {
-        v.add(field, "is required");
-    } else if value.len() > MAX_ID_LEN {
-        v.add(field, format!("must be at most {MAX_ID_LEN} characters"));
-    } else if value.trim() != value || value.chars().any(char::is_control) {
-        v.add(
-            field,
-            "must not contain surrounding spaces or control characters",
-        );
-    }
 }
 
 /// Checks an address; returns it with the country code upper-cased.

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::models::Merchant;
-use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
+use fulfillment_core::{ServiceResult, Violations, repo};
 use fulfillment_policy::tracking_number::validate_country_code;
 
 use crate::input::{MAX_TEXT_LEN, check_id};
@@ -32,14 +32,4 @@ pub fn upsert_merchant(
         &country,
         now,
     )?)
-}
-
-/// A read or list under a merchant that does not exist is NOT_FOUND naming the merchant
-/// (AIP-132: a missing parent), never an empty answer: a misspelt id must not look like "nothing
-/// to do". One primary-key probe; every merchant-scoped read calls it after validating input.
-pub fn require_merchant(conn: &mut PgConnection, merchant_id: &str) -> ServiceResult<()> {
-    match repo::merchants::find(conn, merchant_id)? {
-        Some(_) => Ok(()),
-        None => Err(ServiceError::not_found("merchant", merchant_id)),
-    }
 }

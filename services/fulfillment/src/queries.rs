@@ -4,13 +4,11 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 
-use crate::input::check_id;
-use crate::merchants::require_merchant;
 use crate::view::{OrderView, load_view, load_views};
+use fulfillment_core::input::{check_id, require_merchant};
+use fulfillment_core::paging::{self, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_after};
 
 pub const MAX_BATCH_GET: usize = 500;
-pub const MAX_PAGE_SIZE: i64 = 500;
-pub const DEFAULT_PAGE_SIZE: i64 = 50;
 
 pub fn get_order(
     conn: &mut PgConnection,
@@ -59,16 +57,8 @@ pub fn batch_get_orders(
     Ok((views, missing))
 }
 
-/// A page token is the keyset (deadline, id) of the last order returned.
-pub fn encode_page_token(deadline: DateTime<Utc>, id: &str) -> String {
-    format!("{}|{id}", deadline.timestamp_micros())
-}
-
-pub fn decode_page_token(token: &str) -> Option<(DateTime<Utc>, String)> {
-    let (micros, id) = token.split_once('|')?;
-    let deadline = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-    Some((deadline, id.to_owned()))
-}
+// The keyset page token moved to `fulfillment_core::paging` (tracking's lists use it too).
+pub use fulfillment_core::paging::{decode_page_token, encode_page_token};
 
 /// A page of a merchant's APPROVED orders, oldest deadline first, and the next page's token.
 pub fn list_orders_to_fulfill(
@@ -80,32 +70,13 @@ pub fn list_orders_to_fulfill(
 ) -> ServiceResult<(Vec<OrderView>, String)> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
-    let size = match i64::from(page_size) {
-        0 => DEFAULT_PAGE_SIZE,
-        n if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-        _ => {
-            v.add(
-                "page_size",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            );
-            DEFAULT_PAGE_SIZE
-        }
-    };
-    let after = if page_token.is_empty() {
-        None
-    } else {
-        let decoded = decode_page_token(page_token);
-        if decoded.is_none() {
-            v.add("page_token", "is not a token returned by this RPC");
-        }
-        decoded
-    };
+    let size = paging::page_size(&mut v, page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    let after = keyset_after(&mut v, page_token);
     v.finish("INVALID_REQUEST")?;
     require_merchant(conn, merchant_id)?;
     // One extra row tells whether another page exists.
-    let mut orders = repo::orders::list_to_fulfill(conn, merchant_id, after, size + 1)?;
-    let has_more = orders.len() as i64 > size;
-    orders.truncate(size as usize);
+    let rows = repo::orders::list_to_fulfill(conn, merchant_id, after, size + 1)?;
+    let (orders, has_more) = paging::take_page(rows, size);
     let next = match (has_more, orders.last()) {
         (true, Some(last)) => encode_page_token(last.fulfillment_deadline, &last.id),
         _ => String::new(),

@@ -9,14 +9,14 @@ use fulfillment_policy::combined_shipment::{CombinedShipmentCheck, check_combine
 use fulfillment_policy::deadline::is_late;
 use fulfillment_policy::order_state::{OrderState, check_can_fulfill, check_can_modify_tracking};
 use fulfillment_policy::tracking_number::{
-    Channel, ValidTracking, validate_country_code, validate_tracking_number,
+    Channel, ValidTracking, is_unresolved_intelipost, validate_country_code,
+    validate_tracking_number,
 };
 use fulfillment_policy::values::Policy;
 use serde_json::json;
 
 use crate::combined::shipment_order;
 use crate::input::{Actor, TrackingInput, check_id};
-use crate::tracking::is_unresolved_intelipost;
 use crate::view::{OrderView, TrackingLink, load_views};
 
 /// Most orders one parcel may carry in a single call.

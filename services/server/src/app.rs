@@ -73,7 +73,7 @@ pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
         policies: Arc::new(PolicyStore::new()),
         keys: None,
         bulk: crate::bulk::BulkConfig::default(),
-        dispatch: fulfillment_orders::dispatch::DispatchConfig::default(),
+        dispatch: fulfillment_dispatch::dispatch::DispatchConfig::default(),
         idempotency: crate::idempotency_purge::Retention::default(),
         metrics: Arc::new(crate::metrics::Metrics::new()),
     }

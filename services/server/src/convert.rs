@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use fulfillment_core::models::Address;
-use fulfillment_orders::carrier_accounts::{AccountSettings, AccountView, PocztaKind};
+use fulfillment_dispatch::carrier_accounts::{AccountSettings, AccountView, PocztaKind};
 use fulfillment_orders::view::{OrderView, TrackingLink};
 use fulfillment_policy::cancellation::{
     CancellationDecision, CancellationOutcome, CancelledBy, OrderFlag,
@@ -377,8 +377,8 @@ pub fn bulk_job_row(r: fulfillment_core::repo::bulk_jobs::BulkJobRow) -> pb::Bul
 pub fn create_shipments(
     req: pb::CreateShipmentsRequest,
     request_key: Option<String>,
-) -> fulfillment_orders::dispatch::CreateShipments {
-    use fulfillment_orders::dispatch::ShipmentType;
+) -> fulfillment_dispatch::dispatch::CreateShipments {
+    use fulfillment_dispatch::dispatch::ShipmentType;
     let shipment_type = match pb::DispatchShipmentType::try_from(req.shipment_type) {
         Ok(pb::DispatchShipmentType::Unspecified | pb::DispatchShipmentType::Parcel) => {
             Some(ShipmentType::Parcel)
@@ -387,7 +387,7 @@ pub fn create_shipments(
         Ok(pb::DispatchShipmentType::UnregisteredLetter) => Some(ShipmentType::UnregisteredLetter),
         Err(_) => None,
     };
-    fulfillment_orders::dispatch::CreateShipments {
+    fulfillment_dispatch::dispatch::CreateShipments {
         merchant_id: req.merchant_id,
         account_id: req.account_id,
         order_ids: req.order_ids,
@@ -402,8 +402,8 @@ pub fn create_shipments(
     }
 }
 
-pub fn shipment_result(r: fulfillment_orders::dispatch::ShipmentResult) -> pb::ShipmentResult {
-    use fulfillment_orders::dispatch::Outcome;
+pub fn shipment_result(r: fulfillment_dispatch::dispatch::ShipmentResult) -> pb::ShipmentResult {
+    use fulfillment_dispatch::dispatch::Outcome;
     let outcome = match r.outcome {
         Outcome::Created => pb::ShipmentOutcome::Created,
         Outcome::Skipped => pb::ShipmentOutcome::Skipped,
@@ -422,7 +422,7 @@ pub fn shipment_result(r: fulfillment_orders::dispatch::ShipmentResult) -> pb::S
 }
 
 /// The labels answer: `pdf` holds the label when there is exactly one.
-pub fn labels(l: fulfillment_orders::dispatch::Labels) -> pb::GetLabelsResponse {
+pub fn labels(l: fulfillment_dispatch::dispatch::Labels) -> pb::GetLabelsResponse {
     let pdf = match l.labels.as_slice() {
         [only] => only.pdf.clone(),
         _ => Vec::new(),

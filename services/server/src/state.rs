@@ -29,7 +29,7 @@ pub struct AppState {
     /// CSV upload limits and the bulk job processors (R7).
     pub bulk: BulkConfig,
     /// Where the carriers' dispatch services are (R20); production endpoints by default.
-    pub dispatch: fulfillment_orders::dispatch::DispatchConfig,
+    pub dispatch: fulfillment_dispatch::dispatch::DispatchConfig,
     /// How long idempotency keys are remembered, and how often expired ones are removed.
     pub idempotency: crate::idempotency_purge::Retention,
     /// What `/metrics` serves.

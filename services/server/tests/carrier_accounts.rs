@@ -11,7 +11,7 @@ use common::{TestServer, error_reason};
 use diesel::prelude::*;
 use fulfillment_core::schema::{carrier_account_events, carrier_accounts};
 use fulfillment_core::secrets::Keyring;
-use fulfillment_orders::carrier_accounts::{credentials, rotate_secrets};
+use fulfillment_dispatch::carrier_accounts::{credentials, rotate_secrets};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::connect_carrier_account_request::Settings;
 use fulfillment_server::app::ServeOptions;
@@ -326,14 +326,14 @@ async fn key_rotation_reads_old_secrets_writes_new_ones_and_reseals() {
     // ... new writes use k2 ...
     let actor = fulfillment_orders::Actor::api("test");
     let now = common::today();
-    fulfillment_orders::carrier_accounts::connect(
+    fulfillment_dispatch::carrier_accounts::connect(
         &mut conn,
         now,
         Some(&rotated),
         &actor,
         "m-krakow",
         Some(
-            &fulfillment_orders::carrier_accounts::AccountSettings::Inpost {
+            &fulfillment_dispatch::carrier_accounts::AccountSettings::Inpost {
                 organization_id: "1".into(),
                 api_token: INPOST_TOKEN.into(),
                 default_template: "small".into(),

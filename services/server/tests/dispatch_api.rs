@@ -19,7 +19,7 @@ use fulfillment_core::schema::{order_events, orders, outbox, shipments};
 use fulfillment_core::secrets::Keyring;
 use fulfillment_core::testing::TestDb;
 use fulfillment_core::{Clock, ManualClock};
-use fulfillment_orders::dispatch::DispatchConfig;
+use fulfillment_dispatch::dispatch::DispatchConfig;
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::connect_carrier_account_request::Settings;
 use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;

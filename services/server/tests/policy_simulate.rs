@@ -17,9 +17,9 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use fulfillment_core::schema::trackings;
 use fulfillment_core::{Clock, Db};
-use fulfillment_orders::tracking::{self, CancelledBy};
 use fulfillment_orders::{Actor, PolicyStore};
 use fulfillment_proto::v1 as pb;
+use fulfillment_tracking::tracking::{self, CancelledBy};
 use fulfillment_workers::reconcile::{
     self, CancellationDetector, DeadlineEnforcer, ReReleaseDecider, Step,
 };

@@ -1,11 +1,12 @@
 use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
 use fulfillment_core::ServiceResult;
+use fulfillment_dispatch::carrier_accounts;
 use fulfillment_orders::Actor;
 use fulfillment_orders::export::{self, ExportFilter};
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship};
-use fulfillment_orders::{bulk, carrier_accounts, feeds, merchants, queries, release};
+use fulfillment_orders::{bulk, feeds, merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
 use tonic::codegen::BoxStream;
@@ -547,7 +548,7 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::CreateShipmentsRequest>,
     ) -> Result<Response<pb::CreateShipmentsResponse>, Status> {
-        use fulfillment_orders::dispatch::{self, DispatchContext};
+        use fulfillment_dispatch::dispatch::{self, DispatchContext};
         let caller = authorize(&request)?;
         // The key makes a retry answer with the shipments the first call created (R20).
         let request_key = match request.metadata().get(crate::state::IDEMPOTENCY_KEY) {
@@ -586,7 +587,7 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::GetLabelsRequest>,
     ) -> Result<Response<pb::GetLabelsResponse>, Status> {
-        use fulfillment_orders::dispatch::{self, DispatchContext};
+        use fulfillment_dispatch::dispatch::{self, DispatchContext};
         authorize(&request)?;
         let req = request.into_inner();
         let state = &self.state;

@@ -1,13 +1,13 @@
 use fulfillment_carriers::normalize::normalize;
 use fulfillment_core::Violations;
-use fulfillment_orders::intelipost::{self, IntegrationView};
-use fulfillment_orders::tracking::{
-    self, CancelledBy, IncomingEvent, Lookup, MAX_EVENTS_PER_BATCH, Source, StuckReason,
-    TrackingDetail,
-};
 use fulfillment_policy::tracking_number::{Channel, validate_tracking_number};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::tracking_service_server::TrackingService;
+use fulfillment_tracking::intelipost::{self, IntegrationView};
+use fulfillment_tracking::tracking::{
+    self, CancelledBy, IncomingEvent, Lookup, MAX_EVENTS_PER_BATCH, Source, StuckReason,
+    TrackingDetail,
+};
 use tonic::{Request, Response, Status};
 
 use crate::convert;
@@ -162,12 +162,12 @@ impl TrackingService for TrackingApi {
                 )
             }
             Some(pb::get_tracking_request::Lookup::OrderId(id)) => {
-                fulfillment_orders::input::check_id(&mut v, "order_id", &id);
+                fulfillment_core::input::check_id(&mut v, "order_id", &id);
                 Some(Lookup::Order(id))
             }
         };
         if !req.merchant_id.is_empty() {
-            fulfillment_orders::input::check_id(&mut v, "merchant_id", &req.merchant_id);
+            fulfillment_core::input::check_id(&mut v, "merchant_id", &req.merchant_id);
         }
         v.finish("INVALID_REQUEST").map_err(to_status)?;
         let Some(lookup) = lookup else {

@@ -8,8 +8,8 @@ use fulfillment_core::password::{hash_password, verify_password};
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 use serde_json::json;
 
-use crate::input::{Actor, check_id};
 use crate::tracking::{self, IncomingEvent, IngestOutcome, Source};
+use fulfillment_core::input::{Actor, check_id};
 
 pub const CARRIER: &str = "intelipost";
 const MAX_CREDENTIAL_LEN: usize = 200;

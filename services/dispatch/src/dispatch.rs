@@ -8,7 +8,7 @@
 //!    attempt (`shipments` row `REQUESTED`, leased to this call) before anything is sent;
 //! 2. the carrier is called outside any transaction, and its answer (ids, tracking number) is
 //!    written to the attempt at once;
-//! 3. a transaction marks the order shipped through [`crate::ship::ship`] (the `FulfillOrder`
+//! 3. a transaction marks the order shipped through [`fulfillment_orders::ship::ship`] (the `FulfillOrder`
 //!    path, R3: tracking, audit row, customer notification) and the attempt `CREATED`.
 //!
 //! If step 3 fails, the attempt keeps the carrier's ids and the next call applies them without
@@ -39,10 +39,11 @@ pub use carrier::{DispatchConfig, INPOST_URL, PACZKA_W_RUCHU_URL, POCZTA_POLSKA_
 pub use fulfillment_carriers::dispatch::ShipmentType;
 pub use labels::{LabelProblem, Labels, MAX_ORDERS_PER_LABELS_CALL, OrderLabel, get_labels};
 
-use crate::input::{Actor, TrackingInput, check_address, check_id};
-use crate::policies::PolicyStore;
-use crate::ship::{ShipMode, ShipRequest, ship};
 use carrier::{CarrierClient, Disposition, contact, failure, load_client};
+use fulfillment_core::input::{Actor, check_id};
+use fulfillment_orders::PolicyStore;
+use fulfillment_orders::input::{TrackingInput, check_address};
+use fulfillment_orders::ship::{ShipMode, ShipRequest, ship};
 
 /// Most orders one CreateShipments call may name.
 pub const MAX_ORDERS_PER_CALL: usize = 500;

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use super::DispatchContext;
 use super::carrier::{CarrierClient, failure, load_client};
-use crate::input::check_id;
+use fulfillment_core::input::check_id;
 
 /// Most orders one GetLabels call may name.
 pub const MAX_ORDERS_PER_LABELS_CALL: usize = 100;
@@ -100,7 +100,7 @@ pub async fn get_labels(
         let (merchant_id, ids) = (merchant_id.to_owned(), order_ids.to_vec());
         ctx.db
             .transaction(move |conn| {
-                crate::merchants::require_merchant(conn, &merchant_id)?;
+                fulfillment_core::input::require_merchant(conn, &merchant_id)?;
                 let found: Vec<String> = orders::find_many(conn, &merchant_id, &ids)?
                     .into_iter()
                     .map(|o| o.id)

@@ -16,8 +16,7 @@ use fulfillment_core::secrets::{Keyring, Sealed, SecretError, random_id};
 use fulfillment_core::{ServiceError, ServiceResult, Violations};
 use fulfillment_policy::bank_account::normalize_nrb;
 
-use crate::Actor;
-use crate::input::check_id;
+use fulfillment_core::input::{Actor, check_id};
 
 const MAX_FIELD: usize = 200;
 /// Poczta Polska parcel sizes (Pocztex gabaryty).
@@ -340,7 +339,7 @@ pub fn list(conn: &mut PgConnection, merchant_id: &str) -> ServiceResult<Vec<Acc
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
     v.finish("INVALID_CARRIER_ACCOUNT")?;
-    crate::merchants::require_merchant(conn, merchant_id)?;
+    fulfillment_core::input::require_merchant(conn, merchant_id)?;
     Ok(repo::connected(conn, merchant_id)?
         .into_iter()
         .map(view)

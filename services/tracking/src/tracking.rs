@@ -18,8 +18,8 @@ use fulfillment_policy::tracking_status::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::input::{Actor, check_id};
-use crate::queries::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_page_token};
+use fulfillment_core::input::{Actor, check_id, require_merchant};
+use fulfillment_core::paging::{self, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_after};
 
 /// Most events one call may carry.
 pub const MAX_EVENTS_PER_BATCH: usize = 1000;
@@ -493,7 +493,7 @@ pub fn get_tracking(
     lookup: &Lookup,
 ) -> ServiceResult<TrackingDetail> {
     if !merchant_id.is_empty() {
-        crate::merchants::require_merchant(conn, merchant_id)?;
+        require_merchant(conn, merchant_id)?;
     }
     let (tracking, what) = match lookup {
         Lookup::Key {
@@ -545,28 +545,10 @@ pub fn list_stuck(
 ) -> ServiceResult<(Vec<StuckTracking>, String)> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
-    let size = match i64::from(page_size) {
-        0 => DEFAULT_PAGE_SIZE,
-        n if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-        _ => {
-            v.add(
-                "page_size",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            );
-            DEFAULT_PAGE_SIZE
-        }
-    };
-    let after = if page_token.is_empty() {
-        None
-    } else {
-        let decoded = decode_page_token(page_token);
-        if decoded.is_none() {
-            v.add("page_token", "is not a token returned by this RPC");
-        }
-        decoded
-    };
+    let size = paging::page_size(&mut v, page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    let after = keyset_after(&mut v, page_token);
     v.finish("INVALID_REQUEST")?;
-    crate::merchants::require_merchant(conn, merchant_id)?;
+    require_merchant(conn, merchant_id)?;
 
     let connected = intelipost_integrations::table
         .find(merchant_id)
@@ -604,12 +586,11 @@ pub fn list_stuck(
                     .and(order_trackings::order_id.gt(order_id))),
         );
     }
-    let mut rows: Vec<(String, String, String, DateTime<Utc>, String)> = query.load(conn)?;
-    let has_more = rows.len() as i64 > size;
-    rows.truncate(size as usize);
+    let rows: Vec<(String, String, String, DateTime<Utc>, String)> = query.load(conn)?;
+    let (rows, has_more) = paging::take_page(rows, size);
     let next = match (has_more, rows.last()) {
         (true, Some((order_id, _, _, shipped_at, _))) => {
-            crate::queries::encode_page_token(*shipped_at, order_id)
+            paging::encode_page_token(*shipped_at, order_id)
         }
         _ => String::new(),
     };
