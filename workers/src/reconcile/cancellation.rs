@@ -18,7 +18,7 @@ use fulfillment_policy::order_state::OrderState;
 use fulfillment_policy::values::Policy;
 use serde_json::json;
 
-use super::{Batch, Step, outbox_row};
+use super::{Batch, BatchScope, Step, outbox_row};
 
 /// The decision on one claimed link at `now` (also the re-release moment).
 fn decide(
@@ -84,12 +84,8 @@ fn audit_row<'a>(
     }
 }
 
-fn batch_of(links: &[CancelledLink], after: i64) -> Batch {
-    Batch {
-        claimed: links.len(),
-        last_key: links.last().map_or(after, |l| l.link_id),
-        ..Batch::default()
-    }
+pub(super) fn batch_of(links: &[CancelledLink], after: i64) -> Batch {
+    Batch::claimed(links.len(), links.last().map_or(after, |l| l.link_id))
 }
 
 /// `cancellation-detector` (R15): the cancellation reaches the order: flag and date set, the
@@ -100,21 +96,17 @@ pub struct CancellationDetector;
 impl Step for CancellationDetector {
     const NAME: &'static str = "cancellation-detector";
 
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        policy: &Policy,
-        actor: &Actor,
-        limit: i64,
-        after: i64,
-    ) -> ServiceResult<Batch> {
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
+        let BatchScope {
+            now,
+            policy,
+            actor,
+            limit,
+            after,
+        } = *scope;
         let links = repo::claim_cancelled(conn, CancellationQueue::Detect, after, limit)?;
         // This queue is walked by tracking (see `CancellationQueue::Detect`).
-        let mut batch = Batch {
-            claimed: links.len(),
-            last_key: links.last().map_or(after, |l| l.tracking_id),
-            ..Batch::default()
-        };
+        let mut batch = Batch::claimed(links.len(), links.last().map_or(after, |l| l.tracking_id));
         let mut detections = Vec::with_capacity(links.len());
         let mut events = Vec::with_capacity(links.len());
         for link in &links {
@@ -173,14 +165,14 @@ pub struct ReReleaseDecider;
 impl Step for ReReleaseDecider {
     const NAME: &'static str = "re-release-decider";
 
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        policy: &Policy,
-        actor: &Actor,
-        limit: i64,
-        after: i64,
-    ) -> ServiceResult<Batch> {
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
+        let BatchScope {
+            now,
+            policy,
+            actor,
+            limit,
+            after,
+        } = *scope;
         let links = repo::claim_cancelled(conn, CancellationQueue::Decide, after, limit)?;
         let mut batch = batch_of(&links, after);
         let mut re_releases = Vec::new();

@@ -12,27 +12,24 @@ use fulfillment_policy::order_state::OrderState;
 use fulfillment_policy::values::Policy;
 use serde_json::json;
 
-use super::{Batch, Step, outbox_row};
+use super::{Batch, BatchScope, Step, outbox_row};
 
 pub struct DeadlineEnforcer;
 
 impl Step for DeadlineEnforcer {
     const NAME: &'static str = "deadline-enforcer";
 
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        policy: &Policy,
-        actor: &Actor,
-        limit: i64,
-        _after: i64,
-    ) -> ServiceResult<Batch> {
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
+        let BatchScope {
+            now,
+            policy,
+            actor,
+            limit,
+            ..
+        } = *scope;
         // The claim follows the deadline index up to the rule's bound; the rule decides.
         let claimed = repo::claim_past_deadline(conn, overdue_cutoff(now), limit)?;
-        let mut batch = Batch {
-            claimed: claimed.len(),
-            ..Batch::default()
-        };
+        let mut batch = Batch::claimed(claimed.len(), 0);
         let mut late = Vec::with_capacity(claimed.len());
         for order in &claimed {
             let state: OrderState = order.state.parse().map_err(ServiceError::internal)?;
