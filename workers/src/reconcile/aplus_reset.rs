@@ -4,14 +4,11 @@
 //! only re-releases decided before that (links with `aplus_leaves` unknown); the chart keeps the
 //! CronJob so such rows are settled, and an empty run costs one index probe.
 
-use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::models::NewOrderEvent;
 use fulfillment_core::repo::reconcile::{self as repo, AplusReset as Reset, CancellationQueue};
 use fulfillment_core::{ServiceError, ServiceResult};
-use fulfillment_orders::Actor;
 use fulfillment_policy::cancellation::{aplus_leaves_program, rerelease_flag};
-use fulfillment_policy::values::Policy;
 use serde_json::json;
 
 use super::cancellation::batch_of;

@@ -1,15 +1,12 @@
 //! `deadline-enforcer` (R5): `APPROVED` orders past their deadline are refunded
 //! (`NOT_SHIPPED_IN_TIME`), with a merchant violation and a product-disable candidate.
 
-use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::models::NewOrderEvent;
 use fulfillment_core::repo::reconcile as repo;
 use fulfillment_core::{ServiceError, ServiceResult};
-use fulfillment_orders::Actor;
 use fulfillment_policy::deadline::{NOT_SHIPPED_IN_TIME, is_overdue, overdue_cutoff};
 use fulfillment_policy::order_state::OrderState;
-use fulfillment_policy::values::Policy;
 use serde_json::json;
 
 use super::{Batch, BatchScope, Step, outbox_row};

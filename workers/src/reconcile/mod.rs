@@ -114,43 +114,7 @@ pub async fn run<S: Step>(
     let actor = Actor(format!("worker:{}", S::NAME));
     let limit = batch_size.clamp(1, 10_000);
     if dry_run {
-        let (clock, policies) = (clock.clone(), policies.clone());
-        let outcome = db
-            .run(move |conn| {
-                let result: Result<(), DryRunOrError> = conn.transaction(|conn| {
-                    let now = clock.now();
-                    let policy = policies.at(conn, now)?;
-                    let mut summary = summary_of::<S>();
-                    let mut lines = Vec::new();
-                    let mut after = 0;
-                    loop {
-                        let batch = S::batch(
-                            conn,
-                            &BatchScope {
-                                now,
-                                policy: &policy,
-                                actor: &actor,
-                                limit,
-                                after,
-                            },
-                        )?;
-                        if batch.claimed == 0 {
-                            break;
-                        }
-                        after = after.max(batch.last_key);
-                        add(&mut summary, &batch);
-                        lines.extend(batch.decisions);
-                    }
-                    Err(DryRunOrError::DryRun(DryRun(summary, lines)))
-                });
-                match result {
-                    Err(DryRunOrError::DryRun(DryRun(summary, lines))) => Ok((summary, lines)),
-                    Err(DryRunOrError::Error(e)) => Err(e),
-                    Ok(()) => Err(ServiceError::internal("a dry run committed")),
-                }
-            })
-            .await?;
-        return Ok(outcome);
+        return dry_run_of::<S>(db, clock, policies, actor, limit).await;
     }
     let mut summary = summary_of::<S>();
     let mut batches = 0u64;
@@ -195,6 +159,51 @@ pub async fn run<S: Step>(
         }
     }
     Ok((summary, Vec::new()))
+}
+
+/// The run's work in one transaction that is rolled back: what it would do, and its lines.
+async fn dry_run_of<S: Step>(
+    db: &Db,
+    clock: &SharedClock,
+    policies: &std::sync::Arc<PolicyStore>,
+    actor: Actor,
+    limit: i64,
+) -> ServiceResult<(Summary, Vec<String>)> {
+    let (clock, policies) = (clock.clone(), policies.clone());
+    db.run(move |conn| {
+        let result: Result<(), DryRunOrError> = conn.transaction(|conn| {
+            let now = clock.now();
+            let policy = policies.at(conn, now)?;
+            let mut summary = summary_of::<S>();
+            let mut lines = Vec::new();
+            let mut after = 0;
+            loop {
+                let batch = S::batch(
+                    conn,
+                    &BatchScope {
+                        now,
+                        policy: &policy,
+                        actor: &actor,
+                        limit,
+                        after,
+                    },
+                )?;
+                if batch.claimed == 0 {
+                    break;
+                }
+                after = after.max(batch.last_key);
+                add(&mut summary, &batch);
+                lines.extend(batch.decisions);
+            }
+            Err(DryRunOrError::DryRun(DryRun(summary, lines)))
+        });
+        match result {
+            Err(DryRunOrError::DryRun(DryRun(summary, lines))) => Ok((summary, lines)),
+            Err(DryRunOrError::Error(e)) => Err(e),
+            Ok(()) => Err(ServiceError::internal("a dry run committed")),
+        }
+    })
+    .await
 }
 
 enum DryRunOrError {

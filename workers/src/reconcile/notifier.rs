@@ -4,12 +4,9 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::ServiceResult;
 use fulfillment_core::repo::reconcile as repo;
-use fulfillment_orders::Actor;
-use fulfillment_policy::values::Policy;
 use serde_json::json;
 
 use super::{Batch, BatchScope, Step, outbox_row};
