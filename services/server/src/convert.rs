@@ -47,8 +47,8 @@ pub fn from_timestamp(ts: &Timestamp) -> Option<DateTime<Utc>> {
 
 /// An address on the wire and in the domain have the same fields: they are listed once.
 macro_rules! address {
-    ($a:ident => $to:path) => {
-        $to {
+    ($a:ident => $($to:ident)::+) => {
+        $($to)::+ {
             name: $a.name,
             street_address1: $a.street_address1,
             street_address2: $a.street_address2,
