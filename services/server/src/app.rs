@@ -11,6 +11,7 @@ use fulfillment_proto::v1::policy_service_server::PolicyServiceServer;
 use fulfillment_proto::v1::tracking_service_server::TrackingServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
+use tonic_health::pb::health_server::{Health, HealthServer};
 
 use crate::gate::{Gate, GateLayer, SharedTokens};
 use crate::grpc::fulfillment::FulfillmentApi;
@@ -79,6 +80,28 @@ pub fn app_state(pool: PgPool, clock: SharedClock) -> AppState {
     }
 }
 
+/// The health service, every service SERVING; with a readiness check, their status follows the
+/// database until `stopped`.
+async fn health_service(
+    options: &ServeOptions,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> HealthServer<impl Health> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<FulfillmentServiceServer<FulfillmentApi>>()
+        .await;
+    health_reporter
+        .set_serving::<PolicyServiceServer<PolicyApi>>()
+        .await;
+    health_reporter
+        .set_serving::<TrackingServiceServer<TrackingApi>>()
+        .await;
+    if let Some(check) = options.readiness.clone() {
+        crate::readiness::spawn(check, health_reporter, stopped.clone());
+    }
+    health_service
+}
+
 /// Serves every service, health and reflection on `listener` until `shutdown` resolves; then
 /// stops accepting and lets in-flight calls finish.
 pub async fn serve(
@@ -96,20 +119,8 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_bulk.send(true);
     };
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<FulfillmentServiceServer<FulfillmentApi>>()
-        .await;
-    health_reporter
-        .set_serving::<PolicyServiceServer<PolicyApi>>()
-        .await;
-    health_reporter
-        .set_serving::<TrackingServiceServer<TrackingApi>>()
-        .await;
+    let health_service = health_service(&options, &bulk_stopped).await;
     crate::idempotency_purge::spawn(&state, bulk_stopped.clone());
-    if let Some(check) = options.readiness.clone() {
-        crate::readiness::spawn(check, health_reporter.clone(), bulk_stopped.clone());
-    }
 
     // Both reflection versions serve the same descriptors, each listing the other too, so
     // old and new clients (grpcurl uses v1alpha) see every service.

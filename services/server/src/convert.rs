@@ -45,30 +45,28 @@ pub fn from_timestamp(ts: &Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(ts.seconds, nanos)
 }
 
+/// An address on the wire and in the domain have the same fields: they are listed once.
+macro_rules! address {
+    ($a:ident => $($to:ident)::+) => {
+        $($to)::+ {
+            name: $a.name,
+            street_address1: $a.street_address1,
+            street_address2: $a.street_address2,
+            city: $a.city,
+            state: $a.state,
+            zipcode: $a.zipcode,
+            country: $a.country,
+            phone_number: $a.phone_number,
+        }
+    };
+}
+
 pub fn address_to_pb(a: Address) -> pb::ShippingDetail {
-    pb::ShippingDetail {
-        name: a.name,
-        street_address1: a.street_address1,
-        street_address2: a.street_address2,
-        city: a.city,
-        state: a.state,
-        zipcode: a.zipcode,
-        country: a.country,
-        phone_number: a.phone_number,
-    }
+    address!(a => pb::ShippingDetail)
 }
 
 pub fn address_from_pb(a: pb::ShippingDetail) -> Address {
-    Address {
-        name: a.name,
-        street_address1: a.street_address1,
-        street_address2: a.street_address2,
-        city: a.city,
-        state: a.state,
-        zipcode: a.zipcode,
-        country: a.country,
-        phone_number: a.phone_number,
-    }
+    address!(a => Address)
 }
 
 pub fn order_state(state: OrderState) -> pb::OrderState {

@@ -4,9 +4,9 @@
 //! stays `SERVING`, since restarting the pod would not bring the database back.
 //!
 //! The check uses a connection of its own, not the pool: a pool busy with calls is a healthy
-//! pool, and must not make the pod look unready. It runs on an OS thread (a connect can block
-//! for as long as the network lets it); the async side judges by the time of the last answer,
-//! so a check stuck on a dead network counts as a failure too.
+//! pool, and must not make the pod look unready. Each check runs on the blocking pool (a connect
+//! can block for as long as the network lets it); the judge judges by the time of the last
+//! answer, so a check stuck on a dead network counts as a failure too.
 
 use std::time::{Duration, Instant};
 
@@ -32,13 +32,7 @@ pub struct ReadinessCheck {
 pub fn spawn(check: ReadinessCheck, reporter: HealthReporter, mut stopped: watch::Receiver<bool>) {
     let (answered_tx, answered) = watch::channel(Instant::now());
     let interval = check.interval;
-    let spawned = std::thread::Builder::new()
-        .name("readiness".into())
-        .spawn(move || ask_database(&check, &answered_tx));
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the readiness check; readiness stays SERVING");
-        return;
-    }
+    tokio::spawn(ask_database(check, answered_tx, stopped.clone()));
     tokio::spawn(async move {
         let mut ready = true;
         let mut tick = tokio::time::interval(interval);
@@ -69,26 +63,51 @@ pub fn spawn(check: ReadinessCheck, reporter: HealthReporter, mut stopped: watch
     });
 }
 
-/// The blocking side: one connection, `SELECT 1` every interval, the time of each answer sent.
-/// Ends when nobody listens any more (the server stopped).
-fn ask_database(check: &ReadinessCheck, answered: &watch::Sender<Instant>) {
+/// The asking side: `SELECT 1` every interval over one connection, the time of each answer
+/// sent. Ends when the server stops.
+async fn ask_database(
+    check: ReadinessCheck,
+    answered: watch::Sender<Instant>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut conn: Option<PgConnection> = None;
-    while !answered.is_closed() {
-        let started = Instant::now();
-        if conn.is_none() {
-            conn = PgConnection::establish(&check.database_url).ok();
+    let mut tick = tokio::time::interval(check.interval);
+    // A check that overran its interval is followed by one at once, not by a burst.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
         }
-        if let Some(c) = conn.as_mut() {
-            let one = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
-                .get_result::<i32>(c);
-            match one {
-                Ok(_) => {
+        let url = check.database_url.clone();
+        let asking = tokio::task::spawn_blocking(move || ask_once(&url, conn));
+        // A check stuck on a dead network must not hold the server's shutdown.
+        let asked = tokio::select! {
+            asked = asking => asked,
+            _ = stopped.changed() => return,
+        };
+        conn = match asked {
+            Ok((answer, conn)) => {
+                if answer {
                     let _ = answered.send(Instant::now());
                 }
-                // Broken, or the server restarted: connect afresh next time.
-                Err(_) => conn = None,
+                conn
             }
-        }
-        std::thread::sleep(check.interval.saturating_sub(started.elapsed()));
+            Err(_) => None,
+        };
+    }
+}
+
+/// One blocking check: connects if needed, asks, and gives back whether PostgreSQL answered and
+/// the connection to reuse (none when it broke or the server restarted: connect afresh).
+fn ask_once(database_url: &str, conn: Option<PgConnection>) -> (bool, Option<PgConnection>) {
+    let Some(mut conn) = conn.or_else(|| PgConnection::establish(database_url).ok()) else {
+        return (false, None);
+    };
+    let one = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+        .get_result::<i32>(&mut conn);
+    match one {
+        Ok(_) => (true, Some(conn)),
+        Err(_) => (false, None),
     }
 }

@@ -94,6 +94,10 @@ not_merchant_scoped!(
     pb::GetPolicyRequest,
     pb::IngestTrackingEventsRequest,
     pb::CancelTrackingRequest,
+    // Policy versions and simulations are platform-wide, not one merchant's data.
+    pb::PublishPolicyVersionRequest,
+    pb::ListPolicyVersionsRequest,
+    pb::SimulatePolicyRequest,
 );
 
 impl MerchantScoped for pb::UpsertMerchantRequest {
@@ -121,7 +125,33 @@ pub fn authorize<T: MerchantScoped>(request: &Request<T>) -> Result<Caller, Stat
     Ok(caller)
 }
 
+/// The caller's `idempotency-key` metadata, if any: 1 to 255 visible ASCII characters.
+pub fn idempotency_key<T>(request: &Request<T>) -> Result<Option<String>, Status> {
+    let Some(value) = request.metadata().get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= MAX_KEY_LEN => Ok(Some(key.to_owned())),
+        _ => Err(invalid_field(
+            "IDEMPOTENCY_KEY_INVALID",
+            IDEMPOTENCY_KEY,
+            "must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
 impl AppState {
+    /// What the carriers' dispatch needs of the server's state (R20).
+    pub fn dispatch_context(&self) -> fulfillment_dispatch::dispatch::DispatchContext {
+        fulfillment_dispatch::dispatch::DispatchContext {
+            db: self.db.clone(),
+            clock: self.clock.clone(),
+            policies: self.policies.clone(),
+            keys: self.keys.clone(),
+            config: self.dispatch.clone(),
+        }
+    }
+
     /// Runs `f` in one transaction and maps its error once.
     pub async fn read<T, F>(&self, f: F) -> Result<T, Status>
     where
@@ -167,19 +197,7 @@ impl AppState {
             + 'static,
     {
         let caller = authorize(&request)?.id;
-        let key = match request.metadata().get(IDEMPOTENCY_KEY) {
-            None => None,
-            Some(value) => match value.to_str() {
-                Ok(key) if !key.is_empty() && key.len() <= MAX_KEY_LEN => Some(key.to_owned()),
-                _ => {
-                    return Err(invalid_field(
-                        "IDEMPOTENCY_KEY_INVALID",
-                        IDEMPOTENCY_KEY,
-                        "must be 1 to 255 visible ASCII characters",
-                    ));
-                }
-            },
-        };
+        let key = idempotency_key(&request)?;
         let message = request.into_inner();
         let mut hasher = Sha256::new();
         hasher.update(rpc.as_bytes());

@@ -4,37 +4,31 @@
 //! only re-releases decided before that (links with `aplus_leaves` unknown); the chart keeps the
 //! CronJob so such rows are settled, and an empty run costs one index probe.
 
-use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::models::NewOrderEvent;
 use fulfillment_core::repo::reconcile::{self as repo, AplusReset as Reset, CancellationQueue};
 use fulfillment_core::{ServiceError, ServiceResult};
-use fulfillment_orders::Actor;
 use fulfillment_policy::cancellation::{aplus_leaves_program, rerelease_flag};
-use fulfillment_policy::values::Policy;
 use serde_json::json;
 
-use super::{Batch, Step, outbox_row};
+use super::cancellation::batch_of;
+use super::{Batch, BatchScope, Step, outbox_row};
 
 pub struct AplusReset;
 
 impl Step for AplusReset {
     const NAME: &'static str = "aplus-reset";
 
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        policy: &Policy,
-        actor: &Actor,
-        limit: i64,
-        after: i64,
-    ) -> ServiceResult<Batch> {
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
+        let BatchScope {
+            now,
+            policy,
+            actor,
+            limit,
+            after,
+        } = *scope;
         let links = repo::claim_cancelled(conn, CancellationQueue::AplusReset, after, limit)?;
-        let mut batch = Batch {
-            claimed: links.len(),
-            last_key: links.last().map_or(after, |l| l.link_id),
-            ..Batch::default()
-        };
+        let mut batch = batch_of(&links, after);
         let mut settled = Vec::with_capacity(links.len());
         let mut resets = Vec::new();
         let mut events = Vec::new();

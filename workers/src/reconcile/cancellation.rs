@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
-use fulfillment_core::models::NewOrderEvent;
+use fulfillment_core::models::{NewOrderEvent, NewOutboxEvent};
 use fulfillment_core::repo::reconcile::{
     self as repo, CancellationQueue, CancelledLink, Detection, LinkDecision, ReRelease,
 };
@@ -18,7 +18,7 @@ use fulfillment_policy::order_state::OrderState;
 use fulfillment_policy::values::Policy;
 use serde_json::json;
 
-use super::{Batch, Step, outbox_row};
+use super::{Batch, BatchScope, Step, outbox_row};
 
 /// The decision on one claimed link at `now` (also the re-release moment).
 fn decide(
@@ -84,12 +84,68 @@ fn audit_row<'a>(
     }
 }
 
-fn batch_of(links: &[CancelledLink], after: i64) -> Batch {
-    Batch {
-        claimed: links.len(),
-        last_key: links.last().map_or(after, |l| l.link_id),
-        ..Batch::default()
+pub(super) fn batch_of(links: &[CancelledLink], after: i64) -> Batch {
+    Batch::claimed(links.len(), links.last().map_or(after, |l| l.link_id))
+}
+
+/// R16's re-release of one link: the order's new deadline and flags, the address it now ships
+/// to when it leaves A+, and the `order.re_released` event; `details` gains what the audit row
+/// records of it.
+fn re_release<'a>(
+    link: &'a CancelledLink,
+    decision: &CancellationDecision,
+    now: DateTime<Utc>,
+    details: &mut serde_json::Value,
+) -> ServiceResult<(ReRelease, NewOutboxEvent<'a>)> {
+    let (Some(re_released_at), Some(new_deadline)) =
+        (decision.re_released_at, decision.new_deadline)
+    else {
+        return Err(ServiceError::internal(
+            "a re-release decision without its moment and deadline",
+        ));
+    };
+    let leaves = decision.reset_shipping_to_customer;
+    let to = link.customer_shipping_detail();
+    let mut payload = json!({
+        "order_id": link.order_id,
+        "cancelled_tracking_number": link.tracking_number,
+        "new_deadline": new_deadline,
+        "left_aplus_program": decision.leave_aplus_program,
+    });
+    if leaves {
+        details["shipping_detail_before"] = json!(link.shipping_detail());
+        details["shipping_detail_after"] = json!(to);
+        payload["ship_to_country"] = json!(to.country);
     }
+    details["flags"] = json!(
+        decision
+            .flags
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+    );
+    details["new_deadline"] = json!(new_deadline);
+    details["left_aplus_program"] = json!(decision.leave_aplus_program);
+    let re_release = ReRelease {
+        order_id: link.order_id.clone(),
+        re_released_at,
+        new_deadline,
+        flags: decision
+            .flags
+            .iter()
+            .map(|f| f.as_str().to_owned())
+            .collect(),
+        leave_aplus_to: leaves.then_some(to),
+    };
+    let event = outbox_row(
+        now,
+        "order.re_released",
+        &format!("{}:{}", link.order_id, link.link_id),
+        &link.merchant_id,
+        Some(&link.order_id),
+        payload,
+    );
+    Ok((re_release, event))
 }
 
 /// `cancellation-detector` (R15): the cancellation reaches the order: flag and date set, the
@@ -100,21 +156,17 @@ pub struct CancellationDetector;
 impl Step for CancellationDetector {
     const NAME: &'static str = "cancellation-detector";
 
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        policy: &Policy,
-        actor: &Actor,
-        limit: i64,
-        after: i64,
-    ) -> ServiceResult<Batch> {
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
+        let BatchScope {
+            now,
+            policy,
+            actor,
+            limit,
+            after,
+        } = *scope;
         let links = repo::claim_cancelled(conn, CancellationQueue::Detect, after, limit)?;
         // This queue is walked by tracking (see `CancellationQueue::Detect`).
-        let mut batch = Batch {
-            claimed: links.len(),
-            last_key: links.last().map_or(after, |l| l.tracking_id),
-            ..Batch::default()
-        };
+        let mut batch = Batch::claimed(links.len(), links.last().map_or(after, |l| l.tracking_id));
         let mut detections = Vec::with_capacity(links.len());
         let mut events = Vec::with_capacity(links.len());
         for link in &links {
@@ -173,14 +225,14 @@ pub struct ReReleaseDecider;
 impl Step for ReReleaseDecider {
     const NAME: &'static str = "re-release-decider";
 
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        policy: &Policy,
-        actor: &Actor,
-        limit: i64,
-        after: i64,
-    ) -> ServiceResult<Batch> {
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
+        let BatchScope {
+            now,
+            policy,
+            actor,
+            limit,
+            after,
+        } = *scope;
         let links = repo::claim_cancelled(conn, CancellationQueue::Decide, after, limit)?;
         let mut batch = batch_of(&links, after);
         let mut re_releases = Vec::new();
@@ -194,54 +246,9 @@ impl Step for ReReleaseDecider {
             details["rule"] = json!("R16");
             let (kind, state_after) = match decision.outcome {
                 CancellationOutcome::ReRelease => {
-                    let (Some(re_released_at), Some(new_deadline)) =
-                        (decision.re_released_at, decision.new_deadline)
-                    else {
-                        return Err(ServiceError::internal(
-                            "a re-release decision without its moment and deadline",
-                        ));
-                    };
-                    let leaves = decision.reset_shipping_to_customer;
-                    let to = link.customer_shipping_detail();
-                    let mut payload = json!({
-                        "order_id": link.order_id,
-                        "cancelled_tracking_number": link.tracking_number,
-                        "new_deadline": new_deadline,
-                        "left_aplus_program": decision.leave_aplus_program,
-                    });
-                    if leaves {
-                        details["shipping_detail_before"] = json!(link.shipping_detail());
-                        details["shipping_detail_after"] = json!(to);
-                        payload["ship_to_country"] = json!(to.country);
-                    }
-                    details["flags"] = json!(
-                        decision
-                            .flags
-                            .iter()
-                            .map(|f| f.as_str())
-                            .collect::<Vec<_>>()
-                    );
-                    details["new_deadline"] = json!(new_deadline);
-                    details["left_aplus_program"] = json!(decision.leave_aplus_program);
-                    re_releases.push(ReRelease {
-                        order_id: link.order_id.clone(),
-                        re_released_at,
-                        new_deadline,
-                        flags: decision
-                            .flags
-                            .iter()
-                            .map(|f| f.as_str().to_owned())
-                            .collect(),
-                        leave_aplus_to: leaves.then_some(to),
-                    });
-                    outbox.push(outbox_row(
-                        now,
-                        "order.re_released",
-                        &format!("{}:{}", link.order_id, link.link_id),
-                        &link.merchant_id,
-                        Some(&link.order_id),
-                        payload,
-                    ));
+                    let (re_release, event) = re_release(link, &decision, now, &mut details)?;
+                    re_releases.push(re_release);
+                    outbox.push(event);
                     ("re_released", OrderState::Approved.as_str())
                 }
                 CancellationOutcome::Refund => {

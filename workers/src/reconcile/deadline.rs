@@ -1,38 +1,32 @@
 //! `deadline-enforcer` (R5): `APPROVED` orders past their deadline are refunded
 //! (`NOT_SHIPPED_IN_TIME`), with a merchant violation and a product-disable candidate.
 
-use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::models::NewOrderEvent;
 use fulfillment_core::repo::reconcile as repo;
 use fulfillment_core::{ServiceError, ServiceResult};
-use fulfillment_orders::Actor;
 use fulfillment_policy::deadline::{NOT_SHIPPED_IN_TIME, is_overdue, overdue_cutoff};
 use fulfillment_policy::order_state::OrderState;
-use fulfillment_policy::values::Policy;
 use serde_json::json;
 
-use super::{Batch, Step, outbox_row};
+use super::{Batch, BatchScope, Step, outbox_row};
 
 pub struct DeadlineEnforcer;
 
 impl Step for DeadlineEnforcer {
     const NAME: &'static str = "deadline-enforcer";
 
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        policy: &Policy,
-        actor: &Actor,
-        limit: i64,
-        _after: i64,
-    ) -> ServiceResult<Batch> {
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
+        let BatchScope {
+            now,
+            policy,
+            actor,
+            limit,
+            ..
+        } = *scope;
         // The claim follows the deadline index up to the rule's bound; the rule decides.
         let claimed = repo::claim_past_deadline(conn, overdue_cutoff(now), limit)?;
-        let mut batch = Batch {
-            claimed: claimed.len(),
-            ..Batch::default()
-        };
+        let mut batch = Batch::claimed(claimed.len(), 0);
         let mut late = Vec::with_capacity(claimed.len());
         for order in &claimed {
             let state: OrderState = order.state.parse().map_err(ServiceError::internal)?;

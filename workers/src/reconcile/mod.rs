@@ -30,17 +30,21 @@ pub trait Step: Send + Sync + 'static {
     /// The binary's name, also the audit actor (`worker:<name>`).
     const NAME: &'static str;
 
-    /// Claims up to `limit` items and applies them; returns what was done, one line per
-    /// decision for `--dry-run` and logs. `after` is the `last_key` of the run's previous batch:
-    /// steps walking a queue in key order start there instead of from the beginning.
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        policy: &Policy,
-        actor: &Actor,
-        limit: i64,
-        after: i64,
-    ) -> ServiceResult<Batch>;
+    /// Claims up to `scope.limit` items and applies them; returns what was done, one line per
+    /// decision for `--dry-run` and logs. Steps walking a queue in key order start after
+    /// `scope.after` instead of from the beginning.
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch>;
+}
+
+/// What a batch decides with: the run's moment and the policy in force then, who acts, how many
+/// items to claim at most, and the `last_key` of the run's previous batch.
+#[derive(Clone, Copy)]
+pub struct BatchScope<'a> {
+    pub now: DateTime<Utc>,
+    pub policy: &'a Policy,
+    pub actor: &'a Actor,
+    pub limit: i64,
+    pub after: i64,
 }
 
 /// What one batch did.
@@ -54,6 +58,15 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// A batch of `claimed` items, the highest key among them `last_key`.
+    fn claimed(claimed: usize, last_key: i64) -> Self {
+        Self {
+            claimed,
+            last_key,
+            ..Self::default()
+        }
+    }
+
     fn count(&mut self, what: &str) {
         *self.counts.entry(what.to_owned()).or_default() += 1;
     }
@@ -101,34 +114,7 @@ pub async fn run<S: Step>(
     let actor = Actor(format!("worker:{}", S::NAME));
     let limit = batch_size.clamp(1, 10_000);
     if dry_run {
-        let (clock, policies) = (clock.clone(), policies.clone());
-        let outcome = db
-            .run(move |conn| {
-                let result: Result<(), DryRunOrError> = conn.transaction(|conn| {
-                    let now = clock.now();
-                    let policy = policies.at(conn, now)?;
-                    let mut summary = summary_of::<S>();
-                    let mut lines = Vec::new();
-                    let mut after = 0;
-                    loop {
-                        let batch = S::batch(conn, now, &policy, &actor, limit, after)?;
-                        if batch.claimed == 0 {
-                            break;
-                        }
-                        after = after.max(batch.last_key);
-                        add(&mut summary, &batch);
-                        lines.extend(batch.decisions);
-                    }
-                    Err(DryRunOrError::DryRun(DryRun(summary, lines)))
-                });
-                match result {
-                    Err(DryRunOrError::DryRun(DryRun(summary, lines))) => Ok((summary, lines)),
-                    Err(DryRunOrError::Error(e)) => Err(e),
-                    Ok(()) => Err(ServiceError::internal("a dry run committed")),
-                }
-            })
-            .await?;
-        return Ok(outcome);
+        return dry_run_of::<S>(db, clock, policies, actor, limit).await;
     }
     let mut summary = summary_of::<S>();
     let mut batches = 0u64;
@@ -142,7 +128,16 @@ pub async fn run<S: Step>(
             .transaction(move |conn| {
                 let now = clock.now();
                 let policy = policies.at(conn, now)?;
-                S::batch(conn, now, &policy, &actor, limit, after)
+                S::batch(
+                    conn,
+                    &BatchScope {
+                        now,
+                        policy: &policy,
+                        actor: &actor,
+                        limit,
+                        after,
+                    },
+                )
             })
             .await?;
         if batch.claimed == 0 {
@@ -164,6 +159,51 @@ pub async fn run<S: Step>(
         }
     }
     Ok((summary, Vec::new()))
+}
+
+/// The run's work in one transaction that is rolled back: what it would do, and its lines.
+async fn dry_run_of<S: Step>(
+    db: &Db,
+    clock: &SharedClock,
+    policies: &std::sync::Arc<PolicyStore>,
+    actor: Actor,
+    limit: i64,
+) -> ServiceResult<(Summary, Vec<String>)> {
+    let (clock, policies) = (clock.clone(), policies.clone());
+    db.run(move |conn| {
+        let result: Result<(), DryRunOrError> = conn.transaction(|conn| {
+            let now = clock.now();
+            let policy = policies.at(conn, now)?;
+            let mut summary = summary_of::<S>();
+            let mut lines = Vec::new();
+            let mut after = 0;
+            loop {
+                let batch = S::batch(
+                    conn,
+                    &BatchScope {
+                        now,
+                        policy: &policy,
+                        actor: &actor,
+                        limit,
+                        after,
+                    },
+                )?;
+                if batch.claimed == 0 {
+                    break;
+                }
+                after = after.max(batch.last_key);
+                add(&mut summary, &batch);
+                lines.extend(batch.decisions);
+            }
+            Err(DryRunOrError::DryRun(DryRun(summary, lines)))
+        });
+        match result {
+            Err(DryRunOrError::DryRun(DryRun(summary, lines))) => Ok((summary, lines)),
+            Err(DryRunOrError::Error(e)) => Err(e),
+            Ok(()) => Err(ServiceError::internal("a dry run committed")),
+        }
+    })
+    .await
 }
 
 enum DryRunOrError {

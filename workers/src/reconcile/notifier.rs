@@ -4,35 +4,23 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::ServiceResult;
 use fulfillment_core::repo::reconcile as repo;
-use fulfillment_orders::Actor;
-use fulfillment_policy::values::Policy;
 use serde_json::json;
 
-use super::{Batch, Step, outbox_row};
+use super::{Batch, BatchScope, Step, outbox_row};
 
 pub struct MerchantNotifier;
 
 impl Step for MerchantNotifier {
     const NAME: &'static str = "merchant-notifier";
 
-    fn batch(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        _policy: &Policy,
-        _actor: &Actor,
-        limit: i64,
-        _after: i64,
-    ) -> ServiceResult<Batch> {
+    fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
+        let BatchScope { now, limit, .. } = *scope;
         let day = now.date_naive();
         let due = repo::claim_merchants_to_notify(conn, day, limit)?;
-        let mut batch = Batch {
-            claimed: due.len(),
-            ..Batch::default()
-        };
+        let mut batch = Batch::claimed(due.len(), 0);
         let recorded: HashSet<String> = repo::record_notifications(conn, day, &due, now)?
             .into_iter()
             .collect();

@@ -1,11 +1,11 @@
 use diesel::PgConnection;
-use diesel::connection::SimpleConnection;
 use fulfillment_core::ServiceResult;
 use fulfillment_dispatch::carrier_accounts;
 use fulfillment_orders::Actor;
 use fulfillment_orders::export::{self, ExportFilter};
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship};
+use fulfillment_dispatch::dispatch;
 use fulfillment_orders::{bulk, feeds, merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
@@ -13,7 +13,8 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
-use crate::state::{AppState, authorize};
+use crate::grpc::snapshot_stream::snapshot_stream;
+use crate::state::{AppState, authorize, idempotency_key};
 use crate::status::{invalid_field, to_status};
 
 /// The export filter of a request, with wire-level checks.
@@ -40,36 +41,6 @@ fn export_filter(req: pb::ExportOrdersRequest) -> Result<ExportFilter, Status> {
     })
 }
 
-/// Streams what `produce` writes, chunk by chunk, from a blocking thread holding one pooled
-/// connection in a read-only snapshot: the file is consistent, and memory holds a few chunks
-/// whatever its size. The stream ends early if the reader goes away.
-fn stream_csv<T, F>(state: &AppState, produce: F) -> BoxStream<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut PgConnection, &mut dyn FnMut(T) -> bool) -> ServiceResult<()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<T, Status>>(4);
-    let pool = state.db.pool().clone();
-    tokio::task::spawn_blocking(move || {
-        let result = (|| -> ServiceResult<()> {
-            let mut conn = pool.get()?;
-            conn.build_transaction()
-                .repeatable_read()
-                .read_only()
-                .run(|conn| {
-                    // Bounded by the reader, not by the per-call statement timeout.
-                    conn.batch_execute(EXPORT_STATEMENT_TIMEOUT)?;
-                    let mut sink = |item: T| tx.blocking_send(Ok(item)).is_ok();
-                    produce(conn, &mut sink)
-                })
-        })();
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Err(to_status(e)));
-        }
-    });
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
-}
-
 /// Longest an export may take, however slowly its reader reads.
 const EXPORT_STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '30min'";
 
@@ -77,18 +48,22 @@ pub struct FulfillmentApi {
     pub state: AppState,
 }
 
-fn tracking_input(
-    tracking_number: String,
-    carrier: String,
-    origin_country: String,
-    channel: i32,
-) -> TrackingInput {
-    TrackingInput {
-        tracking_number,
-        carrier,
-        origin_country,
-        channel: convert::channel(channel),
-    }
+/// The shipment a FulfillOrder, FulfillOrders or ModifyTracking request asks for: the same
+/// tracking fields on each, only the order ids and the mode differ.
+macro_rules! ship_request {
+    ($req:ident, $order_ids:expr, $mode:expr) => {
+        ShipRequest {
+            merchant_id: $req.merchant_id,
+            order_ids: $order_ids,
+            tracking: TrackingInput {
+                tracking_number: $req.tracking_number,
+                carrier: $req.carrier,
+                origin_country: $req.origin_country,
+                channel: convert::channel($req.channel),
+            },
+            mode: $mode,
+        }
+    };
 }
 
 /// Ships at the clock's now under the policy in force (R3, R4, R10, R11).
@@ -238,17 +213,7 @@ impl FulfillmentService for FulfillmentApi {
                     conn,
                     state,
                     actor,
-                    ShipRequest {
-                        merchant_id: req.merchant_id,
-                        order_ids: vec![req.order_id],
-                        tracking: tracking_input(
-                            req.tracking_number,
-                            req.carrier,
-                            req.origin_country,
-                            req.channel,
-                        ),
-                        mode: ShipMode::Fulfil,
-                    },
+                    ship_request!(req, vec![req.order_id], ShipMode::Fulfil),
                 )?;
                 Ok(pb::FulfillOrderResponse {
                     order: outcome.orders.first().map(convert::order),
@@ -270,17 +235,7 @@ impl FulfillmentService for FulfillmentApi {
                     conn,
                     state,
                     actor,
-                    ShipRequest {
-                        merchant_id: req.merchant_id,
-                        order_ids: req.order_ids,
-                        tracking: tracking_input(
-                            req.tracking_number,
-                            req.carrier,
-                            req.origin_country,
-                            req.channel,
-                        ),
-                        mode: ShipMode::Fulfil,
-                    },
+                    ship_request!(req, req.order_ids, ShipMode::Fulfil),
                 )?;
                 Ok(pb::FulfillOrdersResponse {
                     orders: outcome.orders.iter().map(convert::order).collect(),
@@ -303,17 +258,7 @@ impl FulfillmentService for FulfillmentApi {
                     conn,
                     state,
                     actor,
-                    ShipRequest {
-                        merchant_id: req.merchant_id,
-                        order_ids: vec![req.order_id],
-                        tracking: tracking_input(
-                            req.tracking_number,
-                            req.carrier,
-                            req.origin_country,
-                            req.channel,
-                        ),
-                        mode: ShipMode::ModifyTracking,
-                    },
+                    ship_request!(req, vec![req.order_id], ShipMode::ModifyTracking),
                 )?;
                 Ok(pb::ModifyTrackingResponse {
                     order: outcome.orders.first().map(convert::order),
@@ -343,7 +288,7 @@ impl FulfillmentService for FulfillmentApi {
                 Ok(policy)
             })
             .await?;
-        let stream = stream_csv(&self.state, move |conn, sink| {
+        let stream = snapshot_stream(&self.state, EXPORT_STATEMENT_TIMEOUT, move |conn, sink| {
             export::export_orders(conn, now, &policy.values, &filter, |chunk| {
                 sink(pb::ExportOrdersResponse { chunk })
             })
@@ -418,7 +363,7 @@ impl FulfillmentService for FulfillmentApi {
         self.state
             .read(move |conn, _| bulk::get(conn, &merchant_id, &job_id))
             .await?;
-        let stream = stream_csv(&self.state, move |conn, sink| {
+        let stream = snapshot_stream(&self.state, EXPORT_STATEMENT_TIMEOUT, move |conn, sink| {
             bulk::rows_csv(conn, &req.merchant_id, &req.job_id, |chunk| {
                 sink(pb::DownloadBulkJobResultsResponse { chunk })
             })
@@ -548,32 +493,10 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::CreateShipmentsRequest>,
     ) -> Result<Response<pb::CreateShipmentsResponse>, Status> {
-        use fulfillment_dispatch::dispatch::{self, DispatchContext};
         let caller = authorize(&request)?;
         // The key makes a retry answer with the shipments the first call created (R20).
-        let request_key = match request.metadata().get(crate::state::IDEMPOTENCY_KEY) {
-            None => None,
-            Some(value) => match value.to_str() {
-                Ok(key) if !key.is_empty() && key.len() <= 255 => {
-                    Some(format!("{}:{key}", caller.id))
-                }
-                _ => {
-                    return Err(invalid_field(
-                        "IDEMPOTENCY_KEY_INVALID",
-                        crate::state::IDEMPOTENCY_KEY,
-                        "must be 1 to 255 visible ASCII characters",
-                    ));
-                }
-            },
-        };
-        let state = &self.state;
-        let ctx = DispatchContext {
-            db: state.db.clone(),
-            clock: state.clock.clone(),
-            policies: state.policies.clone(),
-            keys: state.keys.clone(),
-            config: state.dispatch.clone(),
-        };
+        let request_key = idempotency_key(&request)?.map(|key| format!("{}:{key}", caller.id));
+        let ctx = self.state.dispatch_context();
         let req = convert::create_shipments(request.into_inner(), request_key);
         let results = dispatch::create_shipments(&ctx, &Actor::api(&caller.id), req)
             .await
@@ -587,17 +510,9 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::GetLabelsRequest>,
     ) -> Result<Response<pb::GetLabelsResponse>, Status> {
-        use fulfillment_dispatch::dispatch::{self, DispatchContext};
         authorize(&request)?;
         let req = request.into_inner();
-        let state = &self.state;
-        let ctx = DispatchContext {
-            db: state.db.clone(),
-            clock: state.clock.clone(),
-            policies: state.policies.clone(),
-            keys: state.keys.clone(),
-            config: state.dispatch.clone(),
-        };
+        let ctx = self.state.dispatch_context();
         let labels = dispatch::get_labels(&ctx, &req.merchant_id, &req.order_ids)
             .await
             .map_err(to_status)?;

@@ -2,4 +2,5 @@
 
 pub mod fulfillment;
 pub mod policy;
+pub mod snapshot_stream;
 pub mod tracking;

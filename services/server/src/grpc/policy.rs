@@ -12,25 +12,9 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
-use crate::state::{AppState, MerchantScoped, authorize};
+use crate::grpc::snapshot_stream::snapshot_stream;
+use crate::state::{AppState, authorize};
 use crate::status::{invalid_field, to_status};
-
-// Policy versions and simulations are platform-wide, not one merchant's data.
-impl MerchantScoped for pb::PublishPolicyVersionRequest {
-    fn merchant_id(&self) -> Option<&str> {
-        None
-    }
-}
-impl MerchantScoped for pb::ListPolicyVersionsRequest {
-    fn merchant_id(&self) -> Option<&str> {
-        None
-    }
-}
-impl MerchantScoped for pb::SimulatePolicyRequest {
-    fn merchant_id(&self) -> Option<&str> {
-        None
-    }
-}
 
 const DEFAULT_SAMPLES: usize = 5;
 const MAX_SAMPLES: usize = 50;
@@ -174,6 +158,62 @@ fn bounded(value: i32, field: &str, default: usize, max: usize) -> Result<usize,
             "INVALID_SIMULATION",
             field,
             &format!("must be between 0 (default {default}) and {max}"),
+        )),
+    }
+}
+
+/// The simulated window: `from` is required, `to` defaults to now, and the window is bounded.
+fn simulation_window(
+    req: &pb::SimulatePolicyRequest,
+    state: &AppState,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), Status> {
+    let from = match req.from.as_ref() {
+        None => return Err(invalid_field("INVALID_SIMULATION", "from", "is required")),
+        Some(ts) => convert::from_timestamp(ts)
+            .ok_or_else(|| invalid_field("INVALID_SIMULATION", "from", convert::TIMESTAMP_RANGE))?,
+    };
+    let to = time_or_now(req.to.as_ref(), "to", state)?;
+    if from >= to {
+        return Err(invalid_field(
+            "INVALID_SIMULATION",
+            "to",
+            "must be after from",
+        ));
+    }
+    if to - from > simulation::max_window() {
+        return Err(invalid_field(
+            "INVALID_SIMULATION",
+            "to",
+            &format!(
+                "the window may span at most {} days",
+                simulation::max_window().num_days()
+            ),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// The candidate's values when given inline (checked as a publication would be), `None` when
+/// the candidate is a published version; exactly one of the two must be given.
+fn candidate_values(req: &pb::SimulatePolicyRequest) -> Result<Option<PolicyValues>, Status> {
+    match (req.candidate.as_ref(), req.candidate_version) {
+        (Some(v), 0) => {
+            let mut errors = Violations::new();
+            let values = values_from_pb(v, "candidate", &mut errors);
+            errors.finish("INVALID_SIMULATION").map_err(to_status)?;
+            Ok(Some(validate_values(&values).map_err(|problems| {
+                let mut errors = Violations::new();
+                for p in problems {
+                    errors.add(format!("candidate.{}", p.field), p.description);
+                }
+                to_status(errors.into_error("INVALID_SIMULATION"))
+            })?))
+        }
+        (None, n) if n > 0 => Ok(None),
+        _ => Err(invalid_field(
+            "INVALID_SIMULATION",
+            "candidate",
+            "give exactly one of candidate (values) and candidate_version (a published version)",
         )),
     }
 }
@@ -433,52 +473,8 @@ impl PolicyService for PolicyApi {
             MAX_TOP_MERCHANTS,
         )?;
         let now = self.state.clock.now();
-        let from = match req.from.as_ref() {
-            None => return Err(invalid_field("INVALID_SIMULATION", "from", "is required")),
-            Some(ts) => convert::from_timestamp(ts).ok_or_else(|| {
-                invalid_field("INVALID_SIMULATION", "from", convert::TIMESTAMP_RANGE)
-            })?,
-        };
-        let to = time_or_now(req.to.as_ref(), "to", &self.state)?;
-        if from >= to {
-            return Err(invalid_field(
-                "INVALID_SIMULATION",
-                "to",
-                "must be after from",
-            ));
-        }
-        if to - from > simulation::max_window() {
-            return Err(invalid_field(
-                "INVALID_SIMULATION",
-                "to",
-                &format!(
-                    "the window may span at most {} days",
-                    simulation::max_window().num_days()
-                ),
-            ));
-        }
-        let candidate_values = match (req.candidate.as_ref(), req.candidate_version) {
-            (Some(v), 0) => {
-                let mut errors = Violations::new();
-                let values = values_from_pb(v, "candidate", &mut errors);
-                errors.finish("INVALID_SIMULATION").map_err(to_status)?;
-                Some(validate_values(&values).map_err(|problems| {
-                    let mut errors = Violations::new();
-                    for p in problems {
-                        errors.add(format!("candidate.{}", p.field), p.description);
-                    }
-                    to_status(errors.into_error("INVALID_SIMULATION"))
-                })?)
-            }
-            (None, n) if n > 0 => None,
-            _ => {
-                return Err(invalid_field(
-                    "INVALID_SIMULATION",
-                    "candidate",
-                    "give exactly one of candidate (values) and candidate_version (a published version)",
-                ));
-            }
-        };
+        let (from, to) = simulation_window(&req, &self.state)?;
+        let candidate_values = candidate_values(&req)?;
         let candidate_version = req.candidate_version;
         // The versions, and the candidate, are resolved before the stream starts, so a bad
         // version number is refused with a plain error.
@@ -512,57 +508,37 @@ impl PolicyService for PolicyApi {
             to,
             samples_per_transition: samples,
         };
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::SimulatePolicyResponse, Status>>(4);
-        let pool = self.state.db.pool().clone();
-        tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let result = (|| -> fulfillment_core::ServiceResult<Tally> {
-                let mut conn = pool.get()?;
-                // One read-only snapshot: the replay sees one consistent history and cannot
-                // write, whatever it calls.
-                conn.build_transaction()
-                    .repeatable_read()
-                    .read_only()
-                    .run(|conn| {
-                        diesel::connection::SimpleConnection::batch_execute(
-                            conn,
-                            SIMULATION_STATEMENT_TIMEOUT,
-                        )?;
-                        simulation::simulate(conn, &versions, &input, &mut |p| {
-                            let progress = pb::SimulatePolicyResponse {
-                                item: Some(pb::simulate_policy_response::Item::Progress(
-                                    pb::SimulationProgress {
-                                        decisions_read: count(p.decisions_read),
-                                        reached: Some(convert::timestamp(p.reached)),
-                                        elapsed_ms: i64::try_from(p.elapsed_ms).unwrap_or(i64::MAX),
-                                    },
-                                )),
-                            };
-                            tx.blocking_send(Ok(progress)).is_ok()
-                        })
+        let stream = snapshot_stream(
+            &self.state,
+            SIMULATION_STATEMENT_TIMEOUT,
+            move |conn, sink| {
+                let started = std::time::Instant::now();
+                let tally = simulation::simulate(conn, &versions, &input, &mut |p| {
+                    sink(pb::SimulatePolicyResponse {
+                        item: Some(pb::simulate_policy_response::Item::Progress(
+                            pb::SimulationProgress {
+                                decisions_read: count(p.decisions_read),
+                                reached: Some(convert::timestamp(p.reached)),
+                                elapsed_ms: i64::try_from(p.elapsed_ms).unwrap_or(i64::MAX),
+                            },
+                        )),
                     })
-            })();
-            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let message = match result {
-                Ok(tally) => {
-                    tracing::info!(
-                        decisions = tally.decisions,
-                        not_reproduced = tally.not_reproduced,
-                        elapsed_ms = elapsed,
-                        "policy simulation done"
-                    );
-                    Ok(pb::SimulatePolicyResponse {
-                        item: Some(pb::simulate_policy_response::Item::Result(result_to_pb(
-                            &tally, &input, top, elapsed,
-                        ))),
-                    })
-                }
-                Err(e) => Err(to_status(e)),
-            };
-            let _ = tx.blocking_send(message);
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+                })?;
+                let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(
+                    decisions = tally.decisions,
+                    not_reproduced = tally.not_reproduced,
+                    elapsed_ms = elapsed,
+                    "policy simulation done"
+                );
+                sink(pb::SimulatePolicyResponse {
+                    item: Some(pb::simulate_policy_response::Item::Result(result_to_pb(
+                        &tally, &input, top, elapsed,
+                    ))),
+                });
+                Ok(())
+            },
+        );
+        Ok(Response::new(stream))
     }
 }
