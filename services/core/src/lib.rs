@@ -9,6 +9,7 @@ pub mod error;
 pub mod logging;
 pub mod models;
 pub mod password;
+#[cfg(feature = "pg-bootstrap")]
 pub mod pg_bootstrap;
 pub mod prepared;
 pub mod repo;
@@ -16,6 +17,7 @@ pub mod run_counts;
 pub mod schema;
 pub mod secrets;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
