@@ -25,6 +25,27 @@ pub enum DbSetupError {
     Migration(String),
 }
 
+/// What a build without the embedded cluster (`pg-bootstrap`) holds where the cluster's guard
+/// would be: the database is someone else's, so there is nothing to keep alive. `must_use` like
+/// the guard, so callers treat both alike (hold it for the run, then drop it).
+#[derive(Debug)]
+#[must_use]
+pub struct ExternalDatabase;
+
+#[derive(Debug, thiserror::Error)]
+#[error("DATABASE_URL is required: this build has no embedded PostgreSQL")]
+pub struct DatabaseUrlRequired;
+
+/// The URL a build without the embedded cluster must be given.
+pub fn require_database_url(
+    explicit: Option<&str>,
+) -> Result<(ExternalDatabase, String), DatabaseUrlRequired> {
+    match explicit {
+        Some(url) if !url.is_empty() => Ok((ExternalDatabase, url.to_owned())),
+        _ => Err(DatabaseUrlRequired),
+    }
+}
+
 /// Builds a pool of `max_size` connections; fails fast if the first connection cannot be made.
 pub fn build_pool(url: &str, max_size: u32) -> Result<PgPool, DbSetupError> {
     build_pool_with_statement_timeout(url, max_size, None)

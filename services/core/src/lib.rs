@@ -11,6 +11,7 @@ pub mod logging;
 pub mod models;
 pub mod paging;
 pub mod password;
+#[cfg(feature = "pg-bootstrap")]
 pub mod pg_bootstrap;
 pub mod prepared;
 pub mod repo;
@@ -18,6 +19,7 @@ pub mod run_counts;
 pub mod schema;
 pub mod secrets;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -46,6 +46,31 @@ pub struct Address {
     pub phone_number: String,
 }
 
+impl Address {
+    /// An address kept as JSON (the customer's own, R18); empty fields where the JSON has none.
+    pub fn from_stored_json(json: &serde_json::Value) -> Self {
+        serde_json::from_value(json.clone()).unwrap_or_default()
+    }
+}
+
+/// The `ship_*` fields of a row (an order, or a claim that selects the order's columns) as an
+/// [`Address`]: one spelling of the column-to-field mapping for every row type that has them.
+macro_rules! ship_address {
+    ($row:expr) => {
+        $crate::models::Address {
+            name: $row.ship_name.clone(),
+            street_address1: $row.ship_street_address1.clone(),
+            street_address2: $row.ship_street_address2.clone(),
+            city: $row.ship_city.clone(),
+            state: $row.ship_state.clone(),
+            zipcode: $row.ship_zipcode.clone(),
+            country: $row.ship_country.clone(),
+            phone_number: $row.ship_phone_number.clone(),
+        }
+    };
+}
+pub(crate) use ship_address;
+
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
 pub struct Order {
@@ -82,21 +107,12 @@ pub struct Order {
 
 impl Order {
     pub fn shipping_detail(&self) -> Address {
-        Address {
-            name: self.ship_name.clone(),
-            street_address1: self.ship_street_address1.clone(),
-            street_address2: self.ship_street_address2.clone(),
-            city: self.ship_city.clone(),
-            state: self.ship_state.clone(),
-            zipcode: self.ship_zipcode.clone(),
-            country: self.ship_country.clone(),
-            phone_number: self.ship_phone_number.clone(),
-        }
+        ship_address!(self)
     }
 
     /// The customer's own address (R18); falls back to empty fields if the JSON is incomplete.
     pub fn customer_shipping_detail(&self) -> Address {
-        serde_json::from_value(self.customer_shipping_detail.clone()).unwrap_or_default()
+        Address::from_stored_json(&self.customer_shipping_detail)
     }
 }
 

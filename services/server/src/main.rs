@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+#[cfg(feature = "embedded-postgres")]
 use fulfillment_core::pg_bootstrap::{self, PgTarget};
 use fulfillment_core::secrets::Keyring;
 use fulfillment_core::{Clock, SystemClock, db};
@@ -317,8 +318,15 @@ impl SecurityArgs {
 
 /// Finds PostgreSQL (the embedded default when no URL is given) and returns the URL to use,
 /// with the guard that keeps a private cluster alive.
+#[cfg(feature = "embedded-postgres")]
 fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(PgTarget, String)> {
     pg_bootstrap::resolve_database(explicit).context("finding PostgreSQL")
+}
+
+/// A production build names its database: there is no private cluster to start or to keep alive.
+#[cfg(not(feature = "embedded-postgres"))]
+fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(db::ExternalDatabase, String)> {
+    Ok(db::require_database_url(explicit)?)
 }
 
 /// How to call this server with grpcurl, given how it is exposed.

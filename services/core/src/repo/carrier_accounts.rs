@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::error::ServiceResult;
+use crate::repo::meaning::{Meaning, Means};
 use crate::schema::{carrier_account_events, carrier_accounts};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -64,14 +66,33 @@ pub fn connected_for_update(
         .optional()
 }
 
+/// Connects an account. A second connected account of the same merchant, carrier and kind is
+/// ALREADY_EXISTS (a concurrent connect won); an unknown merchant is NOT_FOUND.
 pub fn insert(
     conn: &mut PgConnection,
     account: &NewCarrierAccount<'_>,
-) -> QueryResult<CarrierAccountRow> {
+) -> ServiceResult<CarrierAccountRow> {
     diesel::insert_into(carrier_accounts::table)
         .values(account)
         .returning(CarrierAccountRow::as_returning())
         .get_result(conn)
+        .means(|| {
+            [
+                Meaning::duplicate_on(
+                    "carrier_accounts_one_connected",
+                    "CARRIER_ACCOUNT_CONNECTED",
+                    format!(
+                        "a connected {} {} account of merchant {}",
+                        account.carrier, account.kind, account.merchant_id
+                    ),
+                ),
+                Meaning::missing(
+                    "carrier_accounts_merchant_id_fkey",
+                    "merchant",
+                    account.merchant_id,
+                ),
+            ]
+        })
 }
 
 /// Replaces the settings and sealed secret of an account (a reconnect with new credentials).

@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::error::ServiceResult;
 use crate::models::Merchant;
+use crate::repo::meaning::{Meaning, Means};
 use crate::schema::merchants;
 
 pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<Merchant>> {
@@ -19,7 +21,7 @@ pub fn upsert(
     name: &str,
     country: &str,
     now: DateTime<Utc>,
-) -> QueryResult<(Merchant, bool)> {
+) -> ServiceResult<(Merchant, bool)> {
     let inserted = diesel::insert_into(merchants::table)
         .values((
             merchants::id.eq(id),
@@ -42,6 +44,7 @@ pub fn upsert(
             merchants::updated_at.eq(now),
         ))
         .returning(Merchant::as_returning())
-        .get_result(conn)?;
+        .get_result(conn)
+        .means(|| [Meaning::absent("merchant", id)])?;
     Ok((updated, false))
 }

@@ -6,6 +6,7 @@ pub mod bulk_jobs;
 pub mod carrier_accounts;
 pub mod idempotency;
 pub mod intelipost;
+pub mod meaning;
 pub mod merchants;
 pub mod orders;
 pub mod outbox;

@@ -2,17 +2,27 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
 
+use crate::error::ServiceResult;
 use crate::models::{NewOrder, NewTracking, Order, OrderTracking, Tracking};
+use crate::repo::meaning::{Meaning, Means};
 use crate::schema::{order_trackings, orders, trackings};
 
-/// Inserts a new order; `None` when an order with that id already exists.
-pub fn insert(conn: &mut PgConnection, order: &NewOrder) -> QueryResult<Option<Order>> {
+/// Inserts a new order; `None` when an order with that id already exists. An unknown merchant
+/// is NOT_FOUND.
+pub fn insert(conn: &mut PgConnection, order: &NewOrder) -> ServiceResult<Option<Order>> {
     diesel::insert_into(orders::table)
         .values(order)
         .on_conflict_do_nothing()
         .returning(Order::as_returning())
         .get_result(conn)
         .optional()
+        .means(|| {
+            [Meaning::missing(
+                "orders_merchant_id_fkey",
+                "merchant",
+                &order.merchant_id,
+            )]
+        })
 }
 
 /// Any merchant's order by id (internal pipelines and idempotent release only).

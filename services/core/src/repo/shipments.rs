@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::error::ServiceResult;
+use crate::repo::meaning::{Meaning, Means};
 use crate::schema::shipments;
 
 pub const REQUESTED: &str = "REQUESTED";
@@ -60,11 +62,32 @@ pub struct NewShipment<'a> {
     pub updated_at: DateTime<Utc>,
 }
 
-pub fn insert(conn: &mut PgConnection, shipment: &NewShipment<'_>) -> QueryResult<ShipmentRow> {
+/// Records a shipment request. A second open shipment of the order is ALREADY_EXISTS; an unknown
+/// order or account is NOT_FOUND.
+pub fn insert(conn: &mut PgConnection, shipment: &NewShipment<'_>) -> ServiceResult<ShipmentRow> {
     diesel::insert_into(shipments::table)
         .values(shipment)
         .returning(ShipmentRow::as_returning())
         .get_result(conn)
+        .means(|| {
+            [
+                Meaning::duplicate(
+                    "SHIPMENT_IN_PROGRESS",
+                    format!("an open shipment of order {}", shipment.order_id),
+                ),
+                Meaning::missing("shipments_order_id_fkey", "order", shipment.order_id),
+                Meaning::missing(
+                    "shipments_account_id_fkey",
+                    "carrier account",
+                    shipment.account_id,
+                ),
+                Meaning::missing(
+                    "shipments_merchant_id_fkey",
+                    "merchant",
+                    shipment.merchant_id,
+                ),
+            ]
+        })
 }
 
 /// A shipment by id, locked for update.

@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::error::ServiceResult;
 use crate::models::{NewOrderTracking, NewTracking, Order, OrderTracking, Tracking};
+use crate::repo::meaning::{Meaning, Means};
 use crate::schema::{order_trackings, orders, trackings};
 
 /// The tracking (carrier, number), created if new, locked for the rest of the transaction so
@@ -10,14 +12,21 @@ use crate::schema::{order_trackings, orders, trackings};
 pub fn get_or_create_locked(
     conn: &mut PgConnection,
     new: &NewTracking<'_>,
-) -> QueryResult<(Tracking, bool)> {
+) -> ServiceResult<(Tracking, bool)> {
     let created = diesel::insert_into(trackings::table)
         .values(new)
         .on_conflict((trackings::carrier, trackings::tracking_number))
         .do_nothing()
         .returning(Tracking::as_returning())
         .get_result(conn)
-        .optional()?;
+        .optional()
+        .means(|| {
+            [Meaning::missing(
+                "trackings_merchant_id_fkey",
+                "merchant",
+                new.merchant_id,
+            )]
+        })?;
     if let Some(tracking) = created {
         return Ok((tracking, true));
     }
@@ -26,7 +35,8 @@ pub fn get_or_create_locked(
         .filter(trackings::tracking_number.eq(new.tracking_number))
         .for_update()
         .select(Tracking::as_select())
-        .first(conn)?;
+        .first(conn)
+        .means(|| [Meaning::absent("tracking", new.tracking_number)])?;
     Ok((existing, false))
 }
 
@@ -54,11 +64,25 @@ pub fn current_orders(conn: &mut PgConnection, tracking_id: i64) -> QueryResult<
         .load(conn)
 }
 
-pub fn link(conn: &mut PgConnection, link: &NewOrderTracking<'_>) -> QueryResult<OrderTracking> {
+/// Links an order to a tracking as its current one. A second current link is ALREADY_EXISTS
+/// (retire the current one first); an unknown order or tracking is NOT_FOUND.
+pub fn link(conn: &mut PgConnection, link: &NewOrderTracking<'_>) -> ServiceResult<OrderTracking> {
+    let tracking_id = link.tracking_id.to_string();
     diesel::insert_into(order_trackings::table)
         .values(link)
         .returning(OrderTracking::as_returning())
         .get_result(conn)
+        .means(|| {
+            [
+                Meaning::duplicate_on(
+                    "order_trackings_one_current",
+                    "ORDER_ALREADY_TRACKED",
+                    format!("a current tracking of order {}", link.order_id),
+                ),
+                Meaning::missing("order_trackings_order_id_fkey", "order", link.order_id),
+                Meaning::missing("order_trackings_tracking_id_fkey", "tracking", &tracking_id),
+            ]
+        })
 }
 
 /// Moves an order's current link into its history; returns it.
