@@ -59,6 +59,7 @@ use crate::config::CarrierConfig;
 use crate::error::{TrackError, excerpt};
 use crate::http;
 use crate::normalize::unknown_status;
+use crate::xml::entity_char;
 use crate::{CarrierEvent, TrackReport, TrackingClient, TrackingStatus};
 
 /// Our carrier code.
@@ -462,21 +463,7 @@ fn parse_xml(xml: &str) -> Result<Parsed, TrackError> {
             }
             Event::Text(t) => text.push_str(&t.decode().map_err(malformed)?),
             Event::CData(t) => text.push_str(&t.decode().map_err(malformed)?),
-            Event::GeneralRef(r) => {
-                if let Some(c) = r.resolve_char_ref().map_err(malformed)? {
-                    text.push(c);
-                } else {
-                    let name = r.decode().map_err(malformed)?;
-                    text.push(match name.as_ref() {
-                        "amp" => '&',
-                        "lt" => '<',
-                        "gt" => '>',
-                        "quot" => '"',
-                        "apos" => '\'',
-                        other => return Err(malformed(format!("unknown entity &{other};"))),
-                    });
-                }
-            }
+            Event::GeneralRef(r) => text.push(entity_char(&r).map_err(malformed)?),
             Event::Eof => break,
             _ => {}
         }
