@@ -14,6 +14,7 @@ pub mod normalize;
 pub mod poczta_polska;
 pub mod registry;
 pub mod wishpost;
+mod xml;
 
 use chrono::{DateTime, Utc};
 pub use config::CarrierConfig;

@@ -9,30 +9,17 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::DispatchError;
-
-pub(crate) const ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+use crate::xml::{entity_char, soap_envelope};
 
 /// Escapes text for an element or an attribute value.
 pub(crate) fn esc(value: &str) -> Cow<'_, str> {
     quick_xml::escape::escape(value)
 }
 
-/// A SOAP 1.1 envelope; `namespaces` are extra `xmlns:...="..."` declarations for the body.
+/// A SOAP 1.1 envelope with an empty header; `namespaces` are extra `xmlns:...="..."`
+/// declarations for the body.
 pub(crate) fn envelope(namespaces: &str, body: &str) -> String {
-    format!(
-        concat!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-            r#"<soapenv:Envelope xmlns:soapenv="{env}"{ns}>"#,
-            r#"<soapenv:Header/><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"#
-        ),
-        env = ENVELOPE_NS,
-        ns = if namespaces.is_empty() {
-            String::new()
-        } else {
-            format!(" {namespaces}")
-        },
-        body = body,
-    )
+    soap_envelope(namespaces, "", body)
 }
 
 /// One element: its local name, attributes (local names), text, children.
@@ -216,17 +203,7 @@ pub(crate) fn parse(xml: &str) -> Result<Element, DispatchError> {
                 }
             }
             Event::GeneralRef(r) => {
-                let c = match r.resolve_char_ref().map_err(malformed)? {
-                    Some(c) => c,
-                    None => match r.decode().map_err(malformed)?.as_ref() {
-                        "amp" => '&',
-                        "lt" => '<',
-                        "gt" => '>',
-                        "quot" => '"',
-                        "apos" => '\'',
-                        other => return Err(malformed(format!("unknown entity &{other};"))),
-                    },
-                };
+                let c = entity_char(&r).map_err(malformed)?;
                 if let Some(current) = stack.last_mut() {
                     current.text.push(c);
                 }
