@@ -30,6 +30,7 @@ use fulfillment_core::repo::shipments::{self as repo, NewShipment, ShipmentRow};
 use fulfillment_core::secrets::{Keyring, random_id};
 use fulfillment_core::{Db, ServiceError, ServiceResult, SharedClock, Violations};
 use fulfillment_policy::order_state::OrderState;
+use fulfillment_policy::shipment::{self as shipment_rule, ShipmentFacts};
 use fulfillment_policy::tracking_number::Channel;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -419,18 +420,25 @@ fn begin(
         )));
     }
     let current = repo::live_for_order_locked(conn, order_id, repo::CREATED)?;
-    if let Some(current) = &current {
-        if req.request_key.is_some() && current.request_key == req.request_key {
-            // A retry of the call that created it.
-            return Ok(Step::Done(ShipmentResult::created(current)));
-        }
-        // An APPROVED order with a shipment was re-released after its tracking was cancelled
-        // (R16): that shipment no longer counts, and a new one needs no confirmation.
-        if state == OrderState::Shipped && !req.confirm_recreate {
+    if let Some(current) = &current
+        && req.request_key.is_some()
+        && current.request_key == req.request_key
+    {
+        // A retry of the call that created it.
+        return Ok(Step::Done(ShipmentResult::created(current)));
+    }
+    let facts = ShipmentFacts {
+        state,
+        has_shipment: current.is_some(),
+        confirm_recreate: req.confirm_recreate,
+    };
+    match (shipment_rule::may_create(facts), &current) {
+        (Ok(()), _) => {}
+        (Err(refusal), Some(current)) => {
             return Ok(Step::Done(ShipmentResult::of(
                 current,
                 Outcome::Skipped,
-                "SHIPMENT_EXISTS",
+                refusal.reason(),
                 format!(
                     "R20: order {order_id} already has {} shipment {} (tracking number {}); set \
                      confirm_recreate to create another",
@@ -440,16 +448,19 @@ fn begin(
                 ),
             )));
         }
-    } else if state == OrderState::Shipped && !req.confirm_recreate {
-        return Ok(Step::Done(ShipmentResult::failed(
-            order_id,
-            "ORDER_ALREADY_SHIPPED",
-            format!(
-                "R20: order {order_id} is already marked shipped; set confirm_recreate to create \
-                 a shipment and replace its tracking"
-            ),
-        )
-        .skipped()));
+        (Err(refusal), None) => {
+            return Ok(Step::Done(
+                ShipmentResult::failed(
+                    order_id,
+                    refusal.reason(),
+                    format!(
+                        "R20: order {order_id} is already marked shipped; set confirm_recreate to \
+                         create a shipment and replace its tracking"
+                    ),
+                )
+                .skipped(),
+            ));
+        }
     }
 
     let id = random_id("sh").map_err(ServiceError::internal)?;

@@ -25,11 +25,5 @@ pub fn upsert_merchant(
         }
     };
     v.finish("INVALID_MERCHANT")?;
-    Ok(repo::merchants::upsert(
-        conn,
-        id,
-        name.trim(),
-        &country,
-        now,
-    )?)
+    repo::merchants::upsert(conn, id, name.trim(), &country, now)
 }

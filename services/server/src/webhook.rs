@@ -32,7 +32,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::state::AppState;
 use crate::tls::{self, ReloadingTls};
 
-pub const INTELIPOST_PATH: &str = "/couriers/intelipost/trackings/v1";
+/// R14: the path is the rule's.
+pub use fulfillment_policy::webhook::INTELIPOST_PATH;
 /// A push is one event of one volume: a few KiB. Anything much larger is not Intelipost.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 

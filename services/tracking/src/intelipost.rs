@@ -6,6 +6,7 @@ use diesel::PgConnection;
 use fulfillment_core::models::{IntelipostIntegration, NewOrderEvent, NewTracking};
 use fulfillment_core::password::{hash_password, verify_password};
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
+use fulfillment_policy::webhook;
 use serde_json::json;
 
 use crate::tracking::{self, IncomingEvent, IngestOutcome, Source};
@@ -129,8 +130,11 @@ pub fn authenticate(
         verify_password(password, DUMMY_HASH);
         return Ok(None);
     };
-    let ok = verify_password(password, &integration.password_hash) && integration.connected;
-    Ok(ok.then_some(integration.merchant_id))
+    let facts = webhook::Integration {
+        connected: integration.connected,
+        password_matches: verify_password(password, &integration.password_hash),
+    };
+    Ok(webhook::accepts(Some(facts)).then_some(integration.merchant_id))
 }
 
 const DUMMY_HASH: &str = "pbkdf2-sha256$20000$00000000000000000000000000000000$0000000000000000000000000000000000000000000000000000000000000000";

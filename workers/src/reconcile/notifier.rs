@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use diesel::PgConnection;
 use fulfillment_core::ServiceResult;
 use fulfillment_core::repo::reconcile as repo;
+use fulfillment_policy::notification;
 use serde_json::json;
 
 use super::{Batch, BatchScope, Step, outbox_row};
@@ -26,21 +27,23 @@ impl Step for MerchantNotifier {
             .collect();
         let mut outbox = Vec::new();
         for merchant in due.iter().filter(|m| recorded.contains(&m.merchant_id)) {
-            if merchant.to_fulfill == 0 {
+            let Some(digest) =
+                notification::daily_digest(&merchant.merchant_id, day, merchant.to_fulfill)
+            else {
                 // Recorded, so not asked again today; nothing to tell.
                 batch.count("nothing_to_fulfil");
                 continue;
-            }
+            };
             outbox.push(outbox_row(
                 now,
-                "merchant.notified",
-                &format!("digest:{}:{day}", merchant.merchant_id),
+                notification::DIGEST_KIND,
+                &digest.key,
                 &merchant.merchant_id,
                 None,
                 json!({
                     "merchant_id": merchant.merchant_id,
                     "day": day.to_string(),
-                    "orders_to_fulfill": merchant.to_fulfill,
+                    "orders_to_fulfill": digest.orders_to_fulfill,
                 }),
             ));
             batch.count("notified");

@@ -1,11 +1,11 @@
 use diesel::PgConnection;
 use fulfillment_core::ServiceResult;
 use fulfillment_dispatch::carrier_accounts;
+use fulfillment_dispatch::dispatch;
 use fulfillment_orders::Actor;
 use fulfillment_orders::export::{self, ExportFilter};
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship};
-use fulfillment_dispatch::dispatch;
 use fulfillment_orders::{bulk, feeds, merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
