@@ -18,6 +18,10 @@
 #   SKIP_BUILD=1           use the binaries already built
 #   PROFILE (release)      debug: the debug build (.ci/run's smoke run: figures meaningless)
 #   ORDERS (60000)         orders released first; they must outlast the FulfillOrder runs
+#   CPU_LOG                a file: cpu_sample.py logs the CPU seconds of PostgreSQL, the server
+#                          and the client there every half second, and each output line of the
+#                          benchmark is prefixed with its unix time, so a phase's CPU per call
+#                          can be read off (docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
@@ -32,7 +36,9 @@ if [ -z "${DB:-}" ]; then DB=fulfillment_bench_hot_$$; SCRATCH=1; fi
 URL="postgres://postgres@127.0.0.1:5432"
 WORK=$(mktemp -d)
 SERVER_PID=""
+SAMPLER_PID=""
 cleanup() {
+  if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; fi
   if [ "${KEEP_DB:-0}" != 1 ]; then
     psql $PG -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" postgres >/dev/null 2>&1 || true
@@ -49,6 +55,11 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build $RELEASE --locked -q -p fulfillment-server -p fulfillment-bench
 fi
 echo "load: $(uptime)"
+if [ -n "${CPU_LOG:-}" ]; then
+  python3 services/bench/hot_paths/cpu_sample.py "$CPU_LOG" &
+  SAMPLER_PID=$!
+fi
+stamp() { if [ -n "${CPU_LOG:-}" ]; then while IFS= read -r l; do echo "$(date +%s.%N | cut -c1-13) $l"; done; else cat; fi; }
 
 psql $PG -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" postgres >/dev/null 2>&1
 psql $PG -qc "CREATE DATABASE $PGBENCH_DB" postgres
@@ -71,10 +82,12 @@ DATABASE_URL="$URL/$DB" RUST_LOG=warn $BIN/fulfillment-server --listen "127.0.0.
   --webhook-listen 127.0.0.1:0 --pool-size "$POOL_SIZE" >/dev/null 2>"$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
-$BIN/fulfillment-bench hot --addr "http://127.0.0.1:$PORT" --service-db "$URL/$DB" \
+if ! $BIN/fulfillment-bench hot --addr "http://127.0.0.1:$PORT" --service-db "$URL/$DB" \
   --pgbench-db "$URL/$PGBENCH_DB" --duration "${SECONDS_PER_RUN}s" --callers "$CALLERS" \
-  --orders "$ORDERS" --list-merchant "$LIST_MERCHANT" ${ONLY:+--only "$ONLY"} ||
-  { cat "$WORK/server.log" >&2; exit 1; }
+  --orders "$ORDERS" --list-merchant "$LIST_MERCHANT" ${ONLY:+--only "$ONLY"} | stamp; then
+  cat "$WORK/server.log" >&2
+  exit 1
+fi
 kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""
 echo "load: $(uptime)"
