@@ -310,6 +310,16 @@ fn killed_mid_run_then_rerun(s: Scenario) {
     let finished_before_the_kill = victim.try_wait().unwrap().is_some();
     victim.kill().unwrap();
     victim.wait().unwrap();
+    // A COMMIT the copy sent just before it died still lands: PostgreSQL finishes the statement
+    // and only then sees the closed socket. Count once the copy's sessions are gone, or the
+    // count can miss that last batch (seen in CI: 44 counted, 46 committed).
+    wait_until("the killed copy's database sessions to end", || {
+        s.count(
+            &mut conn,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        ) == 0
+    });
     let done = s.assert_whole(&mut conn, "after the kill");
     let mid_run = !finished_before_the_kill && done < s.items;
     eprintln!(

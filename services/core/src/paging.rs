@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::Violations;
+use diesel::PgConnection;
+
+use crate::input::{check_id, require_merchant};
+use crate::{ServiceResult, Violations};
 
 pub const MAX_PAGE_SIZE: i64 = 500;
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -66,4 +69,32 @@ pub fn take_page<T>(mut rows: Vec<T>, size: i64) -> (Vec<T>, bool) {
     let has_more = rows.len() as i64 > size;
     rows.truncate(usize::try_from(size).unwrap_or(0));
     (rows, has_more)
+}
+
+/// A checked request for a page of one merchant's list in keyset `(time, id)` order: the
+/// merchant id well-formed and known, the size and the token valid, every violation answered at
+/// once. The lists of orders to fulfil and of stuck trackings share it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysetPage {
+    /// Rows on the page; load `size + 1` to learn whether another page exists.
+    pub size: i64,
+    /// The keyset the page starts after; `None` for the first page.
+    pub after: Option<(DateTime<Utc>, String)>,
+}
+
+impl KeysetPage {
+    pub fn of_merchant(
+        conn: &mut PgConnection,
+        merchant_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> ServiceResult<Self> {
+        let mut v = Violations::new();
+        check_id(&mut v, "merchant_id", merchant_id);
+        let size = self::page_size(&mut v, page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+        let after = keyset_after(&mut v, page_token);
+        v.finish("INVALID_REQUEST")?;
+        require_merchant(conn, merchant_id)?;
+        Ok(Self { size, after })
+    }
 }

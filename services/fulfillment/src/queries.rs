@@ -6,7 +6,7 @@ use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 
 use crate::view::{OrderView, load_view, load_views};
 use fulfillment_core::input::{check_id, require_merchant};
-use fulfillment_core::paging::{self, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, keyset_after};
+use fulfillment_core::paging::{self, KeysetPage};
 
 pub const MAX_BATCH_GET: usize = 500;
 
@@ -68,12 +68,8 @@ pub fn list_orders_to_fulfill(
     page_size: i32,
     page_token: &str,
 ) -> ServiceResult<(Vec<OrderView>, String)> {
-    let mut v = Violations::new();
-    check_id(&mut v, "merchant_id", merchant_id);
-    let size = paging::page_size(&mut v, page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-    let after = keyset_after(&mut v, page_token);
-    v.finish("INVALID_REQUEST")?;
-    require_merchant(conn, merchant_id)?;
+    let KeysetPage { size, after } =
+        KeysetPage::of_merchant(conn, merchant_id, page_size, page_token)?;
     // One extra row tells whether another page exists.
     let rows = repo::orders::list_to_fulfill(conn, merchant_id, after, size + 1)?;
     let (orders, has_more) = paging::take_page(rows, size);

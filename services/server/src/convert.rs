@@ -181,10 +181,21 @@ pub fn policy(p: &Policy) -> pb::Policy {
     }
 }
 
-pub fn cancelled_by(value: i32) -> CancelledBy {
+/// The caller's `cancelled_by`; `None` for UNSPECIFIED or a number the enum does not have.
+pub fn cancelled_by(value: i32) -> Option<CancelledBy> {
     match pb::CancelledBy::try_from(value) {
-        Ok(pb::CancelledBy::Merchant) => CancelledBy::Merchant,
-        _ => CancelledBy::Carrier,
+        Ok(pb::CancelledBy::Merchant) => Some(CancelledBy::Merchant),
+        Ok(pb::CancelledBy::Carrier) => Some(CancelledBy::Carrier),
+        _ => None,
+    }
+}
+
+/// A stored `cancelled_by` (R18) as the API's enum; UNSPECIFIED while not cancelled.
+pub fn pb_cancelled_by(stored: Option<&str>) -> pb::CancelledBy {
+    match stored.map(str::parse::<CancelledBy>) {
+        Some(Ok(CancelledBy::Merchant)) => pb::CancelledBy::Merchant,
+        Some(Ok(CancelledBy::Carrier)) => pb::CancelledBy::Carrier,
+        None | Some(Err(_)) => pb::CancelledBy::Unspecified,
     }
 }
 

@@ -20,6 +20,7 @@ use fulfillment_server::app::{self, Limits, ServeOptions};
 use fulfillment_server::auth::TokenTable;
 use fulfillment_server::gate::SharedTokens;
 use fulfillment_server::reload::watch_file;
+use fulfillment_server::state::AppState;
 use fulfillment_server::tls::{self, ReloadingTls, TlsFiles};
 use fulfillment_server::webhook;
 use tokio::net::TcpListener;
@@ -316,16 +317,22 @@ impl SecurityArgs {
     }
 }
 
+/// What keeps the database alive while serving: a private cluster's guard, or nothing.
+#[cfg(feature = "embedded-postgres")]
+type DatabaseTarget = PgTarget;
+#[cfg(not(feature = "embedded-postgres"))]
+type DatabaseTarget = db::ExternalDatabase;
+
 /// Finds PostgreSQL (the embedded default when no URL is given) and returns the URL to use,
 /// with the guard that keeps a private cluster alive.
 #[cfg(feature = "embedded-postgres")]
-fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(PgTarget, String)> {
+fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(DatabaseTarget, String)> {
     pg_bootstrap::resolve_database(explicit).context("finding PostgreSQL")
 }
 
 /// A production build names its database: there is no private cluster to start or to keep alive.
 #[cfg(not(feature = "embedded-postgres"))]
-fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(db::ExternalDatabase, String)> {
+fn resolve_database(explicit: Option<&str>) -> anyhow::Result<(DatabaseTarget, String)> {
     Ok(db::require_database_url(explicit)?)
 }
 
@@ -380,27 +387,56 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let _telemetry = fulfillment_core::logging::init("fulfillment-server");
     let cli = Cli::parse();
-    let args = cli.serve;
+    let args = &cli.serve;
     // Security settings are checked before anything starts, so a bad deployment fails fast.
-    let serving = cli.command.is_none();
     let keys = match cli.command {
         Some(Command::Migrate) => None,
         _ => args.security.keys().context("encryption keys")?,
     };
-    let options = if serving {
-        Some(ServeOptions {
-            tokens: args
-                .security
-                .tokens(&[args.listen, args.webhook_listen])
-                .context("auth tokens")?,
-            reflection: args.security.reflection,
-            tls: args.security.tls().context("TLS")?,
-            limits: args.security.limits(),
-            readiness: None,
-        })
-    } else {
-        None
+    let options = match cli.command {
+        None => Some(serve_options(args)?),
+        Some(_) => None,
     };
+    // Dropping the target (at the end of `main`) stops a private PostgreSQL this process started.
+    let (_target, url) = migrated_database().await?;
+    if matches!(cli.command, Some(Command::RotateSecrets)) {
+        let keys =
+            keys.context("rotate-secrets needs the key ring (FULFILLMENT_ENCRYPTION_KEYS)")?;
+        return rotate_secrets(url, keys).await;
+    }
+    let Some(mut options) = options else {
+        // `migrate`: done.
+        return Ok(());
+    };
+    options.readiness = Some(fulfillment_server::readiness::ReadinessCheck {
+        database_url: url.clone(),
+        interval: Duration::from_millis(args.readiness_interval_ms.max(50)),
+    });
+    let state = app_state(args, &options, &url, keys)?;
+    if args.demo {
+        load_demo(&state).await?;
+    }
+    serve(args, state, options).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The serving options from the flags and the environment: tokens, TLS, limits.
+fn serve_options(args: &ServeArgs) -> anyhow::Result<ServeOptions> {
+    Ok(ServeOptions {
+        tokens: args
+            .security
+            .tokens(&[args.listen, args.webhook_listen])
+            .context("auth tokens")?,
+        reflection: args.security.reflection,
+        tls: args.security.tls().context("TLS")?,
+        limits: args.security.limits(),
+        readiness: None,
+    })
+}
+
+/// The database to use (DATABASE_URL, else local, else a private cluster), migrated.
+async fn migrated_database() -> anyhow::Result<(DatabaseTarget, String)> {
     let (target, url) = tokio::task::spawn_blocking({
         let explicit = std::env::var(DATABASE_URL_ENV)
             .ok()
@@ -408,7 +444,6 @@ async fn main() -> anyhow::Result<()> {
         move || resolve_database(explicit.as_deref())
     })
     .await??;
-
     let migrate_url = url.clone();
     let applied = tokio::task::spawn_blocking(move || db::run_migrations(&migrate_url))
         .await?
@@ -417,35 +452,33 @@ async fn main() -> anyhow::Result<()> {
         "{}",
         fulfillment_core::logging::migrations_summary(applied.len())
     );
-    if matches!(cli.command, Some(Command::RotateSecrets)) {
-        let keys =
-            keys.context("rotate-secrets needs the key ring (FULFILLMENT_ENCRYPTION_KEYS)")?;
-        let rotate_url = url.clone();
-        let resealed = tokio::task::spawn_blocking(move || {
-            let mut conn = db::connect(&rotate_url)?;
-            carrier_accounts::rotate_secrets(&mut conn, &keys, 500).map_err(anyhow::Error::from)
-        })
-        .await??;
-        tracing::info!(resealed, "carrier secrets re-sealed under the current key");
-        let _ = writeln!(std::io::stdout(), "re-sealed {resealed} carrier secrets");
-        drop(target);
-        return Ok(());
-    }
-    let Some(mut options) = options else {
-        // `migrate`: done.
-        drop(target);
-        return Ok(());
-    };
-    options.readiness = Some(fulfillment_server::readiness::ReadinessCheck {
-        database_url: url.clone(),
-        interval: Duration::from_millis(args.readiness_interval_ms.max(50)),
-    });
+    Ok((target, url))
+}
 
+/// `rotate-secrets`: every carrier secret re-sealed under the current key.
+async fn rotate_secrets(url: String, keys: Arc<Keyring>) -> anyhow::Result<()> {
+    let resealed = tokio::task::spawn_blocking(move || {
+        let mut conn = db::connect(&url)?;
+        carrier_accounts::rotate_secrets(&mut conn, &keys, 500).map_err(anyhow::Error::from)
+    })
+    .await??;
+    tracing::info!(resealed, "carrier secrets re-sealed under the current key");
+    let _ = writeln!(std::io::stdout(), "re-sealed {resealed} carrier secrets");
+    Ok(())
+}
+
+/// The shared state of every service: the pool, the clock, the metrics and the settings.
+fn app_state(
+    args: &ServeArgs,
+    options: &ServeOptions,
+    url: &str,
+    keys: Option<Arc<Keyring>>,
+) -> anyhow::Result<AppState> {
     // A statement may not outlive the longest call by much.
     let statement_timeout = options.limits.request_timeout + Duration::from_secs(5);
     let metrics = Arc::new(fulfillment_server::metrics::Metrics::new());
     let pool = db::build_pool_observed(
-        &url,
+        url,
         args.pool_size,
         Some(statement_timeout),
         Some(Box::new(metrics.pool_events())),
@@ -464,26 +497,34 @@ async fn main() -> anyhow::Result<()> {
     state.bulk.lease = Duration::from_secs(args.bulk_lease_secs.max(1));
     state.dispatch = args.dispatch.config(options.limits.max_message_bytes);
     state.idempotency.keep = Duration::from_secs(args.idempotency_retention_hours.max(1) * 3600);
-    if args.demo {
-        let summary = state
-            .db
-            .transaction({
-                let state = state.clone();
-                move |conn| {
-                    let now = state.clock.now();
-                    let policy = state.policies.at(conn, now)?;
-                    load_demo_data(conn, now, &policy)
-                }
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("loading demo data: {e}"))?;
-        tracing::info!(
-            merchants = summary.merchants,
-            new_orders = summary.orders_created,
-            "demo data loaded"
-        );
-    }
+    Ok(state)
+}
 
+/// `--demo`: the demo merchants and orders, loaded once (a restart adds nothing).
+async fn load_demo(state: &AppState) -> anyhow::Result<()> {
+    let summary = state
+        .db
+        .transaction({
+            let state = state.clone();
+            move |conn| {
+                let now = state.clock.now();
+                let policy = state.policies.at(conn, now)?;
+                load_demo_data(conn, now, &policy)
+            }
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("loading demo data: {e}"))?;
+    tracing::info!(
+        merchants = summary.merchants,
+        new_orders = summary.orders_created,
+        "demo data loaded"
+    );
+    Ok(())
+}
+
+/// Binds both listeners, prints where they are (tests and newcomers read these lines), and
+/// serves until a signal stops both.
+async fn serve(args: &ServeArgs, state: AppState, options: ServeOptions) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -523,9 +564,5 @@ async fn main() -> anyhow::Result<()> {
         webhook::serve(webhook_listener, state, webhook_options, stopped(stop_rx)),
     );
     grpc?;
-    hooks.context("webhook listener")?;
-    tracing::info!("stopped");
-    // Dropping the target stops a private PostgreSQL this process started.
-    drop(target);
-    Ok(())
+    hooks.context("webhook listener")
 }

@@ -3,6 +3,7 @@ use fulfillment_core::{ServiceError, Violations};
 use fulfillment_orders::policies::{self as publishing, PublishInput, PublishedVersion};
 use fulfillment_orders::simulation::{self, SimulationInput};
 use fulfillment_orders::{combined, evaluate};
+use fulfillment_policy::cancellation::CancelledBy;
 use fulfillment_policy::publishing::validate_values;
 use fulfillment_policy::simulation::Tally;
 use fulfillment_policy::values::{Policy, PolicyValues, policy_in_force};
@@ -343,7 +344,8 @@ impl PolicyService for PolicyApi {
             ));
         }
         let req = request.into_inner();
-        let by = convert::cancelled_by(req.cancelled_by);
+        // The API's documented default: a what-if about a cancellation is a carrier's (R18).
+        let by = convert::cancelled_by(req.cancelled_by).unwrap_or(CancelledBy::Carrier);
         let (decision, version) = self
             .state
             .read(move |conn, state| {

@@ -5,8 +5,7 @@ use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::tracking_service_server::TrackingService;
 use fulfillment_tracking::intelipost::{self, IntegrationView};
 use fulfillment_tracking::tracking::{
-    self, CancelledBy, IncomingEvent, Lookup, MAX_EVENTS_PER_BATCH, Source, StuckReason,
-    TrackingDetail,
+    self, IncomingEvent, Lookup, MAX_EVENTS_PER_BATCH, Source, StuckReason, TrackingDetail,
 };
 use tonic::{Request, Response, Status};
 
@@ -38,11 +37,7 @@ fn tracking(detail: TrackingDetail) -> pb::Tracking {
         confirmed_fulfillment_at: convert::opt_timestamp(t.confirmed_fulfillment_at),
         delivered_at: convert::opt_timestamp(t.delivered_at),
         cancelled_at: convert::opt_timestamp(t.cancelled_at),
-        cancelled_by: match t.cancelled_by.as_deref() {
-            Some("MERCHANT") => pb::CancelledBy::Merchant,
-            Some("CARRIER") => pb::CancelledBy::Carrier,
-            _ => pb::CancelledBy::Unspecified,
-        } as i32,
+        cancelled_by: convert::pb_cancelled_by(t.cancelled_by.as_deref()) as i32,
         order_ids: detail.order_ids,
     }
 }
@@ -225,10 +220,9 @@ impl TrackingService for TrackingApi {
             }
             Some(key) => tracking_key(&mut v, "key", &key.carrier, &key.tracking_number),
         };
-        let by = match pb::CancelledBy::try_from(req.cancelled_by) {
-            Ok(pb::CancelledBy::Merchant) => Some(CancelledBy::Merchant),
-            Ok(pb::CancelledBy::Carrier) => Some(CancelledBy::Carrier),
-            _ => {
+        let by = match convert::cancelled_by(req.cancelled_by) {
+            Some(by) => Some(by),
+            None => {
                 v.add(
                     "cancelled_by",
                     "must be CANCELLED_BY_MERCHANT or CANCELLED_BY_CARRIER (R18 depends on who cancelled)",
