@@ -202,6 +202,20 @@ fn scattered(i: usize, n: usize) -> usize {
     (i.wrapping_mul(7919)) % n.max(1)
 }
 
+type Client = FulfillmentServiceClient<tonic::transport::Channel>;
+
+/// One run of the hot paths: the callers' connections, the run's merchant and orders, and the
+/// ratios gathered for the summary.
+struct HotRun {
+    args: HotArgs,
+    clients: Vec<Client>,
+    run: i64,
+    merchant: String,
+    summary: Vec<(String, f64)>,
+    /// Released orders not yet shipped start here.
+    next_order: usize,
+}
+
 pub async fn run(args: HotArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.callers.contains(&0) {
         bail!("caller counts must be at least 1");
@@ -213,115 +227,162 @@ pub async fn run(args: HotArgs) -> anyhow::Result<()> {
         .collect();
     let run = chrono::Utc::now().timestamp();
     let merchant = upsert_bench_merchant(&mut clients[0].clone(), run).await?;
-    let script = |name: &str| args.scripts.join(name);
-    let mut summary: Vec<(String, f64)> = Vec::new();
-
-    // ReleaseOrder: the orders every later part uses, released at `concurrency` callers.
-    let started = Instant::now();
-    let m = merchant.clone();
-    let mut released = drive(
-        &clients,
-        args.concurrency,
-        args.orders,
-        None,
-        move |mut c, i| {
-            let request = release_request(run, m.clone(), i);
-            async move { c.release_order(request).await.map(drop) }
-        },
-    )
-    .await;
-    let elapsed = started.elapsed();
-    if released.errors > 0 {
-        bail!(
-            "{} of {} releases failed{}",
-            released.errors,
-            args.orders,
-            released.first_error_note()
-        );
+    let mut hot = HotRun {
+        args,
+        clients,
+        run,
+        merchant,
+        summary: Vec::new(),
+        next_order: 0,
+    };
+    hot.release().await?;
+    if hot.args.runs("fulfill") {
+        hot.fulfill().await?;
     }
-    let release = Figure::of(&mut released, elapsed);
-    if args.runs("release") {
-        let pg = match &args.service_db {
-            Some(db) => Some(pgbench(
-                db,
-                PgbenchScript::File(&script("release.sql")),
-                args.concurrency,
-                args.duration,
-                &[("merchant", merchant.clone())],
-            )?),
-            None => None,
-        };
+    if hot.args.runs("idempotent") {
+        hot.idempotent().await?;
+    }
+    if hot.args.runs("get") {
+        hot.get().await?;
+    }
+    if hot.args.runs("batch-get") {
+        hot.batch_get().await?;
+    }
+    if hot.args.runs("list")
+        && let Some(list_merchant) = hot.args.list_merchant.clone()
+    {
+        hot.list(&list_merchant).await?;
+    }
+    hot.finish()
+}
+
+impl HotRun {
+    fn script(&self, name: &str) -> PathBuf {
+        self.args.scripts.join(name)
+    }
+
+    /// pgbench on `db` when that database was given; `None` in a smoke run.
+    fn pgbench_on(
+        &self,
+        db: Option<&String>,
+        script: PgbenchScript<'_>,
+        clients: usize,
+        defines: &[(&str, String)],
+    ) -> anyhow::Result<Option<Figure>> {
+        db.map(|db| pgbench(db, script, clients, self.args.duration, defines))
+            .transpose()
+    }
+
+    /// Prints the comparison and keeps its ratio for the summary under `label`.
+    fn record(&mut self, label: &str, what: &str, rpc: Figure, pg_what: &str, pg: Option<Figure>) {
+        if let Some(r) = compare(what, rpc, pg_what, pg) {
+            self.summary.push((label.to_owned(), r));
+        }
+    }
+
+    /// ReleaseOrder: the orders every later part uses, released at `concurrency` callers.
+    async fn release(&mut self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let (run, m) = (self.run, self.merchant.clone());
+        let mut released = drive(
+            &self.clients,
+            self.args.concurrency,
+            self.args.orders,
+            None,
+            move |mut c, i| {
+                let request = release_request(run, m.clone(), i);
+                async move { c.release_order(request).await.map(drop) }
+            },
+        )
+        .await;
+        let elapsed = started.elapsed();
+        if released.errors > 0 {
+            bail!(
+                "{} of {} releases failed{}",
+                released.errors,
+                self.args.orders,
+                released.first_error_note()
+            );
+        }
+        let release = Figure::of(&mut released, elapsed);
+        if !self.args.runs("release") {
+            return Ok(());
+        }
+        let pg = self.pgbench_on(
+            self.args.service_db.as_ref(),
+            PgbenchScript::File(&self.script("release.sql")),
+            self.args.concurrency,
+            &[("merchant", self.merchant.clone())],
+        )?;
         let what = format!(
             "ReleaseOrder, {} callers ({} orders)",
-            args.concurrency, args.orders
+            self.args.concurrency, self.args.orders
         );
-        if let Some(r) = compare(&what, release, "pgbench release.sql", pg) {
-            summary.push(("ReleaseOrder / release.sql".into(), r));
-        }
+        self.record(
+            "ReleaseOrder / release.sql",
+            &what,
+            release,
+            "pgbench release.sql",
+            pg,
+        );
+        Ok(())
     }
 
-    // FulfillOrder at each caller count, next to pgbench -N at the same count.
-    let mut next_order = 0usize;
-    let fulfill_at = |callers: usize, key: bool, first: usize| {
-        let clients = clients.clone();
-        let merchant = merchant.clone();
-        let duration = args.duration;
-        let total = args.orders;
-        async move {
-            let started = Instant::now();
-            let mut driven = drive(
-                &clients,
-                callers,
-                total - first,
-                Some(started + duration),
-                move |mut c, i| {
-                    let mut request =
-                        tonic::Request::new(fulfill_request(run, merchant.clone(), first + i));
-                    if key {
-                        let value = format!("bench-{run}-{}", first + i);
-                        if let Ok(value) = value.parse() {
-                            request.metadata_mut().insert("idempotency-key", value);
-                        }
+    /// FulfillOrder at `callers` for the run's duration on the next unshipped orders, with an
+    /// idempotency key when `key`.
+    async fn fulfill_at(&mut self, callers: usize, key: bool) -> Figure {
+        let (run, merchant, first) = (self.run, self.merchant.clone(), self.next_order);
+        let total = self.args.orders;
+        let started = Instant::now();
+        let mut driven = drive(
+            &self.clients,
+            callers,
+            total - first,
+            Some(started + self.args.duration),
+            move |mut c, i| {
+                let mut request =
+                    tonic::Request::new(fulfill_request(run, merchant.clone(), first + i));
+                if key {
+                    let value = format!("bench-{run}-{}", first + i);
+                    if let Ok(value) = value.parse() {
+                        request.metadata_mut().insert("idempotency-key", value);
                     }
-                    async move { c.fulfill_order(request).await.map(drop) }
-                },
-            )
-            .await;
-            let elapsed = started.elapsed();
-            let used = driven.latencies.len();
-            if used >= total - first {
-                println!("note: the released orders ran out; rates are over the time they lasted");
-            }
-            if let Some(e) = &driven.first_error {
-                println!("note: first error {:?} {}", e.code(), e.message());
-            }
-            (Figure::of(&mut driven, elapsed), used)
+                }
+                async move { c.fulfill_order(request).await.map(drop) }
+            },
+        )
+        .await;
+        let elapsed = started.elapsed();
+        let used = driven.latencies.len();
+        if used >= total - first {
+            println!("note: the released orders ran out; rates are over the time they lasted");
         }
-    };
-    if args.runs("fulfill") {
+        if let Some(e) = &driven.first_error {
+            println!("note: first error {:?} {}", e.code(), e.message());
+        }
+        self.next_order += used;
+        Figure::of(&mut driven, elapsed)
+    }
+
+    /// FulfillOrder at each caller count, next to pgbench -N at the same count, then the
+    /// latency table.
+    async fn fulfill(&mut self) -> anyhow::Result<()> {
         let mut rows = Vec::new();
-        for &callers in &args.callers {
-            let pg = match &args.pgbench_db {
-                Some(db) => Some(pgbench(
-                    db,
-                    PgbenchScript::Builtin("-N"),
-                    callers,
-                    args.duration,
-                    &[],
-                )?),
-                None => None,
-            };
-            let (figure, used) = fulfill_at(callers, false, next_order).await;
-            next_order += used;
-            let ratio = compare(
+        for callers in self.args.callers.clone() {
+            let pg = self.pgbench_on(
+                self.args.pgbench_db.as_ref(),
+                PgbenchScript::Builtin("-N"),
+                callers,
+                &[],
+            )?;
+            let figure = self.fulfill_at(callers, false).await;
+            self.record(
+                &format!("FulfillOrder / pgbench -N, {callers} callers"),
                 &format!("FulfillOrder, {callers} callers"),
                 figure,
                 &format!("pgbench -N -c {callers}"),
                 pg,
             );
-            if let Some(r) = ratio {
-                summary.push((format!("FulfillOrder / pgbench -N, {callers} callers"), r));
-            }
             rows.push((callers, figure, pg));
         }
         println!("latency (ms)   | FulfillOrder p50 / p99 | pgbench -N p50 / p99 | p99 ratio");
@@ -338,49 +399,76 @@ pub async fn run(args: HotArgs) -> anyhow::Result<()> {
                 None => println!("{callers:>3} callers    | {:>8.2} / {:>8.2}", f.p50, f.p99),
             }
         }
+        Ok(())
     }
-    if args.runs("idempotent") {
-        let pg = match &args.pgbench_db {
-            Some(db) => Some(pgbench(
-                db,
-                PgbenchScript::Builtin("-N"),
-                args.concurrency,
-                args.duration,
-                &[],
-            )?),
-            None => None,
-        };
-        let (figure, used) = fulfill_at(args.concurrency, true, next_order).await;
-        next_order += used;
-        if let Some(r) = compare(
-            &format!(
-                "FulfillOrder with an idempotency key, {} callers",
-                args.concurrency
-            ),
-            figure,
-            &format!("pgbench -N -c {}", args.concurrency),
-            pg,
-        ) {
-            summary.push(("FulfillOrder (idempotency key) / pgbench -N".into(), r));
-        }
-    }
-    let shipped = next_order;
 
-    // Reads over every order this run released (shipped ones have a tracking to join).
-    let n = args.orders;
-    let defines = vec![
-        ("run", run.to_string()),
-        ("merchant", merchant.clone()),
-        ("n", n.to_string()),
-    ];
-    if args.runs("get") {
-        let m = merchant.clone();
+    async fn idempotent(&mut self) -> anyhow::Result<()> {
+        let callers = self.args.concurrency;
+        let pg = self.pgbench_on(
+            self.args.pgbench_db.as_ref(),
+            PgbenchScript::Builtin("-N"),
+            callers,
+            &[],
+        )?;
+        let figure = self.fulfill_at(callers, true).await;
+        self.record(
+            "FulfillOrder (idempotency key) / pgbench -N",
+            &format!("FulfillOrder with an idempotency key, {callers} callers"),
+            figure,
+            &format!("pgbench -N -c {callers}"),
+            pg,
+        );
+        Ok(())
+    }
+
+    /// The defines of the read scripts: the run's orders (shipped ones have a tracking to join).
+    fn read_defines(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("run", self.run.to_string()),
+            ("merchant", self.merchant.clone()),
+            ("n", self.args.orders.to_string()),
+        ]
+    }
+
+    /// A read at `concurrency` callers for the run's duration, next to its pgbench script.
+    async fn read<F, Fut>(
+        &mut self,
+        label: &str,
+        what: &str,
+        script: &str,
+        call: F,
+    ) -> anyhow::Result<()>
+    where
+        F: Fn(Client, usize) -> Fut + Clone + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
+    {
         let started = Instant::now();
         let mut driven = drive(
-            &clients,
-            args.concurrency,
+            &self.clients,
+            self.args.concurrency,
             usize::MAX,
-            Some(started + args.duration),
+            Some(started + self.args.duration),
+            call,
+        )
+        .await;
+        let figure = Figure::of(&mut driven, started.elapsed());
+        let pg = self.pgbench_on(
+            self.args.service_db.as_ref(),
+            PgbenchScript::File(&self.script(script)),
+            self.args.concurrency,
+            &self.read_defines(),
+        )?;
+        let what = format!("{what}, {} callers", self.args.concurrency);
+        self.record(label, &what, figure, &format!("pgbench {script}"), pg);
+        Ok(())
+    }
+
+    async fn get(&mut self) -> anyhow::Result<()> {
+        let (run, m, n) = (self.run, self.merchant.clone(), self.args.orders);
+        self.read(
+            "GetOrder / get.sql",
+            "GetOrder",
+            "get.sql",
             move |mut c, i| {
                 let request = pb::GetOrderRequest {
                     merchant_id: m.clone(),
@@ -389,35 +477,15 @@ pub async fn run(args: HotArgs) -> anyhow::Result<()> {
                 async move { c.get_order(request).await.map(drop) }
             },
         )
-        .await;
-        let figure = Figure::of(&mut driven, started.elapsed());
-        let pg = match &args.service_db {
-            Some(db) => Some(pgbench(
-                db,
-                PgbenchScript::File(&script("get.sql")),
-                args.concurrency,
-                args.duration,
-                &defines,
-            )?),
-            None => None,
-        };
-        if let Some(r) = compare(
-            &format!("GetOrder, {} callers", args.concurrency),
-            figure,
-            "pgbench get.sql",
-            pg,
-        ) {
-            summary.push(("GetOrder / get.sql".into(), r));
-        }
+        .await
     }
-    if args.runs("batch-get") {
-        let m = merchant.clone();
-        let started = Instant::now();
-        let mut driven = drive(
-            &clients,
-            args.concurrency,
-            usize::MAX,
-            Some(started + args.duration),
+
+    async fn batch_get(&mut self) -> anyhow::Result<()> {
+        let (run, m, n) = (self.run, self.merchant.clone(), self.args.orders);
+        self.read(
+            "BatchGetOrders / batch_get.sql",
+            "BatchGetOrders (100 ids)",
+            "batch_get.sql",
             move |mut c, i| {
                 let start = scattered(i, n.saturating_sub(100));
                 let request = pb::BatchGetOrdersRequest {
@@ -429,53 +497,14 @@ pub async fn run(args: HotArgs) -> anyhow::Result<()> {
                 async move { c.batch_get_orders(request).await.map(drop) }
             },
         )
-        .await;
-        let figure = Figure::of(&mut driven, started.elapsed());
-        let pg = match &args.service_db {
-            Some(db) => Some(pgbench(
-                db,
-                PgbenchScript::File(&script("batch_get.sql")),
-                args.concurrency,
-                args.duration,
-                &defines,
-            )?),
-            None => None,
-        };
-        if let Some(r) = compare(
-            &format!("BatchGetOrders (100 ids), {} callers", args.concurrency),
-            figure,
-            "pgbench batch_get.sql",
-            pg,
-        ) {
-            summary.push(("BatchGetOrders / batch_get.sql".into(), r));
-        }
+        .await
     }
-    if args.runs("list")
-        && let Some(list_merchant) = &args.list_merchant
-    {
-        let mut client = clients[0].clone();
-        let mut token = String::new();
-        let mut pages: Vec<Duration> = Vec::new();
-        let mut orders = 0usize;
+
+    /// ListOrdersToFulfill page after page over one merchant's orders, one caller: the first and
+    /// last tenth of the pages show whether a page's cost grows with its depth.
+    async fn list(&mut self, list_merchant: &str) -> anyhow::Result<()> {
         let started = Instant::now();
-        loop {
-            let t = Instant::now();
-            let page = client
-                .list_orders_to_fulfill(pb::ListOrdersToFulfillRequest {
-                    merchant_id: list_merchant.clone(),
-                    page_size: args.page_size,
-                    page_token: token.clone(),
-                })
-                .await
-                .context("ListOrdersToFulfill")?
-                .into_inner();
-            pages.push(t.elapsed());
-            orders += page.orders.len();
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
+        let (pages, orders) = self.walk_pages(list_merchant).await?;
         let elapsed = started.elapsed();
         let tenth = (pages.len() / 10).max(1);
         let mean = |p: &[Duration]| {
@@ -495,43 +524,68 @@ pub async fn run(args: HotArgs) -> anyhow::Result<()> {
             "ListOrdersToFulfill, 1 caller: {} orders in {} pages of {} in {:.1} s; first tenth {first:.2} ms a page, last tenth {last:.2} ms",
             orders,
             pages.len(),
-            args.page_size,
+            self.args.page_size,
             elapsed.as_secs_f64()
         );
-        let pg = match &args.service_db {
-            Some(db) => Some(pgbench(
-                db,
-                PgbenchScript::File(&script("list.sql")),
-                1,
-                args.duration,
-                &[
-                    ("merchant", list_merchant.clone()),
-                    ("n", orders.to_string()),
-                    ("page", args.page_size.to_string()),
-                ],
-            )?),
-            None => None,
-        };
-        if let Some(r) = compare(
+        let pg = self.pgbench_on(
+            self.args.service_db.as_ref(),
+            PgbenchScript::File(&self.script("list.sql")),
+            1,
+            &[
+                ("merchant", list_merchant.to_owned()),
+                ("n", orders.to_string()),
+                ("page", self.args.page_size.to_string()),
+            ],
+        )?;
+        self.record(
+            "ListOrdersToFulfill / list.sql",
             "ListOrdersToFulfill pages",
             figure,
             "pgbench list.sql (a page at a random key)",
             pg,
-        ) {
-            summary.push(("ListOrdersToFulfill / list.sql".into(), r));
+        );
+        Ok(())
+    }
+
+    /// Every page of the merchant's orders to fulfil: each page's time, and the orders seen.
+    async fn walk_pages(&self, merchant: &str) -> anyhow::Result<(Vec<Duration>, usize)> {
+        let mut client = self.clients[0].clone();
+        let mut token = String::new();
+        let mut pages = Vec::new();
+        let mut orders = 0usize;
+        loop {
+            let t = Instant::now();
+            let page = client
+                .list_orders_to_fulfill(pb::ListOrdersToFulfillRequest {
+                    merchant_id: merchant.to_owned(),
+                    page_size: self.args.page_size,
+                    page_token: token.clone(),
+                })
+                .await
+                .context("ListOrdersToFulfill")?
+                .into_inner();
+            pages.push(t.elapsed());
+            orders += page.orders.len();
+            token = page.next_page_token;
+            if token.is_empty() {
+                return Ok((pages, orders));
+            }
         }
     }
-    println!("orders shipped this run: {shipped}");
-    if !summary.is_empty() {
-        println!("ratios:");
-        for (what, ratio) in summary {
-            println!("  {what}: {ratio:.2}");
+
+    fn finish(self) -> anyhow::Result<()> {
+        println!("orders shipped this run: {}", self.next_order);
+        if !self.summary.is_empty() {
+            println!("ratios:");
+            for (what, ratio) in self.summary {
+                println!("  {what}: {ratio:.2}");
+            }
         }
+        if ERRORS.load(std::sync::atomic::Ordering::Relaxed) {
+            bail!("some calls or transactions failed (see above)");
+        }
+        Ok(())
     }
-    if ERRORS.load(std::sync::atomic::Ordering::Relaxed) {
-        bail!("some calls or transactions failed (see above)");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,8 +13,10 @@ use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
 use fulfillment_proto::v1::tracking_service_client::TrackingServiceClient;
 
+use tonic::transport::Channel;
+
 use crate::{
-    channels, drive, fulfill_request, parse_duration, percentile_ms, release_request,
+    Driven, channels, drive, fulfill_request, parse_duration, percentile_ms, release_request,
     tracking_number, upsert_bench_merchant,
 };
 
@@ -157,15 +159,34 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         bail!("--batch-size must be at least 1");
     }
     let channels = channels(&args.addr, args.connections).await?;
+    let run = Utc::now().timestamp();
+    set_up(&args, &channels, run).await?;
+    let events = Arc::new(Events {
+        run,
+        trackings: args.trackings,
+        base: DateTime::from_timestamp(run - 90 * 86_400, 0).unwrap_or_default(),
+    });
+    let answers = Arc::new(Answers::default());
+    let clients: Vec<_> = channels
+        .into_iter()
+        .map(TrackingServiceClient::new)
+        .collect();
+    let started = Instant::now();
+    let mut sent = send(&args, &clients, events, answers.clone()).await;
+    let secs = started.elapsed().as_secs_f64();
+    report(&args, &mut sent, &answers, secs);
+    Ok(())
+}
+
+/// Set-up, not measured: one shipped order (so one tracking) per tracking number the events
+/// name.
+async fn set_up(args: &IngestArgs, channels: &[Channel], run: i64) -> anyhow::Result<()> {
     let orders: Vec<_> = channels
         .iter()
         .cloned()
         .map(FulfillmentServiceClient::new)
         .collect();
-    let run = Utc::now().timestamp();
     let merchant = upsert_bench_merchant(&mut orders[0].clone(), run).await?;
-
-    // Set-up: one shipped order (so one tracking) per tracking number the events name.
     let started = Instant::now();
     let m = merchant.clone();
     let released = drive(
@@ -179,14 +200,13 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         },
     )
     .await;
-    let m = merchant.clone();
     let shipped = drive(
         &orders,
         args.setup_concurrency,
         args.trackings,
         None,
         move |mut c, i| {
-            let request = fulfill_request(run, m.clone(), i);
+            let request = fulfill_request(run, merchant.clone(), i);
             async move { c.fulfill_order(request).await.map(drop) }
         },
     )
@@ -202,28 +222,26 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     if released.errors + shipped.errors > 0 {
         bail!("the set-up failed; events for missing trackings would not be stored");
     }
+    Ok(())
+}
 
-    let events = Arc::new(Events {
-        run,
-        trackings: args.trackings,
-        base: DateTime::from_timestamp(run - 90 * 86_400, 0).unwrap_or_default(),
-    });
-    let answers = Arc::new(Answers::default());
-    let clients: Vec<_> = channels
-        .into_iter()
-        .map(TrackingServiceClient::new)
-        .collect();
+/// The measured part: batches of new events at `concurrency` callers for `duration`, each
+/// answer summed into `answers`.
+async fn send(
+    args: &IngestArgs,
+    clients: &[TrackingServiceClient<Channel>],
+    events: Arc<Events>,
+    answers: Arc<Answers>,
+) -> Driven {
     let size = args.batch_size;
-    let started = Instant::now();
-    let a = answers.clone();
-    let mut sent = drive(
-        &clients,
+    drive(
+        clients,
         args.concurrency,
         usize::MAX,
-        Some(started + args.duration),
+        Some(Instant::now() + args.duration),
         move |mut c, i| {
             let events = events.clone();
-            let a = a.clone();
+            let a = answers.clone();
             async move {
                 // Built inside the call, so every caller builds its own batches in parallel.
                 let request = pb::IngestTrackingEventsRequest {
@@ -244,8 +262,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             }
         },
     )
-    .await;
-    let secs = started.elapsed().as_secs_f64();
+    .await
+}
+
+/// The rate, the latencies, and whether every event sent was accepted.
+fn report(args: &IngestArgs, sent: &mut Driven, answers: &Answers, secs: f64) {
+    let size = args.batch_size;
     sent.latencies.sort();
     let batches = sent.latencies.len() - sent.errors;
     let events_sent = batches * size;
@@ -273,7 +295,6 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         "events: {accepted} accepted of {events_sent} sent in {batches} batches over {secs:.1} s, {} callers",
         args.concurrency
     );
-    Ok(())
 }
 
 #[cfg(test)]
