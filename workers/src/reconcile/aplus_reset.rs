@@ -20,15 +20,14 @@ impl Step for AplusReset {
     const NAME: &'static str = "aplus-reset";
 
     fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
-        let BatchScope {
-            now,
-            policy,
-            actor,
-            limit,
-            after,
-        } = *scope;
-        let links = repo::claim_cancelled(conn, CancellationQueue::AplusReset, after, limit)?;
-        let mut batch = batch_of(&links, after);
+        let (now, policy, actor) = (scope.now, scope.policy, scope.actor);
+        let links = repo::claim_cancelled(
+            conn,
+            CancellationQueue::AplusReset,
+            scope.after,
+            scope.limit,
+        )?;
+        let mut batch = batch_of(&links, scope.after);
         let mut settled = Vec::with_capacity(links.len());
         let mut resets = Vec::new();
         let mut events = Vec::new();

@@ -157,16 +157,14 @@ impl Step for CancellationDetector {
     const NAME: &'static str = "cancellation-detector";
 
     fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
-        let BatchScope {
-            now,
-            policy,
-            actor,
-            limit,
-            after,
-        } = *scope;
-        let links = repo::claim_cancelled(conn, CancellationQueue::Detect, after, limit)?;
+        let (now, policy, actor) = (scope.now, scope.policy, scope.actor);
+        let links =
+            repo::claim_cancelled(conn, CancellationQueue::Detect, scope.after, scope.limit)?;
         // This queue is walked by tracking (see `CancellationQueue::Detect`).
-        let mut batch = Batch::claimed(links.len(), links.last().map_or(after, |l| l.tracking_id));
+        let mut batch = Batch::claimed(
+            links.len(),
+            links.last().map_or(scope.after, |l| l.tracking_id),
+        );
         let mut detections = Vec::with_capacity(links.len());
         let mut events = Vec::with_capacity(links.len());
         for link in &links {
@@ -226,15 +224,10 @@ impl Step for ReReleaseDecider {
     const NAME: &'static str = "re-release-decider";
 
     fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
-        let BatchScope {
-            now,
-            policy,
-            actor,
-            limit,
-            after,
-        } = *scope;
-        let links = repo::claim_cancelled(conn, CancellationQueue::Decide, after, limit)?;
-        let mut batch = batch_of(&links, after);
+        let (now, policy, actor) = (scope.now, scope.policy, scope.actor);
+        let links =
+            repo::claim_cancelled(conn, CancellationQueue::Decide, scope.after, scope.limit)?;
+        let mut batch = batch_of(&links, scope.after);
         let mut re_releases = Vec::new();
         let mut refunds = Vec::new();
         let mut link_decisions = Vec::with_capacity(links.len());

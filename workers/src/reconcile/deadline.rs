@@ -17,15 +17,9 @@ impl Step for DeadlineEnforcer {
     const NAME: &'static str = "deadline-enforcer";
 
     fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
-        let BatchScope {
-            now,
-            policy,
-            actor,
-            limit,
-            ..
-        } = *scope;
+        let (now, policy, actor) = (scope.now, scope.policy, scope.actor);
         // The claim follows the deadline index up to the rule's bound; the rule decides.
-        let claimed = repo::claim_past_deadline(conn, overdue_cutoff(now), limit)?;
+        let claimed = repo::claim_past_deadline(conn, overdue_cutoff(now), scope.limit)?;
         let mut batch = Batch::claimed(claimed.len(), 0);
         let mut late = Vec::with_capacity(claimed.len());
         for order in &claimed {

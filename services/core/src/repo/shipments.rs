@@ -217,18 +217,7 @@ pub fn release(
     message: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        shipments::table
-            .find(id)
-            .filter(shipments::state.eq(REQUESTED)),
-    )
-    .set((
-        shipments::lease_until.eq(None::<DateTime<Utc>>),
-        shipments::failure_reason.eq(Some(reason)),
-        shipments::failure_message.eq(Some(message)),
-        shipments::updated_at.eq(now),
-    ))
-    .execute(conn)
+    leave_requested(conn, id, REQUESTED, (reason, message), now)
 }
 
 /// `REQUESTED → FAILED`, with the reason.
@@ -239,13 +228,25 @@ pub fn fail(
     message: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
+    leave_requested(conn, id, FAILED, (reason, message), now)
+}
+
+/// A `REQUESTED` row's lease given up with why, in `state` (still `REQUESTED` to be taken up
+/// again, or `FAILED`).
+fn leave_requested(
+    conn: &mut PgConnection,
+    id: &str,
+    state: &str,
+    (reason, message): (&str, &str),
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
     diesel::update(
         shipments::table
             .find(id)
             .filter(shipments::state.eq(REQUESTED)),
     )
     .set((
-        shipments::state.eq(FAILED),
+        shipments::state.eq(state),
         shipments::lease_until.eq(None::<DateTime<Utc>>),
         shipments::failure_reason.eq(Some(reason)),
         shipments::failure_message.eq(Some(message)),
