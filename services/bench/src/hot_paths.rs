@@ -13,8 +13,8 @@ use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
 
 use crate::{
-    Driven, channels, drive, fulfill_request, order_id, parse_duration, percentile_ms,
-    release_request, upsert_bench_merchant,
+    Driven, bench_merchant, drive, fulfill_request, order_id, parse_duration, percentile_ms,
+    release_request,
 };
 
 #[derive(clap::Args)]
@@ -220,13 +220,7 @@ pub async fn run(args: HotArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.callers.contains(&0) {
         bail!("caller counts must be at least 1");
     }
-    let clients: Vec<_> = channels(&args.addr, args.connections)
-        .await?
-        .into_iter()
-        .map(FulfillmentServiceClient::new)
-        .collect();
-    let run = chrono::Utc::now().timestamp();
-    let merchant = upsert_bench_merchant(&mut clients[0].clone(), run).await?;
+    let (clients, run, merchant) = bench_merchant(&args.addr, args.connections).await?;
     let mut hot = HotRun {
         args,
         clients,
@@ -364,25 +358,38 @@ impl HotRun {
         Figure::of(&mut driven, elapsed)
     }
 
+    /// FulfillOrder at `callers` next to `pgbench -N` at the same count, recorded as `label`.
+    async fn fulfill_vs_pgbench(
+        &mut self,
+        callers: usize,
+        key: bool,
+        label: &str,
+        what: &str,
+    ) -> anyhow::Result<(Figure, Option<Figure>)> {
+        let pg = self.pgbench_on(
+            self.args.pgbench_db.as_ref(),
+            PgbenchScript::Builtin("-N"),
+            callers,
+            &[],
+        )?;
+        let figure = self.fulfill_at(callers, key).await;
+        self.record(label, what, figure, &format!("pgbench -N -c {callers}"), pg);
+        Ok((figure, pg))
+    }
+
     /// FulfillOrder at each caller count, next to pgbench -N at the same count, then the
     /// latency table.
     async fn fulfill(&mut self) -> anyhow::Result<()> {
         let mut rows = Vec::new();
         for callers in self.args.callers.clone() {
-            let pg = self.pgbench_on(
-                self.args.pgbench_db.as_ref(),
-                PgbenchScript::Builtin("-N"),
-                callers,
-                &[],
-            )?;
-            let figure = self.fulfill_at(callers, false).await;
-            self.record(
-                &format!("FulfillOrder / pgbench -N, {callers} callers"),
-                &format!("FulfillOrder, {callers} callers"),
-                figure,
-                &format!("pgbench -N -c {callers}"),
-                pg,
-            );
+            let (figure, pg) = self
+                .fulfill_vs_pgbench(
+                    callers,
+                    false,
+                    &format!("FulfillOrder / pgbench -N, {callers} callers"),
+                    &format!("FulfillOrder, {callers} callers"),
+                )
+                .await?;
             rows.push((callers, figure, pg));
         }
         println!("latency (ms)   | FulfillOrder p50 / p99 | pgbench -N p50 / p99 | p99 ratio");
@@ -404,20 +411,13 @@ impl HotRun {
 
     async fn idempotent(&mut self) -> anyhow::Result<()> {
         let callers = self.args.concurrency;
-        let pg = self.pgbench_on(
-            self.args.pgbench_db.as_ref(),
-            PgbenchScript::Builtin("-N"),
+        self.fulfill_vs_pgbench(
             callers,
-            &[],
-        )?;
-        let figure = self.fulfill_at(callers, true).await;
-        self.record(
+            true,
             "FulfillOrder (idempotency key) / pgbench -N",
             &format!("FulfillOrder with an idempotency key, {callers} callers"),
-            figure,
-            &format!("pgbench -N -c {callers}"),
-            pg,
-        );
+        )
+        .await?;
         Ok(())
     }
 

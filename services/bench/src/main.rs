@@ -103,6 +103,22 @@ fn tracking_number(run: i64, i: usize) -> String {
 }
 
 /// Creates (or updates) this run's merchant and returns its id.
+/// `connections` clients of the FulfillmentService, this run's number (a timestamp: ids of
+/// different runs never collide) and the run's merchant.
+async fn bench_merchant(
+    addr: &str,
+    connections: usize,
+) -> anyhow::Result<(Vec<FulfillmentServiceClient<Channel>>, i64, String)> {
+    let clients: Vec<_> = channels(addr, connections)
+        .await?
+        .into_iter()
+        .map(FulfillmentServiceClient::new)
+        .collect();
+    let run = chrono::Utc::now().timestamp();
+    let merchant = upsert_bench_merchant(&mut clients[0].clone(), run).await?;
+    Ok((clients, run, merchant))
+}
+
 async fn upsert_bench_merchant(
     client: &mut FulfillmentServiceClient<Channel>,
     run: i64,
@@ -238,13 +254,7 @@ async fn fulfill(args: FulfillArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
-    let clients: Vec<_> = channels(&args.addr, args.connections)
-        .await?
-        .into_iter()
-        .map(FulfillmentServiceClient::new)
-        .collect();
-    let run = chrono::Utc::now().timestamp();
-    let merchant = upsert_bench_merchant(&mut clients[0].clone(), run).await?;
+    let (clients, run, merchant) = bench_merchant(&args.addr, args.connections).await?;
 
     let started = Instant::now();
     let m = merchant.clone();
