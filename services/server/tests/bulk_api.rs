@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{TestServer, alice, day, error_reason, today};
 use diesel::prelude::*;
@@ -82,7 +82,10 @@ async fn finished(
     merchant: &str,
     job_id: &str,
 ) -> (pb::BulkJob, Vec<pb::BulkJobRow>) {
-    for _ in 0..300 {
+    // Polled until it completes, with a deadline rather than a count of tries: on a loaded
+    // machine each call takes longer, and the wait is for the job, not for a number of calls.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
         let job = server
             .orders
             .get_bulk_job(pb::GetBulkJobRequest {
