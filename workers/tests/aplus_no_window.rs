@@ -285,14 +285,25 @@ enum Stage {
     ShippedAgain,
 }
 
+/// One interleaving's order: its id, the number cancelled by `by`, and whether it leaves A+.
+struct Play {
+    k: usize,
+    order: String,
+    cancelled_number: String,
+    leaves: bool,
+}
+
 /// Runs `moves` (interleaving `k`) on a fresh order cancelled by `by`, alone in every queue;
 /// returns how many ship attempts were accepted, and leaves the queues empty again.
 async fn interleave(w: &World, k: usize, moves: &[Move], by: CancelledBy) -> usize {
     let start = at(2026, 11, 10, 12, 0) + Duration::hours(k as i64);
-    let order = format!("o-aplus-{k}");
-    let cancelled_number = format!("WP{k:03}000000000");
-    w.seed(&order, &cancelled_number, by, start);
-    let leaves = by == CancelledBy::Carrier;
+    let play = Play {
+        k,
+        order: format!("o-aplus-{k}"),
+        cancelled_number: format!("WP{k:03}000000000"),
+        leaves: by == CancelledBy::Carrier,
+    };
+    w.seed(&play.order, &play.cancelled_number, by, start);
     let mut stage = Stage::AwaitingDecision;
     let (mut detected, mut decided) = (false, false);
     let mut accepted = 0;
@@ -316,60 +327,79 @@ async fn interleave(w: &World, k: usize, moves: &[Move], by: CancelledBy) -> usi
                 assert_eq!(w.run::<AplusReset>().await, 0, "{ctx}");
             }
             Move::Ship => {
-                // The cancelled number is never taken back (R16).
-                let old = w.try_ship(&order, &cancelled_number);
-                let expected_old = match stage {
-                    Stage::ReReleased => "TRACKING_NUMBER_CANCELLED",
-                    Stage::AwaitingDecision | Stage::ShippedAgain => "ORDER_ALREADY_SHIPPED",
-                };
-                assert_eq!(old.refusal(), Some(expected_old), "{ctx}: cancelled number");
-                let new = w.try_ship(&order, &format!("WP{k:03}1000000{i:02}"));
-                match (stage, new) {
-                    (Stage::ReReleased, Answer::Accepted(row)) => {
-                        accepted += 1;
-                        stage = Stage::ShippedAgain;
-                        assert_eq!(row.state, "SHIPPED", "{ctx}");
-                        if leaves {
-                            // R18: out of A+, to the customer's own address; never the warehouse.
-                            assert!(!row.is_advanced_logistics, "{ctx}: still A+");
-                            assert_eq!(row.shipping_detail(), customer(), "{ctx}");
-                            assert_ne!(row.shipping_detail(), warehouse(), "{ctx}");
-                            assert_eq!(row.flags, ["APLUS_TRACKING_NUMBER_CANCELLED"], "{ctx}");
-                        } else {
-                            // R18: the merchant cancelled: still A+, to the warehouse as before.
-                            assert!(row.is_advanced_logistics, "{ctx}: left A+");
-                            assert_eq!(row.shipping_detail(), warehouse(), "{ctx}");
-                            assert_eq!(row.flags, ["TRACKING_NUMBER_CANCELLED"], "{ctx}");
-                        }
-                    }
-                    (Stage::AwaitingDecision | Stage::ShippedAgain, answer) => {
-                        // Never accepted while SHIPPED with the cancelled tracking awaiting its
-                        // decision: FAILED_PRECONDITION, the order is already shipped.
-                        assert_eq!(answer.refusal(), Some("ORDER_ALREADY_SHIPPED"), "{ctx}");
-                    }
-                    (Stage::ReReleased, refused) => {
-                        panic!("{ctx}: a re-released order refused a new number: {refused:?}")
-                    }
+                if ship_step(w, &play, i, stage, &ctx) {
+                    accepted += 1;
+                    stage = Stage::ShippedAgain;
                 }
             }
         }
-        // Where the order stands now, read from its row, for the next ship attempt.
-        let row = World::order(&mut w.db.conn(), &order);
-        let now_stage = match (row.state.as_str(), row.is_re_released, stage) {
-            ("SHIPPED", false, _) => Stage::AwaitingDecision,
-            ("APPROVED", true, _) => Stage::ReReleased,
-            ("SHIPPED", true, Stage::ShippedAgain) => Stage::ShippedAgain,
-            other => panic!("{ctx}: unexpected order {other:?}: {row:?}"),
-        };
-        if now_stage == Stage::ReReleased {
-            // R18 holds from the re-release's own write on, not from a later step's.
-            assert_eq!(row.is_advanced_logistics, !leaves, "{ctx}");
-            let expected = if leaves { customer() } else { warehouse() };
-            assert_eq!(row.shipping_detail(), expected, "{ctx}");
-        }
-        stage = now_stage;
+        stage = stage_now(w, &play, stage, &ctx);
     }
-    // Settle the order so the next interleaving's is alone in every queue.
+    settle(w, by, moves).await;
+    accepted
+}
+
+/// Step `i`'s ship attempts at `stage`: the cancelled number, never taken back (R16), then a
+/// new one, accepted only once re-released; whether the new one was accepted.
+fn ship_step(w: &World, play: &Play, i: usize, stage: Stage, ctx: &str) -> bool {
+    let (k, order) = (play.k, &play.order);
+    let old = w.try_ship(order, &play.cancelled_number);
+    let expected_old = match stage {
+        Stage::ReReleased => "TRACKING_NUMBER_CANCELLED",
+        Stage::AwaitingDecision | Stage::ShippedAgain => "ORDER_ALREADY_SHIPPED",
+    };
+    assert_eq!(old.refusal(), Some(expected_old), "{ctx}: cancelled number");
+    let new = w.try_ship(order, &format!("WP{k:03}1000000{i:02}"));
+    match (stage, new) {
+        (Stage::ReReleased, Answer::Accepted(row)) => {
+            assert_eq!(row.state, "SHIPPED", "{ctx}");
+            if play.leaves {
+                // R18: out of A+, to the customer's own address; never the warehouse.
+                assert!(!row.is_advanced_logistics, "{ctx}: still A+");
+                assert_eq!(row.shipping_detail(), customer(), "{ctx}");
+                assert_ne!(row.shipping_detail(), warehouse(), "{ctx}");
+                assert_eq!(row.flags, ["APLUS_TRACKING_NUMBER_CANCELLED"], "{ctx}");
+            } else {
+                // R18: the merchant cancelled: still A+, to the warehouse as before.
+                assert!(row.is_advanced_logistics, "{ctx}: left A+");
+                assert_eq!(row.shipping_detail(), warehouse(), "{ctx}");
+                assert_eq!(row.flags, ["TRACKING_NUMBER_CANCELLED"], "{ctx}");
+            }
+            true
+        }
+        (Stage::AwaitingDecision | Stage::ShippedAgain, answer) => {
+            // Never accepted while SHIPPED with the cancelled tracking awaiting its
+            // decision: FAILED_PRECONDITION, the order is already shipped.
+            assert_eq!(answer.refusal(), Some("ORDER_ALREADY_SHIPPED"), "{ctx}");
+            false
+        }
+        (Stage::ReReleased, refused) => {
+            panic!("{ctx}: a re-released order refused a new number: {refused:?}")
+        }
+    }
+}
+
+/// Where the order stands now, read from its row, for the next ship attempt (`stage` is where
+/// it stood after this step's attempts).
+fn stage_now(w: &World, play: &Play, stage: Stage, ctx: &str) -> Stage {
+    let row = World::order(&mut w.db.conn(), &play.order);
+    let now_stage = match (row.state.as_str(), row.is_re_released, stage) {
+        ("SHIPPED", false, _) => Stage::AwaitingDecision,
+        ("APPROVED", true, _) => Stage::ReReleased,
+        ("SHIPPED", true, Stage::ShippedAgain) => Stage::ShippedAgain,
+        other => panic!("{ctx}: unexpected order {other:?}: {row:?}"),
+    };
+    if now_stage == Stage::ReReleased {
+        // R18 holds from the re-release's own write on, not from a later step's.
+        assert_eq!(row.is_advanced_logistics, !play.leaves, "{ctx}");
+        let expected = if play.leaves { customer() } else { warehouse() };
+        assert_eq!(row.shipping_detail(), expected, "{ctx}");
+    }
+    now_stage
+}
+
+/// Settles the order so the next interleaving's is alone in every queue.
+async fn settle(w: &World, by: CancelledBy, moves: &[Move]) {
     w.run::<CancellationDetector>().await;
     w.run::<ReReleaseDecider>().await;
     w.run::<AplusReset>().await;
@@ -380,7 +410,6 @@ async fn interleave(w: &World, k: usize, moves: &[Move], by: CancelledBy) -> usi
     ] {
         assert_eq!(claimed, 0, "{by:?} {moves:?}: queues not empty");
     }
-    accepted
 }
 
 /// How many attempts an interleaving must see accepted: one, iff an attempt follows the

@@ -179,6 +179,80 @@ fn runs(objects: &[Value]) -> Vec<Run> {
         .collect()
 }
 
+/// What the chart renders for `run`: one-shot, the database URL from the Secret, the
+/// deadline-enforcer a dry run by its values, the poller's carrier settings.
+fn assert_rendered(run: &Run) {
+    let Run {
+        cronjob,
+        binary,
+        args,
+        env,
+        secret_env,
+        ..
+    } = run;
+    assert!(
+        !args.iter().any(|a| a.starts_with("--schedule")),
+        "{cronjob}: a CronJob run is one-shot, not a --schedule daemon: {args:?}"
+    );
+    assert!(
+        secret_env.contains("DATABASE_URL") && !env.contains_key("DATABASE_URL"),
+        "{cronjob}: DATABASE_URL must come from the Secret"
+    );
+    if *binary == "deadline-enforcer" {
+        assert!(args.iter().any(|a| a == "--dry-run"), "{cronjob}: {args:?}");
+    }
+    if *binary == "tracker-poller" {
+        assert_eq!(
+            env.get("FULFILLMENT_CARRIER_INPOST_URL")
+                .map(String::as_str),
+            Some("http://127.0.0.1:9")
+        );
+        assert!(secret_env.contains("FULFILLMENT_CARRIER_INPOST_API_KEY"));
+    }
+}
+
+/// Runs `run`'s binary as its container would (as a dry run) against `db`: one summary line.
+fn assert_runs_as_rendered(run: &Run, db: &TestDb) {
+    let Run {
+        cronjob,
+        binary,
+        path,
+        args,
+        env,
+        ..
+    } = run;
+    let mut args = args.clone();
+    if !args.iter().any(|a| a == "--dry-run") {
+        args.push("--dry-run".to_owned());
+    }
+    // The container's environment: what the chart renders, the Secret's database URL
+    // replaced by the test database, nothing inherited from this process.
+    let out = Command::new(path)
+        .args(&args)
+        .env_clear()
+        .envs(env)
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{cronjob}: `{binary} {}` failed ({}):\nstdout: {stdout}\nstderr: {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{cronjob}: one summary line: {stdout:?}");
+    let line = lines[0];
+    assert!(
+        line.starts_with(&format!("{binary}: claimed=0"))
+            || line.starts_with(&format!("{binary} (dry run): would poll 0 trackings")),
+        "{cronjob}: summary {line:?}"
+    );
+    assert!(line.contains("(dry run)"), "{cronjob}: summary {line:?}");
+}
+
 #[test]
 fn every_worker_cronjob_runs_a_workspace_binary_with_its_rendered_arguments() {
     let mut set: Vec<String> = WORKERS
@@ -209,63 +283,8 @@ fn every_worker_cronjob_runs_a_workspace_binary_with_its_rendered_arguments() {
 
     let db = TestDb::new();
     for run in &runs {
-        let Run {
-            cronjob,
-            binary,
-            path,
-            args,
-            env,
-            secret_env,
-        } = run;
-        assert!(
-            !args.iter().any(|a| a.starts_with("--schedule")),
-            "{cronjob}: a CronJob run is one-shot, not a --schedule daemon: {args:?}"
-        );
-        assert!(
-            secret_env.contains("DATABASE_URL") && !env.contains_key("DATABASE_URL"),
-            "{cronjob}: DATABASE_URL must come from the Secret"
-        );
-        if *binary == "deadline-enforcer" {
-            assert!(args.iter().any(|a| a == "--dry-run"), "{cronjob}: {args:?}");
-        }
-        if *binary == "tracker-poller" {
-            assert_eq!(
-                env.get("FULFILLMENT_CARRIER_INPOST_URL")
-                    .map(String::as_str),
-                Some("http://127.0.0.1:9")
-            );
-            assert!(secret_env.contains("FULFILLMENT_CARRIER_INPOST_API_KEY"));
-        }
-        let mut args = args.clone();
-        if !args.iter().any(|a| a == "--dry-run") {
-            args.push("--dry-run".to_owned());
-        }
-        // The container's environment: what the chart renders, the Secret's database URL
-        // replaced by the test database, nothing inherited from this process.
-        let out = Command::new(path)
-            .args(&args)
-            .env_clear()
-            .envs(env)
-            .env("DATABASE_URL", db.url())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{cronjob}: `{binary} {}` failed ({}):\nstdout: {stdout}\nstderr: {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.len(), 1, "{cronjob}: one summary line: {stdout:?}");
-        let line = lines[0];
-        assert!(
-            line.starts_with(&format!("{binary}: claimed=0"))
-                || line.starts_with(&format!("{binary} (dry run): would poll 0 trackings")),
-            "{cronjob}: summary {line:?}"
-        );
-        assert!(line.contains("(dry run)"), "{cronjob}: summary {line:?}");
+        assert_rendered(run);
+        assert_runs_as_rendered(run, &db);
     }
 
     // Each run was recorded, as a completed dry run.

@@ -114,23 +114,22 @@ async fn r30_only_operators_publish_and_simulate() {
     s.stop().await;
 }
 
+/// Publishes `request`, which must be refused with InvalidArgument; the refusal.
+async fn publish_refused(s: &mut TestServer, request: pb::PublishPolicyVersionRequest) -> Status {
+    let e = s.policy.publish_policy_version(request).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    e
+}
+
 #[tokio::test]
 async fn r30_publishing_is_validated_with_the_field_named() {
     let mut s = TestServer::start().await;
     let later = today() + Duration::days(1);
-    let refused = |e: Status| {
-        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
-        error_reason(&e)
-    };
     let mut bad = values(0);
     bad.fulfillment_window_days = 61;
     bad.rerelease_countries = vec!["CN".into(), "XX".into()];
-    let e = s
-        .policy
-        .publish_policy_version(publish(bad, later))
-        .await
-        .unwrap_err();
-    let (reason, fields) = refused(e);
+    let e = publish_refused(&mut s, publish(bad, later)).await;
+    let (reason, fields) = error_reason(&e);
     assert_eq!(reason, "INVALID_POLICY");
     assert_eq!(
         fields,
@@ -142,27 +141,15 @@ async fn r30_publishing_is_validated_with_the_field_named() {
     );
     let mut missing = values(30);
     missing.rerelease_from = None;
-    let e = s
-        .policy
-        .publish_policy_version(publish(missing, later))
-        .await
-        .unwrap_err();
-    assert_eq!(refused(e).1, ["values.rerelease_from"]);
-    let e = s
-        .policy
-        .publish_policy_version(pb::PublishPolicyVersionRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(refused(e).1, ["values", "effective_from"]);
+    let e = publish_refused(&mut s, publish(missing, later)).await;
+    assert_eq!(error_reason(&e).1, ["values.rerelease_from"]);
+    let e = publish_refused(&mut s, pb::PublishPolicyVersionRequest::default()).await;
+    assert_eq!(error_reason(&e).1, ["values", "effective_from"]);
     // Not in the past, nor inside the caches' lead.
     for from in [today() - Duration::days(1), today() + Duration::minutes(4)] {
-        let e = s
-            .policy
-            .publish_policy_version(publish(values(30), from))
-            .await
-            .unwrap_err();
+        let e = publish_refused(&mut s, publish(values(30), from)).await;
         assert_eq!(
-            refused(e),
+            error_reason(&e),
             (
                 "POLICY_EFFECTIVE_FROM_INVALID".into(),
                 vec!["effective_from".into()]
@@ -175,12 +162,8 @@ async fn r30_publishing_is_validated_with_the_field_named() {
         .await
         .unwrap();
     for from in [later, later - Duration::hours(1)] {
-        let e = s
-            .policy
-            .publish_policy_version(publish(values(20), from))
-            .await
-            .unwrap_err();
-        let (reason, fields) = refused(e.clone());
+        let e = publish_refused(&mut s, publish(values(20), from)).await;
+        let (reason, fields) = error_reason(&e);
         assert_eq!(
             (reason.as_str(), fields),
             (
@@ -199,6 +182,54 @@ async fn r30_publishing_is_validated_with_the_field_named() {
         .versions;
     assert_eq!(versions.len(), 2, "refused requests wrote nothing");
     s.stop().await;
+}
+
+/// A version's differences from the one before: `(field, from, to)`.
+fn changes(version: &pb::PolicyVersion) -> Vec<(&str, &str, &str)> {
+    version
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), c.from.as_str(), c.to.as_str()))
+        .collect()
+}
+
+/// The three versions listed: the seed in force, the two published with who, when, the note
+/// and their differences.
+async fn listed_with_their_differences(s: &mut TestServer) {
+    let versions = s
+        .policy
+        .list_policy_versions(pb::ListPolicyVersionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .versions;
+    assert_eq!(versions.len(), 3);
+    let v1 = &versions[0];
+    assert!(v1.in_force && v1.published_by.is_empty(), "{v1:?}");
+    let v2 = &versions[1];
+    assert!(!v2.in_force);
+    assert_eq!(
+        v2.policy.as_ref().unwrap().rerelease_countries,
+        ["CN", "HK"]
+    );
+    assert_eq!(v2.published_by, "api:local");
+    assert_eq!(v2.published_at, Some(ts(today())));
+    assert_eq!(v2.note, "policy team: longer re-release window");
+    assert_eq!(
+        changes(v2),
+        [
+            ("rerelease_window_days", "25", "30"),
+            ("rerelease_countries", "CN", "CN,HK")
+        ]
+    );
+    let v3 = &versions[2];
+    assert_eq!(
+        changes(v3),
+        [
+            ("rerelease_window_days", "30", "20"),
+            ("rerelease_countries", "CN,HK", "CN")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -253,50 +284,7 @@ async fn r30_publishing_is_idempotent_audited_and_listed_with_its_differences() 
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
 
-    let versions = s
-        .policy
-        .list_policy_versions(pb::ListPolicyVersionsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .versions;
-    assert_eq!(versions.len(), 3);
-    let v1 = &versions[0];
-    assert!(v1.in_force && v1.published_by.is_empty(), "{v1:?}");
-    let v2 = &versions[1];
-    assert!(!v2.in_force);
-    assert_eq!(
-        v2.policy.as_ref().unwrap().rerelease_countries,
-        ["CN", "HK"]
-    );
-    assert_eq!(v2.published_by, "api:local");
-    assert_eq!(v2.published_at, Some(ts(today())));
-    assert_eq!(v2.note, "policy team: longer re-release window");
-    let changes: Vec<_> = v2
-        .changes
-        .iter()
-        .map(|c| (c.field.as_str(), c.from.as_str(), c.to.as_str()))
-        .collect();
-    assert_eq!(
-        changes,
-        [
-            ("rerelease_window_days", "25", "30"),
-            ("rerelease_countries", "CN", "CN,HK")
-        ]
-    );
-    let v3 = &versions[2];
-    let changes: Vec<_> = v3
-        .changes
-        .iter()
-        .map(|c| (c.field.as_str(), c.from.as_str(), c.to.as_str()))
-        .collect();
-    assert_eq!(
-        changes,
-        [
-            ("rerelease_window_days", "30", "20"),
-            ("rerelease_countries", "CN,HK", "CN")
-        ]
-    );
+    listed_with_their_differences(&mut s).await;
     // One audit row per version published, whatever the retries.
     let audited: Vec<(i32, String)> =
         diesel::sql_query("SELECT version, actor FROM policy_audit ORDER BY version")
