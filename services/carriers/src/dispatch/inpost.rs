@@ -183,6 +183,48 @@ impl InPostDispatcher {
 
     /// The shipment as ShipX wants it; what ShipX would reject for sure is rejected here.
     fn body(&self, req: &ShipmentRequest) -> Result<Value, DispatchError> {
+        let (template, locker) = self.template_and_locker(req)?;
+        let r = &req.receiver;
+        let (first_name, last_name) = split_name(&r.name);
+        let target = req
+            .target_point
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let mut body = json!({
+            "receiver": {
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": r.email.trim(),
+                "phone": phone(&r.phone, &r.country_code),
+                "address": {
+                    "street": r.street.trim(),
+                    "building_number": r.building.trim(),
+                    "city": r.city.trim(),
+                    "post_code": r.postal_code.trim(),
+                    "country_code": r.country_code.trim(),
+                },
+            },
+            "parcels": [parcel(req, template)],
+            "service": if target.is_some() { "inpost_locker_standard" } else { "inpost_courier_standard" },
+            "custom_attributes": self.custom_attributes(target, locker),
+            "reference": req.reference,
+        });
+        if let Some(cod) = &req.cod {
+            // ShipX takes the amount in the currency's units.
+            let amount = cod.amount_minor as f64 / 100.0;
+            body["cod"] = json!({"amount": amount, "currency": cod.currency});
+        }
+        Ok(body)
+    }
+
+    /// The template (the request's size, else the account's default) and the sending locker
+    /// (the request's, else the account's); a parcel alone is accepted, and what is missing is
+    /// a field error.
+    fn template_and_locker<'a>(
+        &'a self,
+        req: &'a ShipmentRequest,
+    ) -> Result<(&'a str, Option<&'a str>), DispatchError> {
         if req.shipment_type != ShipmentType::Parcel {
             return Err(DispatchError::Refused(format!(
                 "InPost carries parcels only, not a {}",
@@ -219,14 +261,11 @@ impl InPostDispatcher {
         if !missing.is_empty() {
             return Err(DispatchError::Validation(missing));
         }
+        Ok((template.unwrap_or_default(), locker))
+    }
 
-        let r = &req.receiver;
-        let (first_name, last_name) = split_name(&r.name);
-        let target = req
-            .target_point
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
+    /// `custom_attributes`: the target locker, and how the parcel reaches InPost.
+    fn custom_attributes(&self, target: Option<&str>, locker: Option<&str>) -> Map<String, Value> {
         let mut attributes = Map::new();
         if let Some(target) = target {
             attributes.insert("target_point".into(), json!(target));
@@ -240,39 +279,7 @@ impl InPostDispatcher {
                 attributes.insert("sending_method".into(), json!("dispatch_order"));
             }
         }
-        let mut parcel = Map::new();
-        parcel.insert("template".into(), json!(template.unwrap_or_default()));
-        if let Some(grams) = req.parcel.weight_grams {
-            parcel.insert(
-                "weight".into(),
-                json!({"amount": f64::from(grams) / 1000.0, "unit": "kg"}),
-            );
-        }
-        let mut body = json!({
-            "receiver": {
-                "first_name": first_name,
-                "last_name": last_name,
-                "email": r.email.trim(),
-                "phone": phone(&r.phone, &r.country_code),
-                "address": {
-                    "street": r.street.trim(),
-                    "building_number": r.building.trim(),
-                    "city": r.city.trim(),
-                    "post_code": r.postal_code.trim(),
-                    "country_code": r.country_code.trim(),
-                },
-            },
-            "parcels": [parcel],
-            "service": if target.is_some() { "inpost_locker_standard" } else { "inpost_courier_standard" },
-            "custom_attributes": attributes,
-            "reference": req.reference,
-        });
-        if let Some(cod) = &req.cod {
-            // ShipX takes the amount in the currency's units.
-            let amount = cod.amount_minor as f64 / 100.0;
-            body["cod"] = json!({"amount": amount, "currency": cod.currency});
-        }
-        Ok(body)
+        attributes
     }
 
     async fn label(&self, shipment: &ShipmentRef) -> Result<Label, DispatchError> {
@@ -315,6 +322,19 @@ impl InPostDispatcher {
 }
 
 super::redacting_dispatcher!(InPostDispatcher, CODE);
+
+/// The one parcel: its template, and its weight in kilograms when known.
+fn parcel(req: &ShipmentRequest, template: &str) -> Map<String, Value> {
+    let mut parcel = Map::new();
+    parcel.insert("template".into(), json!(template));
+    if let Some(grams) = req.parcel.weight_grams {
+        parcel.insert(
+            "weight".into(),
+            json!({"amount": f64::from(grams) / 1000.0, "unit": "kg"}),
+        );
+    }
+    parcel
+}
 
 /// A Polish number as the nine digits ShipX validates; others as given.
 fn phone(phone: &str, country_code: &str) -> String {
