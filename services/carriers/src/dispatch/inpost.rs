@@ -35,7 +35,7 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -48,6 +48,8 @@ use crate::http::{Answer, path_segment};
 
 /// Our carrier code.
 pub const CODE: &str = "inpost";
+/// What ShipX answers, but for labels.
+const JSON: &str = "application/json";
 /// Default polls of a new shipment for its tracking number, and the pause between them.
 pub const DEFAULT_POLLS: u32 = 10;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -117,16 +119,9 @@ impl InPostDispatcher {
 
     async fn get_shipment(&self, id: &str) -> Result<ShipmentWire, DispatchError> {
         let url = format!("{}/v1/shipments/{}", self.base_url, path_segment(id));
-        let request = self
-            .http
-            .get(url)
-            .bearer_auth(self.settings.api_token.expose())
-            .header("accept", "application/json");
-        let answer = send(request).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Err(DispatchError::NotFound);
-        }
-        check(&answer)?;
+        let answer = self
+            .call(self.http.get(url), JSON, Some(DispatchError::NotFound))
+            .await?;
         parse_shipment(&answer)
     }
 
@@ -137,14 +132,9 @@ impl InPostDispatcher {
             self.base_url,
             path_segment(self.settings.organization_id.trim())
         );
-        let request = self
-            .http
-            .post(url)
-            .bearer_auth(self.settings.api_token.expose())
-            .header("accept", "application/json")
-            .json(&body);
-        let answer = send(request).await?;
-        check(&answer)?;
+        let answer = self
+            .call(self.http.post(url).json(&body), JSON, None)
+            .await?;
         let wire = parse_shipment(&answer)?;
         let id = wire.id_string()?;
         if has_number(&wire) {
@@ -289,16 +279,13 @@ impl InPostDispatcher {
             self.base_url,
             path_segment(id)
         );
-        let request = self
-            .http
-            .get(url)
-            .bearer_auth(self.settings.api_token.expose())
-            .header("accept", "application/pdf");
-        let answer = send(request).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Err(DispatchError::LabelGone);
-        }
-        check(&answer)?;
+        let answer = self
+            .call(
+                self.http.get(url),
+                Label::PDF,
+                Some(DispatchError::LabelGone),
+            )
+            .await?;
         Label::pdf(answer.body)
     }
 
@@ -308,16 +295,30 @@ impl InPostDispatcher {
             self.base_url,
             path_segment(shipment.carrier_shipment_id.trim())
         );
-        let request = self
-            .http
-            .delete(url)
+        self.call(self.http.delete(url), JSON, Some(DispatchError::NotFound))
+            .await
+            .map(drop)
+    }
+
+    /// Sends a ShipX call with the account's token, accepting `accept`. A 404 is `not_found`
+    /// when the call gives it a meaning; any other failing status is read by [`check`].
+    async fn call(
+        &self,
+        request: RequestBuilder,
+        accept: &str,
+        not_found: Option<DispatchError>,
+    ) -> Result<Answer, DispatchError> {
+        let request = request
             .bearer_auth(self.settings.api_token.expose())
-            .header("accept", "application/json");
+            .header("accept", accept);
         let answer = send(request).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Err(DispatchError::NotFound);
+        if answer.status == StatusCode::NOT_FOUND
+            && let Some(err) = not_found
+        {
+            return Err(err);
         }
-        check(&answer)
+        check(&answer)?;
+        Ok(answer)
     }
 }
 

@@ -1,16 +1,15 @@
 //! The polling client: the shipment order of our NF-e number, its volumes' histories.
 
-use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::history::{history_event, scalar_text};
 use super::{API_KEY_HEADER, CODE};
+use crate::TrackReport;
 use crate::config::CarrierConfig;
 use crate::error::{TrackError, excerpt};
 use crate::http::{self, parse_json, path_segment};
-use crate::{TrackReport, TrackingClient};
 
 /// The polling client.
 #[derive(Debug, Clone)]
@@ -36,35 +35,18 @@ impl IntelipostClient {
         if let Some(key) = &self.config.api_key {
             request = request.header(API_KEY_HEADER, key);
         }
-        let answer = http::send(request).await?;
-        if !answer.status.is_success() {
-            if !matches!(answer.status.as_u16(), 429 | 500..)
-                && let Some(err) = answer
-                    .text()
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<Envelope<'_>>(t).ok())
-                    .and_then(|e| envelope_error(&e, answer.status.as_u16()))
-            {
-                return Err(err);
+        let answer = http::execute_explained(request, |answer| {
+            if !answer.body_may_explain() {
+                return None;
             }
-            http::check_status(&answer)?;
-        }
+            envelope_error(&answer.json::<Envelope<'_>>()?, answer.status.as_u16())
+        })
+        .await?;
         parse(invoice_number, answer.text()?)
     }
 }
 
-#[async_trait]
-impl TrackingClient for IntelipostClient {
-    fn carrier(&self) -> &str {
-        CODE
-    }
-
-    async fn track(&self, tracking_number: &str) -> Result<TrackReport, TrackError> {
-        self.fetch(tracking_number)
-            .await
-            .map_err(|e| e.redact(&self.config.secrets()))
-    }
-}
+crate::redacting_tracking_client!(IntelipostClient, CODE);
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
