@@ -9,8 +9,16 @@ use super::{DispatchError, soap};
 use crate::error::{TrackError, excerpt};
 use crate::http::{self, Answer};
 
+/// The base URL (without its trailing slash) and the client of one carrier account.
+pub(crate) fn connect(
+    base_url: impl Into<String>,
+    timeout: Duration,
+) -> Result<(String, reqwest::Client), DispatchError> {
+    Ok((trim_base(base_url.into()), build_client(timeout)?))
+}
+
 /// A client for one carrier account: the whole-request timeout, no cookies, a user agent.
-pub(crate) fn build_client(timeout: Duration) -> Result<reqwest::Client, DispatchError> {
+fn build_client(timeout: Duration) -> Result<reqwest::Client, DispatchError> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
@@ -20,7 +28,7 @@ pub(crate) fn build_client(timeout: Duration) -> Result<reqwest::Client, Dispatc
 }
 
 /// A base URL without its trailing slash.
-pub(crate) fn trim_base(url: String) -> String {
+fn trim_base(url: String) -> String {
     url.trim().trim_end_matches('/').to_owned()
 }
 

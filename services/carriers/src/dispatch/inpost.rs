@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     CreatedShipment, DispatchError, FieldError, Label, Secret, ShipmentRef, ShipmentRequest,
-    ShipmentType, build_client, common_status, send, split_name, text, trim_base, unexpected,
+    ShipmentType, common_status, connect, send, split_name, text, unexpected,
 };
 use crate::error::excerpt;
 use crate::http::{Answer, path_segment};
@@ -84,10 +84,11 @@ impl InPostDispatcher {
         settings: InPostSettings,
         timeout: Duration,
     ) -> Result<Self, DispatchError> {
+        let (base_url, http) = connect(base_url, timeout)?;
         Ok(Self {
-            base_url: trim_base(base_url.into()),
+            base_url,
             settings,
-            http: build_client(timeout)?,
+            http,
             polls: DEFAULT_POLLS,
             poll_interval: DEFAULT_POLL_INTERVAL,
         })

@@ -34,9 +34,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-pub(crate) use answer::{
-    build_client, common_status, send, soap_answer, text, trim_base, unexpected,
-};
+pub(crate) use answer::{common_status, connect, send, soap_answer, text, unexpected};
 pub use error::{DispatchError, FieldError};
 pub use label::Label;
 pub(crate) use label::decode_base64;

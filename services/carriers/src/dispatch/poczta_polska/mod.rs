@@ -53,8 +53,8 @@ use fulfillment_policy::tracking_number::normalize_tracking_number;
 
 use super::soap::{self, Element, esc};
 use super::{
-    CreatedShipment, DispatchError, Label, Secret, ShipmentRef, ShipmentRequest, build_client,
-    decode_base64, send, soap_answer, trim_base,
+    CreatedShipment, DispatchError, Label, Secret, ShipmentRef, ShipmentRequest, connect,
+    decode_base64, send, soap_answer,
 };
 
 /// Our carrier code.
@@ -113,10 +113,11 @@ impl PocztaPolskaDispatcher {
         settings: PocztaPolskaSettings,
         timeout: Duration,
     ) -> Result<Self, DispatchError> {
+        let (endpoint, http) = connect(base_url, timeout)?;
         Ok(Self {
-            endpoint: trim_base(base_url.into()),
+            endpoint,
             settings,
-            http: build_client(timeout)?,
+            http,
         })
     }
 
