@@ -153,12 +153,14 @@ async fn rejected_key_is_unauthorized_and_never_shown() {
 #[tokio::test]
 async fn tracking_number_is_path_encoded() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v4/trackings/china-post/RR%2F1%201"))
-        .respond_with(json(404, fixture("aftership/not_found.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/v4/trackings/china-post/RR%2F1%201",
+        json(404, fixture("aftership/not_found.json")),
+        1,
+    )
+    .await;
     let client = AfterShipClient::new("china-post", config(&server)).unwrap();
     assert_eq!(
         client.track("RR/1 1").await.unwrap_err(),

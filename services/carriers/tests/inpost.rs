@@ -96,12 +96,14 @@ async fn normal_answer_maps_every_detail() {
 #[tokio::test]
 async fn public_tracking_works_without_a_token() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .respond_with(json(200, fixture("inpost/tracking.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        PATH,
+        json(200, fixture("inpost/tracking.json")),
+        1,
+    )
+    .await;
     let mut config = config(&server);
     config.api_key = None;
     let report = InPostClient::new(config)

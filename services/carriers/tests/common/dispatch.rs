@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use fulfillment_carriers::dispatch::{Contact, DispatchError, ShipmentRequest, ShipmentType};
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Short, so the timeout tests stay fast.
 pub const TIMEOUT: Duration = Duration::from_millis(300);
@@ -135,4 +136,20 @@ impl LogCapture {
             assert!(!text.contains(secret), "{secret} logged in: {text}");
         }
     }
+}
+
+/// Answers `verb at` on `server` with `answer`, expecting exactly `times` calls.
+pub async fn mount(
+    server: &MockServer,
+    verb: &str,
+    at: &str,
+    answer: ResponseTemplate,
+    times: u64,
+) {
+    Mock::given(method(verb))
+        .and(path(at))
+        .respond_with(answer)
+        .expect(times)
+        .mount(server)
+        .await;
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fulfillment_carriers::{CarrierConfig, CarrierEvent, TrackError, TrackingStatus};
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The API key every test client uses; no error message may show it.
 pub const KEY: &str = "sk_test_51HvQ9kT0pSecretKey";
@@ -74,4 +75,20 @@ pub fn assert_no_secret(error: &TrackError, secrets: &[&str]) {
     for secret in secrets {
         assert!(!shown.contains(secret), "{shown}");
     }
+}
+
+/// Answers `verb at` on `server` with `answer`, expecting exactly `times` calls.
+pub async fn mount(
+    server: &MockServer,
+    verb: &str,
+    at: &str,
+    answer: ResponseTemplate,
+    times: u64,
+) {
+    Mock::given(method(verb))
+        .and(path(at))
+        .respond_with(answer)
+        .expect(times)
+        .mount(server)
+        .await;
 }

@@ -231,19 +231,7 @@ impl PocztaPolskaDispatcher {
     }
 
     async fn label(&self, shipment: &ShipmentRef) -> Result<Label, DispatchError> {
-        let guid = guid_of(shipment);
-        let doc = self
-            .call(
-                "getAddresLabelByGuid",
-                &format!(
-                    "<en:getAddresLabelByGuid><guid>{}</guid></en:getAddresLabelByGuid>",
-                    esc(guid)
-                ),
-            )
-            .await?;
-        let response = doc
-            .find("getAddresLabelByGuidResponse")
-            .ok_or_else(|| malformed("no getAddresLabelByGuidResponse"))?;
+        let response = &self.call_by_guid("getAddresLabelByGuid", shipment).await?;
         let pdf = response
             .find_all("content")
             .into_iter()
@@ -263,24 +251,32 @@ impl PocztaPolskaDispatcher {
     }
 
     async fn cancel_call(&self, shipment: &ShipmentRef) -> Result<(), DispatchError> {
-        let guid = guid_of(shipment);
-        let doc = self
-            .call(
-                "clearEnvelopeByGuids",
-                &format!(
-                    "<en:clearEnvelopeByGuids><guid>{}</guid></en:clearEnvelopeByGuids>",
-                    esc(guid)
-                ),
-            )
-            .await?;
-        let response = doc
-            .find("clearEnvelopeByGuidsResponse")
-            .ok_or_else(|| malformed("no clearEnvelopeByGuidsResponse"))?;
+        let response = &self.call_by_guid("clearEnvelopeByGuids", shipment).await?;
         match first_error(response) {
             None => Ok(()),
             Some(err) if err.is_absence() => Err(DispatchError::NotFound),
             Some(err) => Err(err.into_carrier_error()),
         }
+    }
+
+    /// Posts an operation that takes the shipment's one `guid` (its label, its cancellation)
+    /// and returns the operation's `...Response` element.
+    async fn call_by_guid(
+        &self,
+        operation: &str,
+        shipment: &ShipmentRef,
+    ) -> Result<Element, DispatchError> {
+        let guid = esc(guid_of(shipment));
+        let doc = self
+            .call(
+                operation,
+                &format!("<en:{operation}><guid>{guid}</guid></en:{operation}>"),
+            )
+            .await?;
+        let response = format!("{operation}Response");
+        doc.find(&response)
+            .cloned()
+            .ok_or_else(|| malformed(&format!("no {response}")))
     }
 }
 
