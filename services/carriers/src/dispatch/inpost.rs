@@ -549,6 +549,17 @@ fn our_field(shipx: &str) -> String {
 mod tests {
     use super::*;
 
+    /// `flatten` of `details`, as (field, message) pairs, handed to `check`.
+    fn with_pairs(details: &Value, check: impl FnOnce(&[(&str, &str)])) {
+        let mut errors = Vec::new();
+        flatten("", details, &mut errors);
+        let pairs: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        check(&pairs);
+    }
+
     #[test]
     fn details_are_flattened_into_our_fields() {
         let details = json!({
@@ -557,23 +568,19 @@ mod tests {
             "parcels": [{"template": ["invalid"]}],
             "insurance": ["required"],
         });
-        let mut errors = Vec::new();
-        flatten("", &details, &mut errors);
-        let pairs: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.message.as_str()))
-            .collect();
-        assert!(pairs.contains(&("receiver.phone", "invalid")), "{pairs:?}");
-        assert!(
-            pairs.contains(&("receiver.postal_code", "invalid_format, required")),
-            "{pairs:?}"
-        );
-        assert!(
-            pairs.contains(&("target_point", "does_not_exist")),
-            "{pairs:?}"
-        );
-        assert!(pairs.contains(&("parcel.size", "invalid")), "{pairs:?}");
-        assert!(pairs.contains(&("insurance", "required")), "{pairs:?}");
+        with_pairs(&details, |pairs| {
+            assert!(pairs.contains(&("receiver.phone", "invalid")), "{pairs:?}");
+            assert!(
+                pairs.contains(&("receiver.postal_code", "invalid_format, required")),
+                "{pairs:?}"
+            );
+            assert!(
+                pairs.contains(&("target_point", "does_not_exist")),
+                "{pairs:?}"
+            );
+            assert!(pairs.contains(&("parcel.size", "invalid")), "{pairs:?}");
+            assert!(pairs.contains(&("insurance", "required")), "{pairs:?}");
+        });
     }
 
     #[test]
@@ -583,20 +590,16 @@ mod tests {
             "insurance": [{"amount": ["too_small"]}],
             "parcels": [{"0": {"dimensions": [{"width": ["too_small"]}], "weight": [{"amount": ["too_small"]}]}}],
         }}]});
-        let mut errors = Vec::new();
-        flatten("", &details, &mut errors);
-        let pairs: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.message.as_str()))
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                ("insurance.amount", "too_small"),
-                ("parcel.size", "too_small"),
-                ("parcel.weight_grams", "too_small"),
-            ]
-        );
+        with_pairs(&details, |pairs| {
+            assert_eq!(
+                pairs,
+                [
+                    ("insurance.amount", "too_small"),
+                    ("parcel.size", "too_small"),
+                    ("parcel.weight_grams", "too_small"),
+                ]
+            );
+        });
     }
 
     #[test]
