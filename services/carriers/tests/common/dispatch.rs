@@ -1,11 +1,16 @@
 //! Helpers shared by the dispatch tests (`#[path = "common/dispatch.rs"] mod dispatch_common;`).
 #![allow(dead_code, clippy::unwrap_used)]
 
+#[path = "mock.rs"]
+mod mock;
+// Not every test crate mounts through the helper.
+#[allow(unused_imports)]
+pub use mock::{json, mount};
+
 use std::time::Duration;
 
 use fulfillment_carriers::dispatch::{Contact, DispatchError, ShipmentRequest, ShipmentType};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 /// Short, so the timeout tests stay fast.
 pub const TIMEOUT: Duration = Duration::from_millis(300);
@@ -24,10 +29,6 @@ pub fn fixture_bytes(path: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
-
-pub fn json(status: u16, body: String) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body, "application/json")
 }
 
 pub fn xml(status: u16, body: String) -> ResponseTemplate {
@@ -136,20 +137,4 @@ impl LogCapture {
             assert!(!text.contains(secret), "{secret} logged in: {text}");
         }
     }
-}
-
-/// Answers `verb at` on `server` with `answer`, expecting exactly `times` calls.
-pub async fn mount(
-    server: &MockServer,
-    verb: &str,
-    at: &str,
-    answer: ResponseTemplate,
-    times: u64,
-) {
-    Mock::given(method(verb))
-        .and(path(at))
-        .respond_with(answer)
-        .expect(times)
-        .mount(server)
-        .await;
 }

@@ -1,12 +1,17 @@
 //! Helpers shared by the carrier tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+#[path = "mock.rs"]
+mod mock;
+// Not every test crate mounts through the helper.
+#[allow(unused_imports)]
+pub use mock::{json, mount};
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fulfillment_carriers::{CarrierConfig, CarrierEvent, TrackError, TrackingStatus};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 /// The API key every test client uses; no error message may show it.
 pub const KEY: &str = "sk_test_51HvQ9kT0pSecretKey";
@@ -23,10 +28,6 @@ pub fn config(server: &MockServer) -> CarrierConfig {
     config.api_key = Some(KEY.to_owned());
     config.timeout = TIMEOUT;
     config
-}
-
-pub fn json(status: u16, body: String) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body, "application/json")
 }
 
 pub fn xml(status: u16, body: String) -> ResponseTemplate {
@@ -75,20 +76,4 @@ pub fn assert_no_secret(error: &TrackError, secrets: &[&str]) {
     for secret in secrets {
         assert!(!shown.contains(secret), "{shown}");
     }
-}
-
-/// Answers `verb at` on `server` with `answer`, expecting exactly `times` calls.
-pub async fn mount(
-    server: &MockServer,
-    verb: &str,
-    at: &str,
-    answer: ResponseTemplate,
-    times: u64,
-) {
-    Mock::given(method(verb))
-        .and(path(at))
-        .respond_with(answer)
-        .expect(times)
-        .mount(server)
-        .await;
 }
