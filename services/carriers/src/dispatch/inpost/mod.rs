@@ -33,17 +33,21 @@
 //! errors is what the brief and those clients expect; the documentation's own example is 400,
 //! and both are read the same way.
 
+mod answer;
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
+use answer::check;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
     CreatedShipment, DispatchError, FieldError, Label, Secret, ShipmentRef, ShipmentRequest,
-    ShipmentType, common_status, connect, send, split_name, text, unexpected,
+    ShipmentType, connect, send, split_name, text,
 };
-use crate::error::excerpt;
 use crate::http::{Answer, path_segment};
 
 /// Our carrier code.
@@ -412,208 +416,4 @@ fn parse_shipment(answer: &Answer) -> Result<ShipmentWire, DispatchError> {
         _ => value,
     };
     serde_json::from_value(shipment).map_err(malformed)
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorWire {
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    details: Option<Value>,
-}
-
-/// 2xx is fine; the rest is read as ShipX documents it.
-fn check(answer: &Answer) -> Result<(), DispatchError> {
-    if answer.status.is_success() {
-        return Ok(());
-    }
-    if let Some(err) = common_status(answer) {
-        return Err(err);
-    }
-    let wire: Option<ErrorWire> = std::str::from_utf8(&answer.body)
-        .ok()
-        .and_then(|t| serde_json::from_str(t).ok());
-    let Some(wire) = wire else {
-        return Err(unexpected(answer));
-    };
-    let code = wire.error.unwrap_or_default();
-    let message = wire
-        .message
-        .map(|m| excerpt(m.as_bytes()))
-        .unwrap_or_default();
-    match (answer.status.as_u16(), code.as_str()) {
-        (_, "token_invalid" | "unauthorized" | "access_forbidden") => {
-            Err(DispatchError::CredentialsRejected)
-        }
-        (400 | 422, "validation_failed") | (422, _) => {
-            let mut errors = Vec::new();
-            if let Some(details) = &wire.details {
-                flatten("", details, &mut errors);
-            }
-            if errors.is_empty() {
-                errors.push(FieldError::new("shipment", message));
-            }
-            Err(DispatchError::Validation(errors))
-        }
-        (404, _) => Err(DispatchError::NotFound),
-        (_, "") => Err(unexpected(answer)),
-        _ => Err(DispatchError::Carrier { code, message }),
-    }
-}
-
-/// ShipX `details` as field errors: keys joined with `.`, error keys as the message. Array
-/// positions (`"parcels": [{"0": {...}}]`) are not part of the path, and the batch wrapper
-/// (`"shipments": [{"<id>": {...}}]`, as sylapi/courier-inpost's recorded 400 has it) is
-/// dropped, so both read as the single shipment's attributes.
-fn flatten(prefix: &str, value: &Value, out: &mut Vec<FieldError>) {
-    match value {
-        Value::Object(map) => {
-            for (key, inner) in map {
-                let path = if key.bytes().all(|b| b.is_ascii_digit()) {
-                    prefix.to_owned()
-                } else if prefix == "shipments" {
-                    String::new()
-                } else if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, inner, out);
-            }
-        }
-        Value::Array(items) if items.iter().all(|v| !v.is_object() && !v.is_array()) => {
-            let message = items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            out.push(FieldError::new(our_field(prefix), message));
-        }
-        Value::Array(items) => {
-            for item in items {
-                flatten(prefix, item, out);
-            }
-        }
-        Value::Null => {}
-        Value::String(s) => out.push(FieldError::new(our_field(prefix), s.clone())),
-        other => out.push(FieldError::new(our_field(prefix), other.to_string())),
-    }
-}
-
-/// A ShipX attribute path in our request's terms.
-fn our_field(shipx: &str) -> String {
-    let known = [
-        ("receiver.first_name", "receiver.name"),
-        ("receiver.last_name", "receiver.name"),
-        ("receiver.company_name", "receiver.name"),
-        ("receiver.email", "receiver.email"),
-        ("receiver.phone", "receiver.phone"),
-        ("receiver.address.street", "receiver.street"),
-        ("receiver.address.building_number", "receiver.building"),
-        ("receiver.address.city", "receiver.city"),
-        ("receiver.address.post_code", "receiver.postal_code"),
-        ("receiver.address.country_code", "receiver.country_code"),
-        ("custom_attributes.target_point", "target_point"),
-        ("custom_attributes.dropoff_point", "sending_locker"),
-        ("parcels.template", "parcel.size"),
-        ("parcels.weight", "parcel.weight_grams"),
-        ("parcels.weight.amount", "parcel.weight_grams"),
-        ("parcels.dimensions", "parcel.size"),
-        ("parcels.dimensions.width", "parcel.size"),
-        ("parcels.dimensions.length", "parcel.size"),
-        ("parcels.dimensions.height", "parcel.size"),
-        ("cod", "cod.amount_minor"),
-        ("cod.amount", "cod.amount_minor"),
-        ("cod.currency", "cod.currency"),
-        ("reference", "reference"),
-    ];
-    known
-        .iter()
-        .find(|(from, _)| *from == shipx)
-        .map(|(_, to)| (*to).to_owned())
-        .unwrap_or_else(|| {
-            if shipx.is_empty() {
-                "shipment".to_owned()
-            } else {
-                shipx.to_owned()
-            }
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `flatten` of `details`, as (field, message) pairs, handed to `check`.
-    fn with_pairs(details: &Value, check: impl FnOnce(&[(&str, &str)])) {
-        let mut errors = Vec::new();
-        flatten("", details, &mut errors);
-        let pairs: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.message.as_str()))
-            .collect();
-        check(&pairs);
-    }
-
-    #[test]
-    fn details_are_flattened_into_our_fields() {
-        let details = json!({
-            "receiver": {"phone": ["invalid"], "address": {"post_code": ["invalid_format", "required"]}},
-            "custom_attributes": [{"target_point": ["does_not_exist"]}],
-            "parcels": [{"template": ["invalid"]}],
-            "insurance": ["required"],
-        });
-        with_pairs(&details, |pairs| {
-            assert!(pairs.contains(&("receiver.phone", "invalid")), "{pairs:?}");
-            assert!(
-                pairs.contains(&("receiver.postal_code", "invalid_format, required")),
-                "{pairs:?}"
-            );
-            assert!(
-                pairs.contains(&("target_point", "does_not_exist")),
-                "{pairs:?}"
-            );
-            assert!(pairs.contains(&("parcel.size", "invalid")), "{pairs:?}");
-            assert!(pairs.contains(&("insurance", "required")), "{pairs:?}");
-        });
-    }
-
-    #[test]
-    fn batch_details_with_array_positions_read_as_the_shipments_fields() {
-        // The nesting of sylapi/courier-inpost's recorded 400 (values ours).
-        let details = json!({"shipments": [{"SHIPMENT1": {
-            "insurance": [{"amount": ["too_small"]}],
-            "parcels": [{"0": {"dimensions": [{"width": ["too_small"]}], "weight": [{"amount": ["too_small"]}]}}],
-        }}]});
-        with_pairs(&details, |pairs| {
-            assert_eq!(
-                pairs,
-                [
-                    ("insurance.amount", "too_small"),
-                    ("parcel.size", "too_small"),
-                    ("parcel.weight_grams", "too_small"),
-                ]
-            );
-        });
-    }
-
-    #[test]
-    fn ids_may_be_numbers_or_strings() {
-        let wire: ShipmentWire =
-            serde_json::from_str(r#"{"id": 123, "tracking_number": null}"#).unwrap();
-        assert_eq!(wire.id_string().unwrap(), "123");
-        assert_eq!(
-            created("123", wire),
-            Err(DispatchError::Pending {
-                carrier_shipment_id: "123".into()
-            })
-        );
-        let wire: ShipmentWire = serde_json::from_str(r#"{"id": null}"#).unwrap();
-        assert!(wire.id_string().is_err());
-    }
 }
