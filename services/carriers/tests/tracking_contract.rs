@@ -297,7 +297,7 @@ impl Carrier for AfterShip {
     }
 }
 
-/// Intelipost's polling client, owned elsewhere (`src/intelipost.rs`): the suite runs over
+/// Intelipost's polling client, owned elsewhere (`src/intelipost/`): the suite runs over
 /// it with its existing fixtures.
 struct Intelipost;
 
