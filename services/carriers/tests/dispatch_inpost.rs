@@ -307,12 +307,7 @@ async fn an_error_echoing_the_token_is_redacted() {
 
 #[tokio::test]
 async fn letters_and_a_missing_sending_locker_are_refused_without_a_call() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = never_called().await;
     let client = client(&server);
     let err = client
         .create_shipment(&request(ShipmentType::RegisteredLetter))

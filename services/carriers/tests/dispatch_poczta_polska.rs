@@ -199,12 +199,7 @@ async fn an_international_s10_number_is_kept_as_issued() {
 
 #[tokio::test]
 async fn unregistered_letters_are_refused_before_any_call() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = never_called().await;
     let err = client(&server)
         .create_shipment(&request(ShipmentType::UnregisteredLetter))
         .await
@@ -245,12 +240,7 @@ async fn a_server_fault_is_unavailable() {
 
 #[tokio::test]
 async fn missing_size_weight_or_bank_account_is_caught_before_the_call() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = never_called().await;
     let mut settings = settings();
     settings.default_sizes.clear();
     settings.cod_bank_account = None;

@@ -10,7 +10,8 @@ pub use mock::{json, mount};
 use std::time::Duration;
 
 use fulfillment_carriers::dispatch::{Contact, DispatchError, ShipmentRequest, ShipmentType};
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Short, so the timeout tests stay fast.
 pub const TIMEOUT: Duration = Duration::from_millis(300);
@@ -137,4 +138,15 @@ impl LogCapture {
             assert!(!text.contains(secret), "{secret} logged in: {text}");
         }
     }
+}
+
+/// A carrier that must not be called: a POST to it fails the test when the server drops.
+pub async fn never_called() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    server
 }
