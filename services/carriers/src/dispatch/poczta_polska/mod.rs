@@ -34,8 +34,9 @@
 //! Sources: `en.wsdl` (API 14.1.0) from printu/ElektronicznyNadawca `wsdl/en.wsdl` @
 //! 956dfb29f85a60066f2c4084d52d1f5a9080d6e4 (every type named above), sylapi/courier-enadawca's
 //! recorded `addShipment` answers (the 20-digit `numerNadania`, error 33602). Not documented
-//! where we could read it, so recognised by words (`en_error::field_of`, `EnError::is_absence`): the
-//! error numbers and texts other than 33602; the values of the letter's `formatType`.
+//! where we could read it, so recognised by words (`en_error::field_of`,
+//! `EnError::is_absence`): the error numbers and texts other than 33602; the values of the
+//! letter's `formatType`.
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
