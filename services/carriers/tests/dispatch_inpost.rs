@@ -74,6 +74,16 @@ async fn create(
     (server, result)
 }
 
+/// A ShipX that creates the shipment without its number, then answers `polls` polls with
+/// `poll`.
+async fn created_then_polled(poll: ResponseTemplate, polls: u64) -> MockServer {
+    let server = MockServer::start().await;
+    let created = json(201, fixture("inpost/shipment_created.json"));
+    mount(&server, "POST", CREATE_PATH, created, 1).await;
+    mount(&server, "GET", SHIPMENT_PATH, poll, polls).await;
+    server
+}
+
 #[tokio::test]
 async fn locker_shipment_is_polled_until_its_tracking_number_appears() {
     let server = MockServer::start().await;
@@ -174,23 +184,7 @@ async fn courier_shipment_without_locker_is_a_dispatch_order() {
 
 #[tokio::test]
 async fn a_number_that_never_comes_leaves_the_shipment_pending_with_its_id() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        "POST",
-        CREATE_PATH,
-        json(201, fixture("inpost/shipment_created.json")),
-        1,
-    )
-    .await;
-    mount(
-        &server,
-        "GET",
-        SHIPMENT_PATH,
-        json(200, fixture("inpost/shipment_created.json")),
-        3,
-    )
-    .await;
+    let server = created_then_polled(json(200, fixture("inpost/shipment_created.json")), 3).await;
     let client = client(&server);
     let err = client.create_shipment(&locker_request()).await.unwrap_err();
     assert_eq!(
@@ -205,23 +199,7 @@ async fn a_number_that_never_comes_leaves_the_shipment_pending_with_its_id() {
 
 #[tokio::test]
 async fn a_failing_poll_never_loses_the_created_shipment() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        "POST",
-        CREATE_PATH,
-        json(201, fixture("inpost/shipment_created.json")),
-        1,
-    )
-    .await;
-    mount(
-        &server,
-        "GET",
-        SHIPMENT_PATH,
-        json(401, fixture("inpost/token_invalid.json")),
-        1,
-    )
-    .await;
+    let server = created_then_polled(json(401, fixture("inpost/token_invalid.json")), 1).await;
     let logs = LogCapture::start();
     let err = client(&server)
         .create_shipment(&locker_request())
