@@ -405,10 +405,7 @@ async fn server_error_is_transient<C: Carrier>() {
     let template = ResponseTemplate::new(503).set_body_raw("upstream unavailable", "text/plain");
     let (_server, result) = answer::<C>(template).await;
     let err = result.unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 503, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 503);
     assert!(err.is_transient());
 }
 

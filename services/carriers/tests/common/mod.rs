@@ -70,6 +70,14 @@ pub fn check_events(events: &[CarrierEvent], expected: &[Expected<'_>]) {
     }
 }
 
+/// `err` is the carrier's error with this HTTP status.
+pub fn assert_carrier_status(err: &TrackError, status: u16) {
+    assert!(
+        matches!(err, TrackError::Carrier { status: s, .. } if *s == status),
+        "{err:?}"
+    );
+}
+
 /// No error message may carry a credential.
 pub fn assert_no_secret(error: &TrackError, secrets: &[&str]) {
     let shown = format!("{error} / {error:?}");
