@@ -24,7 +24,6 @@
 //! (`2014-10-13T03:00:00`): we then read it as UTC, as nothing in the answer says which zone
 //! the carrier meant; with an offset it is exact.
 
-use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -33,7 +32,7 @@ use crate::config::CarrierConfig;
 use crate::error::{TrackError, excerpt};
 use crate::http::{self, parse_json, path_segment};
 use crate::normalize::unknown_status;
-use crate::{CarrierEvent, TrackReport, TrackingClient, TrackingStatus};
+use crate::{CarrierEvent, TrackReport, TrackingStatus};
 
 /// Header carrying the AfterShip API key.
 pub const API_KEY_HEADER: &str = "aftership-api-key";
@@ -103,39 +102,20 @@ impl AfterShipClient {
         if let Some(key) = &self.config.api_key {
             request = request.header(API_KEY_HEADER, key);
         }
-        let answer = http::send(request).await?;
-        if !answer.status.is_success() {
-            // AfterShip's meta.code says more than the HTTP status (4004 = unknown number).
-            let meta = answer
-                .text()
-                .ok()
-                .and_then(|t| serde_json::from_str::<Envelope<'_>>(t).ok())
-                .map(|e| e.meta);
-            if let Some(meta) = meta {
-                match meta.code {
-                    4004 => return Err(TrackError::NotFound),
-                    401 | 4001 => return Err(TrackError::Unauthorized),
-                    _ => {}
-                }
+        // AfterShip's meta.code says more than the HTTP status (4004 = unknown number).
+        let answer = http::execute_explained(request, |answer| {
+            match answer.json::<Envelope<'_>>()?.meta.code {
+                4004 => Some(TrackError::NotFound),
+                401 | 4001 => Some(TrackError::Unauthorized),
+                _ => None,
             }
-            http::check_status(&answer)?;
-        }
+        })
+        .await?;
         parse(tracking_number, answer.text()?)
     }
 }
 
-#[async_trait]
-impl TrackingClient for AfterShipClient {
-    fn carrier(&self) -> &str {
-        &self.slug
-    }
-
-    async fn track(&self, tracking_number: &str) -> Result<TrackReport, TrackError> {
-        self.fetch(tracking_number)
-            .await
-            .map_err(|e| e.redact(&self.config.secrets()))
-    }
-}
+crate::redacting_tracking_client!(AfterShipClient, |client| &client.slug);
 
 #[derive(Deserialize)]
 struct Envelope<'a> {

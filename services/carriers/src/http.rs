@@ -39,6 +39,17 @@ impl Answer {
         std::str::from_utf8(&self.body)
             .map_err(|_| TrackError::Malformed("the body is not UTF-8".into()))
     }
+
+    /// Whether the body may say more than the status: a 4xx other than 429. A 429 and a 5xx
+    /// keep their meaning (back off, retry later) whatever the body says.
+    pub fn body_may_explain(&self) -> bool {
+        !matches!(self.status.as_u16(), 429 | 500..)
+    }
+
+    /// The body read as the JSON `T` (a carrier's error shape), `None` when it is not one.
+    pub(crate) fn json<'a, T: serde::Deserialize<'a>>(&'a self) -> Option<T> {
+        self.text().ok().and_then(|t| serde_json::from_str(t).ok())
+    }
 }
 
 /// Sends the request and reads the whole body, whatever the status. Only transport problems
@@ -98,8 +109,23 @@ impl opentelemetry::propagation::Injector for TraceHeaders {
 
 /// [`send`], then [`check_status`]: for carriers with no special rules.
 pub async fn execute(request: RequestBuilder) -> Result<Answer, TrackError> {
+    execute_explained(request, |_| None).await
+}
+
+/// [`send`], then the status: a 2xx answer is returned; for any other, the carrier's own
+/// error when `explain` reads one in the body (carriers whose error bodies say more than the
+/// status), else [`check_status`]'s usual mapping.
+pub async fn execute_explained(
+    request: RequestBuilder,
+    explain: impl FnOnce(&Answer) -> Option<TrackError>,
+) -> Result<Answer, TrackError> {
     let answer = send(request).await?;
-    check_status(&answer)?;
+    if !answer.status.is_success() {
+        if let Some(err) = explain(&answer) {
+            return Err(err);
+        }
+        check_status(&answer)?;
+    }
     Ok(answer)
 }
 

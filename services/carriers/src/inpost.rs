@@ -19,7 +19,6 @@
 //! `InpostCourierActionFailure.json` (same commit). `agency` is read when present (ShipX's
 //! documentation lists it), else the location is empty.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -28,7 +27,7 @@ use crate::config::CarrierConfig;
 use crate::error::TrackError;
 use crate::http::{self, parse_json, path_segment};
 use crate::normalize::unknown_status;
-use crate::{CarrierEvent, TrackReport, TrackingClient, TrackingStatus};
+use crate::{CarrierEvent, TrackReport, TrackingStatus};
 
 /// Our carrier code.
 pub const CODE: &str = "inpost";
@@ -343,18 +342,7 @@ impl InPostClient {
     }
 }
 
-#[async_trait]
-impl TrackingClient for InPostClient {
-    fn carrier(&self) -> &str {
-        CODE
-    }
-
-    async fn track(&self, tracking_number: &str) -> Result<TrackReport, TrackError> {
-        self.fetch(tracking_number)
-            .await
-            .map_err(|e| e.redact(&self.config.secrets()))
-    }
-}
+crate::redacting_tracking_client!(InPostClient, CODE);
 
 #[derive(Deserialize)]
 struct TrackingWire<'a> {

@@ -53,3 +53,32 @@ pub trait TrackingClient: Send + Sync {
     /// Every checkpoint the carrier has for this number.
     async fn track(&self, tracking_number: &str) -> Result<TrackReport, TrackError>;
 }
+
+/// Implements [`TrackingClient`] for a client with an inherent `fetch` and a `config`: every
+/// error leaves through [`TrackError::redact`] with the configured credentials, so no carrier
+/// can forget it. The carrier code is a constant, or read from the client
+/// (`|client| &client.slug`).
+macro_rules! redacting_tracking_client {
+    ($client:ty, |$this:ident| $carrier:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::TrackingClient for $client {
+            fn carrier(&self) -> &str {
+                let $this = self;
+                $carrier
+            }
+
+            async fn track(
+                &self,
+                tracking_number: &str,
+            ) -> Result<$crate::TrackReport, $crate::TrackError> {
+                self.fetch(tracking_number)
+                    .await
+                    .map_err(|e| e.redact(&self.config.secrets()))
+            }
+        }
+    };
+    ($client:ty, $code:expr) => {
+        $crate::redacting_tracking_client!($client, |_client| $code);
+    };
+}
+pub(crate) use redacting_tracking_client;

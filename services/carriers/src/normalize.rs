@@ -23,7 +23,7 @@
 //! | InPost | `INFO_RECEIVED` | ShipX adds statuses every year; a new one could as well be pre-shipment (`offer_*`) as a scan |
 //! | Poczta Polska | `EXCEPTION` when its Polish name speaks of a return (`zwrot`), else `INFO_RECEIVED` | the names are published per event; a return is worth an operator's look, anything else is not a scan we can vouch for |
 //! | AfterShip | `INFO_RECEIVED` | AfterShip's tags are a closed list; a new tag is not evidence of a scan |
-//! | Intelipost | its client's own reading (`src/intelipost.rs`, owned there) | |
+//! | Intelipost | its client's own reading (`src/intelipost/statuses.rs`, owned there) | |
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};

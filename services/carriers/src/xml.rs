@@ -2,7 +2,7 @@
 //! WishPost): the SOAP 1.1 envelope we send, and the entity references quick-xml leaves to its
 //! caller. Kept in one place so the wire format of an envelope cannot drift between clients.
 
-use quick_xml::events::BytesRef;
+use quick_xml::events::{BytesRef, Event};
 
 /// The SOAP 1.1 envelope namespace.
 pub(crate) const SOAP_ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -50,6 +50,18 @@ pub(crate) fn entity_char(r: &BytesRef<'_>) -> Result<char, String> {
         "apos" => '\'',
         other => return Err(format!("unknown entity &{other};")),
     })
+}
+
+/// Appends the character data of a text, CDATA or entity-reference event to `text`; any other
+/// event is left to the caller. The error is a message for the caller's "malformed" error.
+pub(crate) fn push_text(event: &Event<'_>, text: &mut String) -> Result<(), String> {
+    match event {
+        Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+        Event::CData(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+        Event::GeneralRef(r) => text.push(entity_char(r)?),
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

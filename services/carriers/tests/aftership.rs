@@ -90,10 +90,7 @@ async fn server_error_is_a_carrier_error() {
     let err = track(json(500, fixture("aftership/server_error.json")))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 500, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 500);
     assert_no_secret(&err, &[KEY]);
 }
 
@@ -143,22 +140,21 @@ async fn rejected_key_is_unauthorized_and_never_shown() {
     let err = track(ResponseTemplate::new(502).set_body_string(page))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 502, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 502);
     assert_no_secret(&err, &[KEY]);
 }
 
 #[tokio::test]
 async fn tracking_number_is_path_encoded() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v4/trackings/china-post/RR%2F1%201"))
-        .respond_with(json(404, fixture("aftership/not_found.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/v4/trackings/china-post/RR%2F1%201",
+        json(404, fixture("aftership/not_found.json")),
+        1,
+    )
+    .await;
     let client = AfterShipClient::new("china-post", config(&server)).unwrap();
     assert_eq!(
         client.track("RR/1 1").await.unwrap_err(),

@@ -74,6 +74,16 @@ async fn create(
     (server, result)
 }
 
+/// A ShipX that creates the shipment without its number, then answers `polls` polls with
+/// `poll`.
+async fn created_then_polled(poll: ResponseTemplate, polls: u64) -> MockServer {
+    let server = MockServer::start().await;
+    let created = json(201, fixture("inpost/shipment_created.json"));
+    mount(&server, "POST", CREATE_PATH, created, 1).await;
+    mount(&server, "GET", SHIPMENT_PATH, poll, polls).await;
+    server
+}
+
 #[tokio::test]
 async fn locker_shipment_is_polled_until_its_tracking_number_appears() {
     let server = MockServer::start().await;
@@ -174,19 +184,7 @@ async fn courier_shipment_without_locker_is_a_dispatch_order() {
 
 #[tokio::test]
 async fn a_number_that_never_comes_leaves_the_shipment_pending_with_its_id() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_PATH))
-        .respond_with(json(201, fixture("inpost/shipment_created.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(SHIPMENT_PATH))
-        .respond_with(json(200, fixture("inpost/shipment_created.json")))
-        .expect(3)
-        .mount(&server)
-        .await;
+    let server = created_then_polled(json(200, fixture("inpost/shipment_created.json")), 3).await;
     let client = client(&server);
     let err = client.create_shipment(&locker_request()).await.unwrap_err();
     assert_eq!(
@@ -201,19 +199,7 @@ async fn a_number_that_never_comes_leaves_the_shipment_pending_with_its_id() {
 
 #[tokio::test]
 async fn a_failing_poll_never_loses_the_created_shipment() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_PATH))
-        .respond_with(json(201, fixture("inpost/shipment_created.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(SHIPMENT_PATH))
-        .respond_with(json(401, fixture("inpost/token_invalid.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = created_then_polled(json(401, fixture("inpost/token_invalid.json")), 1).await;
     let logs = LogCapture::start();
     let err = client(&server)
         .create_shipment(&locker_request())
@@ -235,12 +221,14 @@ async fn a_failing_poll_never_loses_the_created_shipment() {
 async fn a_shipments_list_answer_gives_its_first_item() {
     // The `GET /v1/organizations/{id}/shipments?id=` list shape (sylapi/courier-inpost).
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(SHIPMENT_PATH))
-        .respond_with(json(200, fixture("inpost/shipments_list_confirmed.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        SHIPMENT_PATH,
+        json(200, fixture("inpost/shipments_list_confirmed.json")),
+        1,
+    )
+    .await;
     let created = client(&server).fetch_shipment("49201373").await.unwrap();
     assert_eq!(created.tracking_number, NUMBER);
     assert_eq!(created.carrier_shipment_id, "49201373");
@@ -297,12 +285,7 @@ async fn an_error_echoing_the_token_is_redacted() {
 
 #[tokio::test]
 async fn letters_and_a_missing_sending_locker_are_refused_without_a_call() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = never_called().await;
     let client = client(&server);
     let err = client
         .create_shipment(&request(ShipmentType::RegisteredLetter))
@@ -381,12 +364,14 @@ async fn cancel_deletes_the_shipment() {
 #[tokio::test]
 async fn a_bought_shipment_cannot_be_cancelled() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .and(path(SHIPMENT_PATH))
-        .respond_with(json(400, fixture("inpost/cancel_invalid_action.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "DELETE",
+        SHIPMENT_PATH,
+        json(400, fixture("inpost/cancel_invalid_action.json")),
+        1,
+    )
+    .await;
     let err = client(&server).cancel(&shipment()).await.unwrap_err();
     assert!(
         matches!(&err, DispatchError::Carrier { code, message } if code == "invalid_action" && message.contains("confirmed")),

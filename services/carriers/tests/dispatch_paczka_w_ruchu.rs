@@ -170,12 +170,7 @@ async fn an_asmx_server_fault_is_unavailable() {
 
 #[tokio::test]
 async fn letters_and_missing_point_or_sender_are_refused_before_any_call() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = never_called().await;
     let client = client(&server);
     let err = client
         .create_shipment(&request(ShipmentType::RegisteredLetter))

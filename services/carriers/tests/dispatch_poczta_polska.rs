@@ -88,6 +88,21 @@ async fn create_parcel(
     client(&server).create_shipment(&req).await
 }
 
+/// Answers, once, the authenticated EN `operation` on the test shipment's guid.
+async fn answer_by_guid(server: &MockServer, operation: &str, answer: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path(ENDPOINT))
+        .and(header("authorization", basic().as_str()))
+        .and(header("soapaction", soap_action(operation).as_str()))
+        .and(body_string_contains(format!(
+            "<en:{operation}><guid>{GUID}</guid></en:{operation}>"
+        )))
+        .respond_with(answer)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn parcel_is_added_with_the_buyers_address_and_gets_its_tracking_number() {
     let server = MockServer::start().await;
@@ -184,12 +199,7 @@ async fn an_international_s10_number_is_kept_as_issued() {
 
 #[tokio::test]
 async fn unregistered_letters_are_refused_before_any_call() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = never_called().await;
     let err = client(&server)
         .create_shipment(&request(ShipmentType::UnregisteredLetter))
         .await
@@ -230,12 +240,7 @@ async fn a_server_fault_is_unavailable() {
 
 #[tokio::test]
 async fn missing_size_weight_or_bank_account_is_caught_before_the_call() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = never_called().await;
     let mut settings = settings();
     settings.default_sizes.clear();
     settings.cod_bank_account = None;
@@ -263,20 +268,12 @@ async fn missing_size_weight_or_bank_account_is_caught_before_the_call() {
 #[tokio::test]
 async fn label_is_the_pdf_of_the_guid() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(ENDPOINT))
-        .and(header("authorization", basic().as_str()))
-        .and(header(
-            "soapaction",
-            soap_action("getAddresLabelByGuid").as_str(),
-        ))
-        .and(body_string_contains(format!(
-            "<en:getAddresLabelByGuid><guid>{GUID}</guid></en:getAddresLabelByGuid>"
-        )))
-        .respond_with(xml(200, fixture("poczta_polska/label.xml")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_by_guid(
+        &server,
+        "getAddresLabelByGuid",
+        xml(200, fixture("poczta_polska/label.xml")),
+    )
+    .await;
     let label = client(&server).fetch_label(&shipment()).await.unwrap();
     assert_eq!(label.content_type, "application/pdf");
     assert_eq!(label.bytes, fixture_bytes("poczta_polska/label.pdf"));
@@ -285,20 +282,12 @@ async fn label_is_the_pdf_of_the_guid() {
 #[tokio::test]
 async fn cancel_clears_the_shipment_from_the_buffer() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(ENDPOINT))
-        .and(header("authorization", basic().as_str()))
-        .and(header(
-            "soapaction",
-            soap_action("clearEnvelopeByGuids").as_str(),
-        ))
-        .and(body_string_contains(format!(
-            "<en:clearEnvelopeByGuids><guid>{GUID}</guid></en:clearEnvelopeByGuids>"
-        )))
-        .respond_with(xml(200, fixture("poczta_polska/clear_ok.xml")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_by_guid(
+        &server,
+        "clearEnvelopeByGuids",
+        xml(200, fixture("poczta_polska/clear_ok.xml")),
+    )
+    .await;
     client(&server).cancel(&shipment()).await.unwrap();
 }
 

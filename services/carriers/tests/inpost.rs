@@ -96,12 +96,14 @@ async fn normal_answer_maps_every_detail() {
 #[tokio::test]
 async fn public_tracking_works_without_a_token() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .respond_with(json(200, fixture("inpost/tracking.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        PATH,
+        json(200, fixture("inpost/tracking.json")),
+        1,
+    )
+    .await;
     let mut config = config(&server);
     config.api_key = None;
     let report = InPostClient::new(config)
@@ -127,10 +129,7 @@ async fn server_error_is_a_carrier_error() {
     let err = track(json(500, fixture("inpost/server_error.json")))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 500, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 500);
     assert!(err.to_string().contains("internal_server_error"), "{err}");
 }
 
@@ -164,10 +163,7 @@ async fn rejected_token_is_unauthorized_and_never_shown() {
     assert_eq!(err, TrackError::Unauthorized);
     let echo = format!(r#"{{"status":503,"error":"unavailable","message":"token {KEY}"}}"#);
     let err = track(json(503, echo)).await.unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 503, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 503);
     assert_no_secret(&err, &[KEY]);
 }
 

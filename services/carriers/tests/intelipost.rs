@@ -101,10 +101,7 @@ async fn server_error_is_a_carrier_error() {
     let err = track(json(500, fixture("intelipost/server_error.json")))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 500, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 500);
     let err = track(json(200, fixture("intelipost/server_error.json")))
         .await
         .unwrap_err();

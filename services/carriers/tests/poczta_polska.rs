@@ -49,84 +49,88 @@ async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
     client.track(NUMBER).await
 }
 
+/// The events of `poczta_polska/tracking.xml`, in its order, as (UTC time, status, code,
+/// text, location); none has an id.
+const WARSAW_EVENTS: [(&str, TrackingStatus, &str, &str, &str); 8] = {
+    use TrackingStatus::*;
+    [
+        // 28 March: winter time, UTC+1.
+        (
+            "2024-03-28T13:05:00Z",
+            InTransit,
+            "P_NAD",
+            "Nadanie",
+            "UP Warszawa 1",
+        ),
+        (
+            "2024-03-28T20:40:00Z",
+            InTransit,
+            "P_WZL",
+            "Wysłanie z ładunkiem",
+            "UP Warszawa 1",
+        ),
+        (
+            "2024-03-29T03:12:00Z",
+            InTransit,
+            "P_PZL",
+            "Przyjęcie z ładunkiem",
+            "CP WER Warszawa",
+        ),
+        (
+            "2024-03-29T05:30:00Z",
+            InTransit,
+            "P_WZL",
+            "Wysłanie z ładunkiem",
+            "CP WER Warszawa",
+        ),
+        (
+            "2024-03-29T22:50:00Z",
+            InTransit,
+            "P_PZL",
+            "Przyjęcie z ładunkiem",
+            "CP WER Kraków",
+        ),
+        // April: summer time, UTC+2. Handed to the postman: out for delivery.
+        (
+            "2024-04-01T05:45:00Z",
+            OutForDelivery,
+            "P_WD",
+            "Wydanie doręczycielowi",
+            "UP Kraków 31 & Filia",
+        ),
+        // Listed before the awizo that preceded it.
+        (
+            "2024-04-02T09:20:00Z",
+            Delivered,
+            "P_D",
+            "Doręczenie",
+            "UP Kraków 31 & Filia",
+        ),
+        (
+            "2024-04-01T08:05:00Z",
+            AvailableForPickup,
+            "P_A",
+            "Awizo (Adresat nieobecny)",
+            "UP Kraków 31 & Filia",
+        ),
+    ]
+};
+
 #[tokio::test]
 async fn normal_answer_maps_every_event_in_warsaw_time() {
     let report = track(xml(200, fixture("poczta_polska/tracking.xml")))
         .await
         .unwrap();
     assert_eq!(report.tracking_number, NUMBER);
-    check_events(
-        &report.events,
-        &[
-            // 28 March: winter time, UTC+1.
-            Expected {
-                id: None,
-                at: "2024-03-28T13:05:00Z",
-                status: TrackingStatus::InTransit,
-                code: "P_NAD",
-                text: "Nadanie",
-                location: "UP Warszawa 1",
-            },
-            Expected {
-                id: None,
-                at: "2024-03-28T20:40:00Z",
-                status: TrackingStatus::InTransit,
-                code: "P_WZL",
-                text: "Wysłanie z ładunkiem",
-                location: "UP Warszawa 1",
-            },
-            Expected {
-                id: None,
-                at: "2024-03-29T03:12:00Z",
-                status: TrackingStatus::InTransit,
-                code: "P_PZL",
-                text: "Przyjęcie z ładunkiem",
-                location: "CP WER Warszawa",
-            },
-            Expected {
-                id: None,
-                at: "2024-03-29T05:30:00Z",
-                status: TrackingStatus::InTransit,
-                code: "P_WZL",
-                text: "Wysłanie z ładunkiem",
-                location: "CP WER Warszawa",
-            },
-            Expected {
-                id: None,
-                at: "2024-03-29T22:50:00Z",
-                status: TrackingStatus::InTransit,
-                code: "P_PZL",
-                text: "Przyjęcie z ładunkiem",
-                location: "CP WER Kraków",
-            },
-            // April: summer time, UTC+2. Handed to the postman: out for delivery.
-            Expected {
-                id: None,
-                at: "2024-04-01T05:45:00Z",
-                status: TrackingStatus::OutForDelivery,
-                code: "P_WD",
-                text: "Wydanie doręczycielowi",
-                location: "UP Kraków 31 & Filia",
-            },
-            // Listed before the awizo that preceded it.
-            Expected {
-                id: None,
-                at: "2024-04-02T09:20:00Z",
-                status: TrackingStatus::Delivered,
-                code: "P_D",
-                text: "Doręczenie",
-                location: "UP Kraków 31 & Filia",
-            },
-            Expected {
-                id: None,
-                at: "2024-04-01T08:05:00Z",
-                status: TrackingStatus::AvailableForPickup,
-                code: "P_A",
-                text: "Awizo (Adresat nieobecny)",
-                location: "UP Kraków 31 & Filia",
-            },
-        ],
-    );
+    let expected = WARSAW_EVENTS.map(|(at, status, code, text, location)| Expected {
+        id: None,
+        at,
+        status,
+        code,
+        text,
+        location,
+    });
+    check_events(&report.events, &expected);
     let raw = &report.events[6].raw_payload;
     assert!(raw.starts_with("<ax21:zdarzenie"), "{raw}");
     assert!(raw.contains("<ax21:kod>P_D</ax21:kod>"), "{raw}");
@@ -195,10 +199,7 @@ async fn server_errors_are_carrier_errors() {
         "{err:?}"
     );
     let err = track(ResponseTemplate::new(500)).await.unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 500, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 500);
     let err = track(xml(200, fixture("poczta_polska/service_error.xml")))
         .await
         .unwrap_err();
@@ -218,10 +219,7 @@ async fn rejected_credentials_are_unauthorized_and_never_shown() {
         "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body><soapenv:Fault><faultcode>soapenv:Server</faultcode><faultstring>bad input: {PASSWORD}</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"
     );
     let err = track(xml(500, echo)).await.unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 500, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 500);
     assert_no_secret(&err, &[PASSWORD, KEY]);
 }
 

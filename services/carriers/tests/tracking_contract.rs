@@ -297,7 +297,7 @@ impl Carrier for AfterShip {
     }
 }
 
-/// Intelipost's polling client, owned elsewhere (`src/intelipost.rs`): the suite runs over
+/// Intelipost's polling client, owned elsewhere (`src/intelipost/`): the suite runs over
 /// it with its existing fixtures.
 struct Intelipost;
 
@@ -405,10 +405,7 @@ async fn server_error_is_transient<C: Carrier>() {
     let template = ResponseTemplate::new(503).set_body_raw("upstream unavailable", "text/plain");
     let (_server, result) = answer::<C>(template).await;
     let err = result.unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 503, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 503);
     assert!(err.is_transient());
 }
 

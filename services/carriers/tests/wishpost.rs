@@ -170,10 +170,7 @@ async fn rejected_token_is_unauthorized_and_never_shown() {
         "<root><status>2</status><error_message>upstream refused {KEY}</error_message></root>"
     );
     let err = track(xml(200, echo)).await.unwrap_err();
-    assert!(
-        matches!(err, TrackError::Carrier { status: 200, .. }),
-        "{err:?}"
-    );
+    assert_carrier_status(&err, 200);
     assert_no_secret(&err, &[KEY]);
 }
 

@@ -44,8 +44,8 @@ use std::time::Duration;
 use super::soap::{self, Element, esc};
 use super::{
     Contact, CreatedShipment, DispatchError, FieldError, Label, Secret, ShipmentRef,
-    ShipmentRequest, ShipmentType, build_client, decode_base64, field_from_message, national_phone,
-    send, soap_answer, split_name, trim_base,
+    ShipmentRequest, ShipmentType, connect, decode_base64, field_from_message, national_phone,
+    send, soap_answer, split_name,
 };
 use crate::error::excerpt;
 
@@ -85,10 +85,11 @@ impl PaczkaWRuchuDispatcher {
         settings: PaczkaWRuchuSettings,
         timeout: Duration,
     ) -> Result<Self, DispatchError> {
+        let (endpoint, http) = connect(base_url, timeout)?;
         Ok(Self {
-            endpoint: trim_base(base_url.into()),
+            endpoint,
             settings,
-            http: build_client(timeout)?,
+            http,
         })
     }
 

@@ -6,7 +6,7 @@ use quick_xml::events::Event;
 use super::event_codes::normalize_event;
 use super::warsaw_time::{parse_local_time, warsaw_to_utc};
 use crate::error::{TrackError, excerpt};
-use crate::xml::entity_char;
+use crate::xml::push_text;
 use crate::{CarrierEvent, TrackReport};
 
 /// What the parser keeps of an answer.
@@ -119,11 +119,8 @@ pub(super) fn parse_xml(xml: &str) -> Result<Parsed, TrackError> {
                 }
                 path.pop();
             }
-            Event::Text(t) => text.push_str(&t.decode().map_err(malformed)?),
-            Event::CData(t) => text.push_str(&t.decode().map_err(malformed)?),
-            Event::GeneralRef(r) => text.push(entity_char(&r).map_err(malformed)?),
             Event::Eof => break,
-            _ => {}
+            other => push_text(&other, &mut text).map_err(malformed)?,
         }
     }
     if !saw_envelope || !path.is_empty() {

@@ -35,12 +35,10 @@ mod request;
 mod tests;
 mod warsaw_time;
 
-use async_trait::async_trait;
-
+use crate::TrackReport;
 use crate::config::CarrierConfig;
 use crate::error::TrackError;
 use crate::http;
-use crate::{TrackReport, TrackingClient};
 
 pub use answer::parse_answer;
 use answer::{Parsed, parse_xml, report};
@@ -83,19 +81,16 @@ impl PocztaPolskaClient {
             .header("content-type", "text/xml; charset=utf-8")
             .header("soapaction", SOAP_ACTION)
             .body(body);
-        let answer = http::send(request).await?;
-        if !answer.status.is_success() {
-            // SOAP 1.1 reports faults (a rejected UsernameToken among them) as HTTP 500. A 429
-            // stays a rate limit whatever its body, so its Retry-After reaches the poller.
-            if answer.status.as_u16() != 429
-                && let Ok(Parsed {
-                    fault: Some(fault), ..
-                }) = answer.text().and_then(parse_xml)
-            {
-                return Err(fault.into_error(answer.status.as_u16()));
+        // SOAP 1.1 reports faults (a rejected UsernameToken among them) as HTTP 500. A 429
+        // stays a rate limit whatever its body, so its Retry-After reaches the poller.
+        let answer = http::execute_explained(request, |answer| {
+            if answer.status.as_u16() == 429 {
+                return None;
             }
-            http::check_status(&answer)?;
-        }
+            let Parsed { fault, .. } = answer.text().and_then(parse_xml).ok()?;
+            fault.map(|fault| fault.into_error(answer.status.as_u16()))
+        })
+        .await?;
         let parsed = parse_xml(answer.text()?)?;
         if let Some(fault) = parsed.fault {
             return Err(fault.into_error(answer.status.as_u16()));
@@ -104,15 +99,4 @@ impl PocztaPolskaClient {
     }
 }
 
-#[async_trait]
-impl TrackingClient for PocztaPolskaClient {
-    fn carrier(&self) -> &str {
-        CODE
-    }
-
-    async fn track(&self, tracking_number: &str) -> Result<TrackReport, TrackError> {
-        self.fetch(tracking_number)
-            .await
-            .map_err(|e| e.redact(&self.config.secrets()))
-    }
-}
+crate::redacting_tracking_client!(PocztaPolskaClient, CODE);

@@ -7,7 +7,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::statuses::normalize_event;
 use crate::error::{TrackError, excerpt};
-use crate::xml::entity_char;
+use crate::xml::push_text;
 use crate::{CarrierEvent, TrackReport};
 
 /// What the parser keeps of an answer.
@@ -142,11 +142,8 @@ pub(super) fn parse_xml(xml: &str) -> Result<Parsed, TrackError> {
                 text.clear();
                 path.pop();
             }
-            Event::Text(t) => text.push_str(&t.decode().map_err(malformed)?),
-            Event::CData(t) => text.push_str(&t.decode().map_err(malformed)?),
-            Event::GeneralRef(r) => text.push(entity_char(&r).map_err(malformed)?),
             Event::Eof => break,
-            _ => {}
+            other => push_text(&other, &mut text).map_err(malformed)?,
         }
     }
     if !parsed.saw_root || !path.is_empty() {

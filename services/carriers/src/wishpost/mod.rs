@@ -56,12 +56,10 @@ mod statuses;
 #[cfg(test)]
 mod tests;
 
-use async_trait::async_trait;
-
+use crate::TrackReport;
 use crate::config::CarrierConfig;
 use crate::error::TrackError;
 use crate::http;
-use crate::{TrackReport, TrackingClient};
 
 pub use answer::parse_answer;
 use answer::{parse_xml, report};
@@ -106,31 +104,17 @@ impl WishPostClient {
         if !token.is_empty() {
             request = request.bearer_auth(token);
         }
-        let answer = http::send(request).await?;
-        if !answer.status.is_success() {
-            // A 4xx with WishPost's own error body says more than the status; 429 and 5xx
-            // keep their meaning (back off, retry later) whatever the body says.
-            if !matches!(answer.status.as_u16(), 429 | 500..)
-                && let Ok(parsed) = answer.text().and_then(parse_xml)
-                && let Some(err) = parsed.request_error(answer.status.as_u16())
-            {
-                return Err(err);
+        // A 4xx with WishPost's own error body says more than the status.
+        let answer = http::execute_explained(request, |answer| {
+            if !answer.body_may_explain() {
+                return None;
             }
-            http::check_status(&answer)?;
-        }
+            let parsed = answer.text().and_then(parse_xml).ok()?;
+            parsed.request_error(answer.status.as_u16())
+        })
+        .await?;
         report(tracking_number, parse_xml(answer.text()?)?)
     }
 }
 
-#[async_trait]
-impl TrackingClient for WishPostClient {
-    fn carrier(&self) -> &str {
-        CODE
-    }
-
-    async fn track(&self, tracking_number: &str) -> Result<TrackReport, TrackError> {
-        self.fetch(tracking_number)
-            .await
-            .map_err(|e| e.redact(&self.config.secrets()))
-    }
-}
+crate::redacting_tracking_client!(WishPostClient, CODE);

@@ -1,10 +1,17 @@
 //! Helpers shared by the dispatch tests (`#[path = "common/dispatch.rs"] mod dispatch_common;`).
 #![allow(dead_code, clippy::unwrap_used)]
 
+#[path = "mock.rs"]
+mod mock;
+// Not every test crate mounts through the helper.
+#[allow(unused_imports)]
+pub use mock::{json, mount};
+
 use std::time::Duration;
 
 use fulfillment_carriers::dispatch::{Contact, DispatchError, ShipmentRequest, ShipmentType};
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Short, so the timeout tests stay fast.
 pub const TIMEOUT: Duration = Duration::from_millis(300);
@@ -23,10 +30,6 @@ pub fn fixture_bytes(path: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
-
-pub fn json(status: u16, body: String) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body, "application/json")
 }
 
 pub fn xml(status: u16, body: String) -> ResponseTemplate {
@@ -135,4 +138,15 @@ impl LogCapture {
             assert!(!text.contains(secret), "{secret} logged in: {text}");
         }
     }
+}
+
+/// A carrier that must not be called: a POST to it fails the test when the server drops.
+pub async fn never_called() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    server
 }

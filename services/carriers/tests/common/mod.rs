@@ -1,6 +1,12 @@
 //! Helpers shared by the carrier tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+#[path = "mock.rs"]
+mod mock;
+// Not every test crate mounts through the helper.
+#[allow(unused_imports)]
+pub use mock::{json, mount};
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -22,10 +28,6 @@ pub fn config(server: &MockServer) -> CarrierConfig {
     config.api_key = Some(KEY.to_owned());
     config.timeout = TIMEOUT;
     config
-}
-
-pub fn json(status: u16, body: String) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body, "application/json")
 }
 
 pub fn xml(status: u16, body: String) -> ResponseTemplate {
@@ -66,6 +68,14 @@ pub fn check_events(events: &[CarrierEvent], expected: &[Expected<'_>]) {
         assert_eq!(event.location, want.location, "event {i} location");
         assert!(!event.raw_payload.is_empty(), "event {i} raw payload");
     }
+}
+
+/// `err` is the carrier's error with this HTTP status.
+pub fn assert_carrier_status(err: &TrackError, status: u16) {
+    assert!(
+        matches!(err, TrackError::Carrier { status: s, .. } if *s == status),
+        "{err:?}"
+    );
 }
 
 /// No error message may carry a credential.

@@ -33,21 +33,27 @@
 //! errors is what the brief and those clients expect; the documentation's own example is 400,
 //! and both are read the same way.
 
+mod answer;
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use answer::check;
+use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
     CreatedShipment, DispatchError, FieldError, Label, Secret, ShipmentRef, ShipmentRequest,
-    ShipmentType, build_client, common_status, send, split_name, text, trim_base, unexpected,
+    ShipmentType, connect, send, split_name, text,
 };
-use crate::error::excerpt;
 use crate::http::{Answer, path_segment};
 
 /// Our carrier code.
 pub const CODE: &str = "inpost";
+/// What ShipX answers, but for labels.
+const JSON: &str = "application/json";
 /// Default polls of a new shipment for its tracking number, and the pause between them.
 pub const DEFAULT_POLLS: u32 = 10;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -82,10 +88,11 @@ impl InPostDispatcher {
         settings: InPostSettings,
         timeout: Duration,
     ) -> Result<Self, DispatchError> {
+        let (base_url, http) = connect(base_url, timeout)?;
         Ok(Self {
-            base_url: trim_base(base_url.into()),
+            base_url,
             settings,
-            http: build_client(timeout)?,
+            http,
             polls: DEFAULT_POLLS,
             poll_interval: DEFAULT_POLL_INTERVAL,
         })
@@ -117,16 +124,9 @@ impl InPostDispatcher {
 
     async fn get_shipment(&self, id: &str) -> Result<ShipmentWire, DispatchError> {
         let url = format!("{}/v1/shipments/{}", self.base_url, path_segment(id));
-        let request = self
-            .http
-            .get(url)
-            .bearer_auth(self.settings.api_token.expose())
-            .header("accept", "application/json");
-        let answer = send(request).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Err(DispatchError::NotFound);
-        }
-        check(&answer)?;
+        let answer = self
+            .call(self.http.get(url), JSON, Some(DispatchError::NotFound))
+            .await?;
         parse_shipment(&answer)
     }
 
@@ -137,14 +137,9 @@ impl InPostDispatcher {
             self.base_url,
             path_segment(self.settings.organization_id.trim())
         );
-        let request = self
-            .http
-            .post(url)
-            .bearer_auth(self.settings.api_token.expose())
-            .header("accept", "application/json")
-            .json(&body);
-        let answer = send(request).await?;
-        check(&answer)?;
+        let answer = self
+            .call(self.http.post(url).json(&body), JSON, None)
+            .await?;
         let wire = parse_shipment(&answer)?;
         let id = wire.id_string()?;
         if has_number(&wire) {
@@ -183,6 +178,48 @@ impl InPostDispatcher {
 
     /// The shipment as ShipX wants it; what ShipX would reject for sure is rejected here.
     fn body(&self, req: &ShipmentRequest) -> Result<Value, DispatchError> {
+        let (template, locker) = self.template_and_locker(req)?;
+        let r = &req.receiver;
+        let (first_name, last_name) = split_name(&r.name);
+        let target = req
+            .target_point
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let mut body = json!({
+            "receiver": {
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": r.email.trim(),
+                "phone": phone(&r.phone, &r.country_code),
+                "address": {
+                    "street": r.street.trim(),
+                    "building_number": r.building.trim(),
+                    "city": r.city.trim(),
+                    "post_code": r.postal_code.trim(),
+                    "country_code": r.country_code.trim(),
+                },
+            },
+            "parcels": [parcel(req, template)],
+            "service": if target.is_some() { "inpost_locker_standard" } else { "inpost_courier_standard" },
+            "custom_attributes": self.custom_attributes(target, locker),
+            "reference": req.reference,
+        });
+        if let Some(cod) = &req.cod {
+            // ShipX takes the amount in the currency's units.
+            let amount = cod.amount_minor as f64 / 100.0;
+            body["cod"] = json!({"amount": amount, "currency": cod.currency});
+        }
+        Ok(body)
+    }
+
+    /// The template (the request's size, else the account's default) and the sending locker
+    /// (the request's, else the account's); a parcel alone is accepted, and what is missing is
+    /// a field error.
+    fn template_and_locker<'a>(
+        &'a self,
+        req: &'a ShipmentRequest,
+    ) -> Result<(&'a str, Option<&'a str>), DispatchError> {
         if req.shipment_type != ShipmentType::Parcel {
             return Err(DispatchError::Refused(format!(
                 "InPost carries parcels only, not a {}",
@@ -219,14 +256,11 @@ impl InPostDispatcher {
         if !missing.is_empty() {
             return Err(DispatchError::Validation(missing));
         }
+        Ok((template.unwrap_or_default(), locker))
+    }
 
-        let r = &req.receiver;
-        let (first_name, last_name) = split_name(&r.name);
-        let target = req
-            .target_point
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
+    /// `custom_attributes`: the target locker, and how the parcel reaches InPost.
+    fn custom_attributes(&self, target: Option<&str>, locker: Option<&str>) -> Map<String, Value> {
         let mut attributes = Map::new();
         if let Some(target) = target {
             attributes.insert("target_point".into(), json!(target));
@@ -240,39 +274,7 @@ impl InPostDispatcher {
                 attributes.insert("sending_method".into(), json!("dispatch_order"));
             }
         }
-        let mut parcel = Map::new();
-        parcel.insert("template".into(), json!(template.unwrap_or_default()));
-        if let Some(grams) = req.parcel.weight_grams {
-            parcel.insert(
-                "weight".into(),
-                json!({"amount": f64::from(grams) / 1000.0, "unit": "kg"}),
-            );
-        }
-        let mut body = json!({
-            "receiver": {
-                "first_name": first_name,
-                "last_name": last_name,
-                "email": r.email.trim(),
-                "phone": phone(&r.phone, &r.country_code),
-                "address": {
-                    "street": r.street.trim(),
-                    "building_number": r.building.trim(),
-                    "city": r.city.trim(),
-                    "post_code": r.postal_code.trim(),
-                    "country_code": r.country_code.trim(),
-                },
-            },
-            "parcels": [parcel],
-            "service": if target.is_some() { "inpost_locker_standard" } else { "inpost_courier_standard" },
-            "custom_attributes": attributes,
-            "reference": req.reference,
-        });
-        if let Some(cod) = &req.cod {
-            // ShipX takes the amount in the currency's units.
-            let amount = cod.amount_minor as f64 / 100.0;
-            body["cod"] = json!({"amount": amount, "currency": cod.currency});
-        }
-        Ok(body)
+        attributes
     }
 
     async fn label(&self, shipment: &ShipmentRef) -> Result<Label, DispatchError> {
@@ -282,16 +284,13 @@ impl InPostDispatcher {
             self.base_url,
             path_segment(id)
         );
-        let request = self
-            .http
-            .get(url)
-            .bearer_auth(self.settings.api_token.expose())
-            .header("accept", "application/pdf");
-        let answer = send(request).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Err(DispatchError::LabelGone);
-        }
-        check(&answer)?;
+        let answer = self
+            .call(
+                self.http.get(url),
+                Label::PDF,
+                Some(DispatchError::LabelGone),
+            )
+            .await?;
         Label::pdf(answer.body)
     }
 
@@ -301,20 +300,47 @@ impl InPostDispatcher {
             self.base_url,
             path_segment(shipment.carrier_shipment_id.trim())
         );
-        let request = self
-            .http
-            .delete(url)
+        self.call(self.http.delete(url), JSON, Some(DispatchError::NotFound))
+            .await
+            .map(drop)
+    }
+
+    /// Sends a ShipX call with the account's token, accepting `accept`. A 404 is `not_found`
+    /// when the call gives it a meaning; any other failing status is read by [`check`].
+    async fn call(
+        &self,
+        request: RequestBuilder,
+        accept: &str,
+        not_found: Option<DispatchError>,
+    ) -> Result<Answer, DispatchError> {
+        let request = request
             .bearer_auth(self.settings.api_token.expose())
-            .header("accept", "application/json");
+            .header("accept", accept);
         let answer = send(request).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Err(DispatchError::NotFound);
+        if answer.status == StatusCode::NOT_FOUND
+            && let Some(err) = not_found
+        {
+            return Err(err);
         }
-        check(&answer)
+        check(&answer)?;
+        Ok(answer)
     }
 }
 
 super::redacting_dispatcher!(InPostDispatcher, CODE);
+
+/// The one parcel: its template, and its weight in kilograms when known.
+fn parcel(req: &ShipmentRequest, template: &str) -> Map<String, Value> {
+    let mut parcel = Map::new();
+    parcel.insert("template".into(), json!(template));
+    if let Some(grams) = req.parcel.weight_grams {
+        parcel.insert(
+            "weight".into(),
+            json!({"amount": f64::from(grams) / 1000.0, "unit": "kg"}),
+        );
+    }
+    parcel
+}
 
 /// A Polish number as the nine digits ShipX validates; others as given.
 fn phone(phone: &str, country_code: &str) -> String {
@@ -390,205 +416,4 @@ fn parse_shipment(answer: &Answer) -> Result<ShipmentWire, DispatchError> {
         _ => value,
     };
     serde_json::from_value(shipment).map_err(malformed)
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorWire {
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    details: Option<Value>,
-}
-
-/// 2xx is fine; the rest is read as ShipX documents it.
-fn check(answer: &Answer) -> Result<(), DispatchError> {
-    if answer.status.is_success() {
-        return Ok(());
-    }
-    if let Some(err) = common_status(answer) {
-        return Err(err);
-    }
-    let wire: Option<ErrorWire> = std::str::from_utf8(&answer.body)
-        .ok()
-        .and_then(|t| serde_json::from_str(t).ok());
-    let Some(wire) = wire else {
-        return Err(unexpected(answer));
-    };
-    let code = wire.error.unwrap_or_default();
-    let message = wire
-        .message
-        .map(|m| excerpt(m.as_bytes()))
-        .unwrap_or_default();
-    match (answer.status.as_u16(), code.as_str()) {
-        (_, "token_invalid" | "unauthorized" | "access_forbidden") => {
-            Err(DispatchError::CredentialsRejected)
-        }
-        (400 | 422, "validation_failed") | (422, _) => {
-            let mut errors = Vec::new();
-            if let Some(details) = &wire.details {
-                flatten("", details, &mut errors);
-            }
-            if errors.is_empty() {
-                errors.push(FieldError::new("shipment", message));
-            }
-            Err(DispatchError::Validation(errors))
-        }
-        (404, _) => Err(DispatchError::NotFound),
-        (_, "") => Err(unexpected(answer)),
-        _ => Err(DispatchError::Carrier { code, message }),
-    }
-}
-
-/// ShipX `details` as field errors: keys joined with `.`, error keys as the message. Array
-/// positions (`"parcels": [{"0": {...}}]`) are not part of the path, and the batch wrapper
-/// (`"shipments": [{"<id>": {...}}]`, as sylapi/courier-inpost's recorded 400 has it) is
-/// dropped, so both read as the single shipment's attributes.
-fn flatten(prefix: &str, value: &Value, out: &mut Vec<FieldError>) {
-    match value {
-        Value::Object(map) => {
-            for (key, inner) in map {
-                let path = if key.bytes().all(|b| b.is_ascii_digit()) {
-                    prefix.to_owned()
-                } else if prefix == "shipments" {
-                    String::new()
-                } else if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, inner, out);
-            }
-        }
-        Value::Array(items) if items.iter().all(|v| !v.is_object() && !v.is_array()) => {
-            let message = items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            out.push(FieldError::new(our_field(prefix), message));
-        }
-        Value::Array(items) => {
-            for item in items {
-                flatten(prefix, item, out);
-            }
-        }
-        Value::Null => {}
-        Value::String(s) => out.push(FieldError::new(our_field(prefix), s.clone())),
-        other => out.push(FieldError::new(our_field(prefix), other.to_string())),
-    }
-}
-
-/// A ShipX attribute path in our request's terms.
-fn our_field(shipx: &str) -> String {
-    let known = [
-        ("receiver.first_name", "receiver.name"),
-        ("receiver.last_name", "receiver.name"),
-        ("receiver.company_name", "receiver.name"),
-        ("receiver.email", "receiver.email"),
-        ("receiver.phone", "receiver.phone"),
-        ("receiver.address.street", "receiver.street"),
-        ("receiver.address.building_number", "receiver.building"),
-        ("receiver.address.city", "receiver.city"),
-        ("receiver.address.post_code", "receiver.postal_code"),
-        ("receiver.address.country_code", "receiver.country_code"),
-        ("custom_attributes.target_point", "target_point"),
-        ("custom_attributes.dropoff_point", "sending_locker"),
-        ("parcels.template", "parcel.size"),
-        ("parcels.weight", "parcel.weight_grams"),
-        ("parcels.weight.amount", "parcel.weight_grams"),
-        ("parcels.dimensions", "parcel.size"),
-        ("parcels.dimensions.width", "parcel.size"),
-        ("parcels.dimensions.length", "parcel.size"),
-        ("parcels.dimensions.height", "parcel.size"),
-        ("cod", "cod.amount_minor"),
-        ("cod.amount", "cod.amount_minor"),
-        ("cod.currency", "cod.currency"),
-        ("reference", "reference"),
-    ];
-    known
-        .iter()
-        .find(|(from, _)| *from == shipx)
-        .map(|(_, to)| (*to).to_owned())
-        .unwrap_or_else(|| {
-            if shipx.is_empty() {
-                "shipment".to_owned()
-            } else {
-                shipx.to_owned()
-            }
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn details_are_flattened_into_our_fields() {
-        let details = json!({
-            "receiver": {"phone": ["invalid"], "address": {"post_code": ["invalid_format", "required"]}},
-            "custom_attributes": [{"target_point": ["does_not_exist"]}],
-            "parcels": [{"template": ["invalid"]}],
-            "insurance": ["required"],
-        });
-        let mut errors = Vec::new();
-        flatten("", &details, &mut errors);
-        let pairs: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.message.as_str()))
-            .collect();
-        assert!(pairs.contains(&("receiver.phone", "invalid")), "{pairs:?}");
-        assert!(
-            pairs.contains(&("receiver.postal_code", "invalid_format, required")),
-            "{pairs:?}"
-        );
-        assert!(
-            pairs.contains(&("target_point", "does_not_exist")),
-            "{pairs:?}"
-        );
-        assert!(pairs.contains(&("parcel.size", "invalid")), "{pairs:?}");
-        assert!(pairs.contains(&("insurance", "required")), "{pairs:?}");
-    }
-
-    #[test]
-    fn batch_details_with_array_positions_read_as_the_shipments_fields() {
-        // The nesting of sylapi/courier-inpost's recorded 400 (values ours).
-        let details = json!({"shipments": [{"SHIPMENT1": {
-            "insurance": [{"amount": ["too_small"]}],
-            "parcels": [{"0": {"dimensions": [{"width": ["too_small"]}], "weight": [{"amount": ["too_small"]}]}}],
-        }}]});
-        let mut errors = Vec::new();
-        flatten("", &details, &mut errors);
-        let pairs: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.message.as_str()))
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                ("insurance.amount", "too_small"),
-                ("parcel.size", "too_small"),
-                ("parcel.weight_grams", "too_small"),
-            ]
-        );
-    }
-
-    #[test]
-    fn ids_may_be_numbers_or_strings() {
-        let wire: ShipmentWire =
-            serde_json::from_str(r#"{"id": 123, "tracking_number": null}"#).unwrap();
-        assert_eq!(wire.id_string().unwrap(), "123");
-        assert_eq!(
-            created("123", wire),
-            Err(DispatchError::Pending {
-                carrier_shipment_id: "123".into()
-            })
-        );
-        let wire: ShipmentWire = serde_json::from_str(r#"{"id": null}"#).unwrap();
-        assert!(wire.id_string().is_err());
-    }
 }
