@@ -96,6 +96,23 @@ pub async fn get_labels(
     order_ids: &[String],
 ) -> ServiceResult<Labels> {
     validate(merchant_id, order_ids)?;
+    let (found, shipments) = load(ctx, merchant_id, order_ids).await?;
+    let clients = load_clients(ctx, merchant_id, &shipments).await?;
+    let fetched = fetch(ctx, order_ids, &found, &shipments, &clients).await?;
+    Ok(assemble(ctx, order_ids, fetched, &shipments))
+}
+
+/// Each account's client, or why the account cannot be used.
+type Clients = BTreeMap<String, Result<Arc<CarrierClient>, LabelProblem>>;
+/// Each order's label, or why it has none.
+type Fetched = HashMap<String, Result<Vec<u8>, LabelProblem>>;
+
+/// The merchant's orders found among those asked, and their current shipments by order id.
+async fn load(
+    ctx: &DispatchContext,
+    merchant_id: &str,
+    order_ids: &[String],
+) -> ServiceResult<(Vec<String>, HashMap<String, ShipmentRow>)> {
     let (found, shipments) = {
         let (merchant_id, ids) = (merchant_id.to_owned(), order_ids.to_vec());
         ctx.db
@@ -114,9 +131,16 @@ pub async fn get_labels(
         .into_iter()
         .map(|s| (s.order_id.clone(), s))
         .collect();
+    Ok((found, shipments))
+}
 
-    // One client per account the shipments were created with.
-    let mut clients: BTreeMap<String, Result<Arc<CarrierClient>, LabelProblem>> = BTreeMap::new();
+/// One client per account the shipments were created with.
+async fn load_clients(
+    ctx: &DispatchContext,
+    merchant_id: &str,
+    shipments: &HashMap<String, ShipmentRow>,
+) -> ServiceResult<Clients> {
+    let mut clients = Clients::new();
     for shipment in shipments.values() {
         if clients.contains_key(&shipment.account_id) {
             continue;
@@ -143,10 +167,20 @@ pub async fn get_labels(
         };
         clients.insert(shipment.account_id.clone(), client);
     }
+    Ok(clients)
+}
 
+/// Fetches the labels from the carriers, a few at a time.
+async fn fetch(
+    ctx: &DispatchContext,
+    order_ids: &[String],
+    found: &[String],
+    shipments: &HashMap<String, ShipmentRow>,
+    clients: &Clients,
+) -> ServiceResult<Fetched> {
     let permits = Arc::new(Semaphore::new(ctx.config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    let mut fetched: HashMap<String, Result<Vec<u8>, LabelProblem>> = HashMap::new();
+    let mut fetched = Fetched::new();
     for order_id in order_ids {
         if !found.contains(order_id) {
             fetched.insert(
@@ -203,7 +237,16 @@ pub async fn get_labels(
             .map_err(|e| label_problem(&shipment, &e));
         fetched.insert(shipment.order_id.clone(), result);
     }
+    Ok(fetched)
+}
 
+/// The answer in the order requested, within the size an answer may have.
+fn assemble(
+    ctx: &DispatchContext,
+    order_ids: &[String],
+    mut fetched: Fetched,
+    shipments: &HashMap<String, ShipmentRow>,
+) -> Labels {
     let mut out = Labels::default();
     let mut bytes = 0usize;
     for order_id in order_ids {
@@ -236,7 +279,7 @@ pub async fn get_labels(
             )),
         }
     }
-    Ok(out)
+    out
 }
 
 fn label_problem(shipment: &ShipmentRow, error: &DispatchError) -> LabelProblem {
