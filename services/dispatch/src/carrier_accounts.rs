@@ -322,22 +322,13 @@ pub fn connect(
             (row, true)
         }
     };
-    repo::record_event(
-        conn,
-        &NewAccountEvent {
-            account_id: &row.id,
-            merchant_id,
-            actor: &actor.0,
-            kind: if created {
-                "connected"
-            } else {
-                "credentials_replaced"
-            },
-            // The public settings only; the audit trail never holds a secret.
-            details: public,
-            occurred_at: now,
-        },
-    )?;
+    let kind = if created {
+        "connected"
+    } else {
+        "credentials_replaced"
+    };
+    // The public settings only; the audit trail never holds a secret.
+    record_event(conn, now, actor, (merchant_id, &row.id), kind, public)?;
     Ok((view(row), created))
 }
 
@@ -368,18 +359,39 @@ pub fn disconnect(
     };
     // Disconnecting twice is a no-op, so a retried call succeeds.
     if repo::disconnect(conn, &row.id, now)? {
-        repo::record_event(
+        let details = serde_json::json!({});
+        record_event(
             conn,
-            &NewAccountEvent {
-                account_id: &row.id,
-                merchant_id,
-                actor: &actor.0,
-                kind: "disconnected",
-                details: serde_json::json!({}),
-                occurred_at: now,
-            },
+            now,
+            actor,
+            (merchant_id, &row.id),
+            "disconnected",
+            details,
         )?;
     }
+    Ok(())
+}
+
+/// An account's audit row (R19).
+fn record_event(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    (merchant_id, account_id): (&str, &str),
+    kind: &str,
+    details: serde_json::Value,
+) -> ServiceResult<()> {
+    repo::record_event(
+        conn,
+        &NewAccountEvent {
+            account_id,
+            merchant_id,
+            actor: &actor.0,
+            kind,
+            details,
+            occurred_at: now,
+        },
+    )?;
     Ok(())
 }
 

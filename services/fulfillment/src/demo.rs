@@ -241,22 +241,17 @@ fn ship_stuck_order(
     actor: &Actor,
     (id, merchant): (&str, &str),
 ) -> ServiceResult<()> {
-    ship(
-        conn,
-        now,
-        policy,
-        actor,
-        &ShipRequest {
-            merchant_id: merchant.into(),
-            order_ids: vec![id.into()],
-            tracking: TrackingInput {
-                tracking_number: "352817".into(),
-                carrier: INTELIPOST.into(),
-                origin_country: "BR".into(),
-                channel: Channel::Api,
-            },
-            mode: ShipMode::Fulfil,
+    let request = ShipRequest {
+        merchant_id: merchant.into(),
+        order_ids: vec![id.into()],
+        tracking: TrackingInput {
+            tracking_number: "352817".into(),
+            carrier: INTELIPOST.into(),
+            origin_country: "BR".into(),
+            channel: Channel::Api,
         },
-    )?;
+        mode: ShipMode::Fulfil,
+    };
+    ship(conn, now, policy, actor, &request)?;
     Ok(())
 }
