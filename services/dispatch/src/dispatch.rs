@@ -15,6 +15,10 @@
 //! calling the carrier. If the carrier's answer is unknown (a timeout), the attempt stays open
 //! and the next call sends it again with the same reference (see docs/dispatch.md for what the
 //! carriers do with a repeated reference).
+//!
+//! The steps live in `decide` (1), `answer` (2) and `apply` (3); `request` checks a call and
+//! builds what a carrier gets; `carrier` holds the clients and what their errors mean; `labels`
+//! is GetLabels.
 
 mod answer;
 mod apply;
