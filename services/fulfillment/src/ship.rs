@@ -16,7 +16,7 @@ use fulfillment_policy::values::Policy;
 use serde_json::json;
 
 use crate::combined::shipment_order;
-use crate::input::{Actor, TrackingInput, check_id};
+use crate::input::{Actor, TrackingInput, check_id, check_order_ids};
 use crate::view::{OrderView, TrackingLink, load_views};
 
 /// Most orders one parcel may carry in a single call.
@@ -152,23 +152,8 @@ fn check_request(merchant_id: &str, order_ids: &[String]) -> ServiceResult<Vec<S
     } else {
         "order_ids"
     };
-    if order_ids.is_empty() {
-        v.add(ids_field, "is required");
-    } else if order_ids.len() > MAX_ORDERS_PER_SHIPMENT {
-        v.add(
-            ids_field,
-            format!("at most {MAX_ORDERS_PER_SHIPMENT} orders per shipment"),
-        );
-    }
-    for id in order_ids {
-        check_id(&mut v, ids_field, id);
-    }
-    let mut sorted = order_ids.to_vec();
-    sorted.sort();
-    sorted.dedup();
-    if sorted.len() != order_ids.len() {
-        v.add(ids_field, "must not repeat an order id");
-    }
+    let limit = (MAX_ORDERS_PER_SHIPMENT, "shipment");
+    let sorted = check_order_ids(&mut v, ids_field, order_ids, limit);
     v.finish("INVALID_REQUEST")?;
     Ok(sorted)
 }

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use super::DispatchContext;
 use super::carrier::{CarrierClient, failure, load_client};
 use fulfillment_core::input::check_id;
+use fulfillment_orders::input::check_order_ids;
 
 /// Most orders one GetLabels call may name.
 pub const MAX_ORDERS_PER_LABELS_CALL: usize = 100;
@@ -69,23 +70,8 @@ pub struct Labels {
 fn validate(merchant_id: &str, order_ids: &[String]) -> ServiceResult<()> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
-    if order_ids.is_empty() {
-        v.add("order_ids", "is required");
-    } else if order_ids.len() > MAX_ORDERS_PER_LABELS_CALL {
-        v.add(
-            "order_ids",
-            format!("at most {MAX_ORDERS_PER_LABELS_CALL} orders per call"),
-        );
-    }
-    for id in order_ids {
-        check_id(&mut v, "order_ids", id);
-    }
-    let mut sorted = order_ids.to_vec();
-    sorted.sort();
-    sorted.dedup();
-    if sorted.len() != order_ids.len() {
-        v.add("order_ids", "must not repeat an order id");
-    }
+    let limit = (MAX_ORDERS_PER_LABELS_CALL, "call");
+    check_order_ids(&mut v, "order_ids", order_ids, limit);
     v.finish("INVALID_LABELS_REQUEST")
 }
 

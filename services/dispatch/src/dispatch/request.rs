@@ -5,7 +5,7 @@ use fulfillment_core::input::check_id;
 use fulfillment_core::models::Address;
 use fulfillment_core::repo::shipments::ShipmentRow;
 use fulfillment_core::{ServiceError, ServiceResult, Violations};
-use fulfillment_orders::input::check_address;
+use fulfillment_orders::input::{check_address, check_order_ids};
 
 use super::carrier::contact;
 use super::{CreateShipments, DEFAULT_ORIGIN_COUNTRY, MAX_ORDERS_PER_CALL, ShipmentType};
@@ -14,23 +14,8 @@ pub(super) fn validate(req: &CreateShipments) -> ServiceResult<()> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", &req.merchant_id);
     check_id(&mut v, "account_id", &req.account_id);
-    if req.order_ids.is_empty() {
-        v.add("order_ids", "is required");
-    } else if req.order_ids.len() > MAX_ORDERS_PER_CALL {
-        v.add(
-            "order_ids",
-            format!("at most {MAX_ORDERS_PER_CALL} orders per call"),
-        );
-    }
-    for id in &req.order_ids {
-        check_id(&mut v, "order_ids", id);
-    }
-    let mut sorted = req.order_ids.clone();
-    sorted.sort();
-    sorted.dedup();
-    if sorted.len() != req.order_ids.len() {
-        v.add("order_ids", "must not repeat an order id");
-    }
+    let limit = (MAX_ORDERS_PER_CALL, "call");
+    let sorted = check_order_ids(&mut v, "order_ids", &req.order_ids, limit);
     v.optional_text("size", &req.size, 16);
     if req.weight_grams > 1_000_000 {
         v.add("weight_grams", "must be at most 1000000 (1 t)");
