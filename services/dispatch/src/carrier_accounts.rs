@@ -129,7 +129,7 @@ fn validate(settings: Option<&AccountSettings>) -> ServiceResult<Split> {
         ));
     };
     let mut public = BTreeMap::new();
-    let split = match settings {
+    let (kind, secret) = match settings {
         AccountSettings::PocztaPolska {
             login,
             password,
@@ -137,48 +137,15 @@ fn validate(settings: Option<&AccountSettings>) -> ServiceResult<Split> {
             default_sizes,
             cod_bank_account,
         } => {
-            v.text("poczta_polska.login", login, MAX_FIELD);
-            v.text("poczta_polska.password", password, MAX_FIELD);
-            if kind.is_none() {
-                v.add(
-                    "poczta_polska.account_kind",
-                    "must be REGULAR or MARKETPLACE (both may be connected)",
-                );
-            }
-            for (shipment_type, size) in default_sizes {
-                if shipment_type.trim().is_empty() || shipment_type.len() > 40 {
-                    v.add(
-                        "poczta_polska.default_sizes",
-                        "shipment types are 1 to 40 characters",
-                    );
-                } else if !POCZTA_SIZES.contains(&size.as_str()) {
-                    v.add(
-                        "poczta_polska.default_sizes",
-                        format!(
-                            "size {size:?} for {shipment_type} must be one of S, M, L, XL, 2XL"
-                        ),
-                    );
-                }
-            }
-            if !cod_bank_account.trim().is_empty() {
-                match normalize_nrb(cod_bank_account) {
-                    Ok(nrb) => {
-                        public.insert("cod_bank_account".to_owned(), nrb);
-                    }
-                    Err(e) => v.add("poczta_polska.cod_bank_account", e.describe()),
-                }
-            }
-            public.insert("login".to_owned(), login.trim().to_owned());
-            let kind = kind.unwrap_or(PocztaKind::Regular).as_str();
-            public.insert("account_kind".to_owned(), kind.to_owned());
-            for (shipment_type, size) in default_sizes {
-                public.insert(format!("default_size.{shipment_type}"), size.clone());
-            }
-            Split {
-                kind,
-                public,
-                secret: password.clone(),
-            }
+            let kind = validate_poczta_polska(
+                &mut v,
+                &mut public,
+                (login, password),
+                *kind,
+                default_sizes,
+                cod_bank_account,
+            );
+            (kind, password)
         }
         AccountSettings::PaczkaWRuchu {
             partner_id,
@@ -189,13 +156,9 @@ fn validate(settings: Option<&AccountSettings>) -> ServiceResult<Split> {
             v.text("paczka_w_ruchu.partner_id", partner_id, MAX_FIELD);
             v.text("paczka_w_ruchu.partner_key", partner_key, MAX_FIELD);
             v.text("paczka_w_ruchu.default_size", default_size, 16);
-            public.insert("partner_id".to_owned(), partner_id.trim().to_owned());
-            public.insert("default_size".to_owned(), default_size.trim().to_owned());
-            Split {
-                kind: "",
-                public,
-                secret: partner_key.clone(),
-            }
+            insert_trimmed(&mut public, "partner_id", partner_id);
+            insert_trimmed(&mut public, "default_size", default_size);
+            ("", partner_key)
         }
         AccountSettings::Inpost {
             organization_id,
@@ -213,30 +176,73 @@ fn validate(settings: Option<&AccountSettings>) -> ServiceResult<Split> {
             } else {
                 v.optional_text("inpost.sending_locker", sending_locker, 40);
             }
-            public.insert(
-                "organization_id".to_owned(),
-                organization_id.trim().to_owned(),
-            );
-            public.insert(
-                "default_template".to_owned(),
-                default_template.trim().to_owned(),
-            );
+            insert_trimmed(&mut public, "organization_id", organization_id);
+            insert_trimmed(&mut public, "default_template", default_template);
             public.insert("send_from_locker".to_owned(), send_from_locker.to_string());
             if !sending_locker.trim().is_empty() {
-                public.insert(
-                    "sending_locker".to_owned(),
-                    sending_locker.trim().to_owned(),
-                );
+                insert_trimmed(&mut public, "sending_locker", sending_locker);
             }
-            Split {
-                kind: "",
-                public,
-                secret: api_token.clone(),
-            }
+            ("", api_token)
         }
     };
     v.finish("INVALID_CARRIER_ACCOUNT")?;
-    Ok(split)
+    Ok(Split {
+        kind,
+        public,
+        secret: secret.clone(),
+    })
+}
+
+/// A setting shown as given, without the spaces around it.
+fn insert_trimmed(public: &mut BTreeMap<String, String>, key: &str, value: &str) {
+    public.insert(key.to_owned(), value.trim().to_owned());
+}
+
+/// Checks Poczta Polska's settings (R19) and fills what may be shown; answers the account kind.
+fn validate_poczta_polska(
+    v: &mut Violations,
+    public: &mut BTreeMap<String, String>,
+    (login, password): (&str, &str),
+    kind: Option<PocztaKind>,
+    default_sizes: &BTreeMap<String, String>,
+    cod_bank_account: &str,
+) -> &'static str {
+    v.text("poczta_polska.login", login, MAX_FIELD);
+    v.text("poczta_polska.password", password, MAX_FIELD);
+    if kind.is_none() {
+        v.add(
+            "poczta_polska.account_kind",
+            "must be REGULAR or MARKETPLACE (both may be connected)",
+        );
+    }
+    for (shipment_type, size) in default_sizes {
+        if shipment_type.trim().is_empty() || shipment_type.len() > 40 {
+            v.add(
+                "poczta_polska.default_sizes",
+                "shipment types are 1 to 40 characters",
+            );
+        } else if !POCZTA_SIZES.contains(&size.as_str()) {
+            v.add(
+                "poczta_polska.default_sizes",
+                format!("size {size:?} for {shipment_type} must be one of S, M, L, XL, 2XL"),
+            );
+        }
+    }
+    if !cod_bank_account.trim().is_empty() {
+        match normalize_nrb(cod_bank_account) {
+            Ok(nrb) => {
+                public.insert("cod_bank_account".to_owned(), nrb);
+            }
+            Err(e) => v.add("poczta_polska.cod_bank_account", e.describe()),
+        }
+    }
+    insert_trimmed(public, "login", login);
+    let kind = kind.unwrap_or(PocztaKind::Regular).as_str();
+    public.insert("account_kind".to_owned(), kind.to_owned());
+    for (shipment_type, size) in default_sizes {
+        public.insert(format!("default_size.{shipment_type}"), size.clone());
+    }
+    kind
 }
 
 fn keyring(keys: Option<&Keyring>) -> ServiceResult<&Keyring> {
@@ -316,22 +322,13 @@ pub fn connect(
             (row, true)
         }
     };
-    repo::record_event(
-        conn,
-        &NewAccountEvent {
-            account_id: &row.id,
-            merchant_id,
-            actor: &actor.0,
-            kind: if created {
-                "connected"
-            } else {
-                "credentials_replaced"
-            },
-            // The public settings only; the audit trail never holds a secret.
-            details: public,
-            occurred_at: now,
-        },
-    )?;
+    let kind = if created {
+        "connected"
+    } else {
+        "credentials_replaced"
+    };
+    // The public settings only; the audit trail never holds a secret.
+    record_event(conn, now, actor, (merchant_id, &row.id), kind, public)?;
     Ok((view(row), created))
 }
 
@@ -362,18 +359,39 @@ pub fn disconnect(
     };
     // Disconnecting twice is a no-op, so a retried call succeeds.
     if repo::disconnect(conn, &row.id, now)? {
-        repo::record_event(
+        let details = serde_json::json!({});
+        record_event(
             conn,
-            &NewAccountEvent {
-                account_id: &row.id,
-                merchant_id,
-                actor: &actor.0,
-                kind: "disconnected",
-                details: serde_json::json!({}),
-                occurred_at: now,
-            },
+            now,
+            actor,
+            (merchant_id, &row.id),
+            "disconnected",
+            details,
         )?;
     }
+    Ok(())
+}
+
+/// An account's audit row (R19).
+fn record_event(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    (merchant_id, account_id): (&str, &str),
+    kind: &str,
+    details: serde_json::Value,
+) -> ServiceResult<()> {
+    repo::record_event(
+        conn,
+        &NewAccountEvent {
+            account_id,
+            merchant_id,
+            actor: &actor.0,
+            kind,
+            details,
+            occurred_at: now,
+        },
+    )?;
     Ok(())
 }
 

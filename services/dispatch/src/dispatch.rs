@@ -15,23 +15,25 @@
 //! calling the carrier. If the carrier's answer is unknown (a timeout), the attempt stays open
 //! and the next call sends it again with the same reference (see docs/dispatch.md for what the
 //! carriers do with a repeated reference).
+//!
+//! The steps live in `decide` (1), `answer` (2) and `apply` (3); `request` checks a call and
+//! builds what a carrier gets; `carrier` holds the clients and what their errors mean; `labels`
+//! is GetLabels.
 
+mod answer;
+mod apply;
 mod carrier;
+mod decide;
 mod labels;
+mod request;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use diesel::PgConnection;
-use fulfillment_carriers::dispatch::{CreatedShipment, DispatchError, ShipmentRequest};
-use fulfillment_core::models::{Address, Order};
-use fulfillment_core::repo::shipments::{self as repo, NewShipment, ShipmentRow};
-use fulfillment_core::secrets::{Keyring, random_id};
-use fulfillment_core::{Db, ServiceError, ServiceResult, SharedClock, Violations};
-use fulfillment_policy::order_state::OrderState;
-use fulfillment_policy::shipment::{self as shipment_rule, ShipmentFacts};
-use fulfillment_policy::tracking_number::Channel;
+use fulfillment_core::models::Address;
+use fulfillment_core::repo::shipments::ShipmentRow;
+use fulfillment_core::secrets::Keyring;
+use fulfillment_core::{Db, ServiceError, ServiceResult, SharedClock};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -40,11 +42,13 @@ pub use carrier::{DispatchConfig, INPOST_URL, PACZKA_W_RUCHU_URL, POCZTA_POLSKA_
 pub use fulfillment_carriers::dispatch::ShipmentType;
 pub use labels::{LabelProblem, Labels, MAX_ORDERS_PER_LABELS_CALL, OrderLabel, get_labels};
 
-use carrier::{CarrierClient, Disposition, contact, failure, load_client};
-use fulfillment_core::input::{Actor, check_id};
+use answer::{record_answer, resume};
+use apply::apply;
+use carrier::{CarrierClient, load_client};
+use decide::begin;
+use fulfillment_core::input::Actor;
 use fulfillment_orders::PolicyStore;
-use fulfillment_orders::input::{TrackingInput, check_address};
-use fulfillment_orders::ship::{ShipMode, ShipRequest, ship};
+use request::{shipment_request, validate};
 
 /// Most orders one CreateShipments call may name.
 pub const MAX_ORDERS_PER_CALL: usize = 500;
@@ -140,59 +144,6 @@ impl ShipmentResult {
         self.outcome = Outcome::Skipped;
         self
     }
-}
-
-fn validate(req: &CreateShipments) -> ServiceResult<()> {
-    let mut v = Violations::new();
-    check_id(&mut v, "merchant_id", &req.merchant_id);
-    check_id(&mut v, "account_id", &req.account_id);
-    if req.order_ids.is_empty() {
-        v.add("order_ids", "is required");
-    } else if req.order_ids.len() > MAX_ORDERS_PER_CALL {
-        v.add(
-            "order_ids",
-            format!("at most {MAX_ORDERS_PER_CALL} orders per call"),
-        );
-    }
-    for id in &req.order_ids {
-        check_id(&mut v, "order_ids", id);
-    }
-    let mut sorted = req.order_ids.clone();
-    sorted.sort();
-    sorted.dedup();
-    if sorted.len() != req.order_ids.len() {
-        v.add("order_ids", "must not repeat an order id");
-    }
-    v.optional_text("size", &req.size, 16);
-    if req.weight_grams > 1_000_000 {
-        v.add("weight_grams", "must be at most 1000000 (1 t)");
-    }
-    if req.shipment_type.is_none() {
-        v.add("shipment_type", "must be a known shipment type");
-    }
-    for (order_id, point) in &req.target_points {
-        if sorted.binary_search(order_id).is_err() {
-            v.add(
-                "target_points",
-                format!("{order_id:?} is not one of order_ids"),
-            );
-        }
-        v.text("target_points", point, 64);
-    }
-    if let Some(sender) = &req.sender {
-        check_address(&mut v, "sender", sender);
-    }
-    v.optional_text("sender_email", &req.sender_email, 200);
-    v.finish("INVALID_SHIPMENT_REQUEST")?;
-    if req.shipment_type.is_some_and(|t| !t.is_tracked()) {
-        return Err(ServiceError::invalid(
-            "UNREGISTERED_LETTER_NOT_SUPPORTED",
-            "shipment_type",
-            "R19: unregistered letters are not supported: they have no tracking number to \
-             attach to the order; send a registered letter or a parcel",
-        ));
-    }
-    Ok(())
 }
 
 /// Creates a shipment for each order with the carrier account and marks the orders shipped
@@ -355,452 +306,6 @@ async fn dispatch_order(
     apply(ctx, actor, request, shipment).await
 }
 
-/// Step 1. Decides with the order (and its shipments) locked; records the attempt.
-fn begin(
-    conn: &mut PgConnection,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-    req: &CreateShipments,
-    (account_id, carrier): (&str, &str),
-    order_id: &str,
-) -> ServiceResult<Step> {
-    let ids = [order_id.to_owned()];
-    let Some(order) = lock_order(conn, &req.merchant_id, &ids)? else {
-        return Ok(Step::Done(ShipmentResult::failed(
-            order_id,
-            "ORDER_NOT_FOUND",
-            format!("order {order_id} not found"),
-        )));
-    };
-    let state: OrderState = order.state.parse().map_err(ServiceError::internal)?;
-
-    // An attempt already open for this order: finish it rather than start another.
-    if let Some(open) = repo::live_for_order_locked(conn, order_id, repo::REQUESTED)? {
-        if open.carrier_answered() {
-            return Ok(Step::Apply(open));
-        }
-        if open.lease_until.is_some_and(|until| until > now) {
-            return Ok(Step::Done(ShipmentResult::of(
-                &open,
-                Outcome::Failed,
-                "SHIPMENT_IN_PROGRESS",
-                format!(
-                    "another call is creating the shipment of order {order_id} right now; \
-                     retry in a moment"
-                ),
-            )));
-        }
-        if state == OrderState::Refunded {
-            let message = "R3: order is REFUNDED and can no longer be shipped";
-            repo::fail(conn, &open.id, "ORDER_REFUNDED", message, now)?;
-            return Ok(Step::Done(ShipmentResult::of(
-                &open,
-                Outcome::Failed,
-                "ORDER_REFUNDED",
-                message,
-            )));
-        }
-        if open.carrier_shipment_id.is_some() {
-            repo::lease(conn, &open.id, lease_until, now)?;
-            return Ok(Step::Resume(open));
-        }
-        // The last send's outcome is unknown: send again, with the same reference.
-        let shipment = repo::claim_for_send(conn, &open.id, account_id, carrier, lease_until, now)?;
-        return Ok(Step::Send {
-            shipment,
-            receiver: order.shipping_detail(),
-        });
-    }
-
-    if state == OrderState::Refunded {
-        return Ok(Step::Done(ShipmentResult::failed(
-            order_id,
-            "ORDER_REFUNDED",
-            "R3: order is REFUNDED and can no longer be shipped",
-        )));
-    }
-    let current = repo::live_for_order_locked(conn, order_id, repo::CREATED)?;
-    if let Some(current) = &current
-        && req.request_key.is_some()
-        && current.request_key == req.request_key
-    {
-        // A retry of the call that created it.
-        return Ok(Step::Done(ShipmentResult::created(current)));
-    }
-    let facts = ShipmentFacts {
-        state,
-        has_shipment: current.is_some(),
-        confirm_recreate: req.confirm_recreate,
-    };
-    match (shipment_rule::may_create(facts), &current) {
-        (Ok(()), _) => {}
-        (Err(refusal), Some(current)) => {
-            return Ok(Step::Done(ShipmentResult::of(
-                current,
-                Outcome::Skipped,
-                refusal.reason(),
-                format!(
-                    "R20: order {order_id} already has {} shipment {} (tracking number {}); set \
-                     confirm_recreate to create another",
-                    current.carrier,
-                    current.carrier_shipment_id.as_deref().unwrap_or_default(),
-                    current.tracking_number.as_deref().unwrap_or_default(),
-                ),
-            )));
-        }
-        (Err(refusal), None) => {
-            return Ok(Step::Done(
-                ShipmentResult::failed(
-                    order_id,
-                    refusal.reason(),
-                    format!(
-                        "R20: order {order_id} is already marked shipped; set confirm_recreate to \
-                         create a shipment and replace its tracking"
-                    ),
-                )
-                .skipped(),
-            ));
-        }
-    }
-
-    let id = random_id("sh").map_err(ServiceError::internal)?;
-    let shipment = repo::insert(
-        conn,
-        &NewShipment {
-            id: &id,
-            merchant_id: &req.merchant_id,
-            order_id,
-            account_id,
-            carrier,
-            state: repo::REQUESTED,
-            reference: order_id,
-            recreate: state == OrderState::Shipped,
-            request_key: req.request_key.as_deref(),
-            attempts: 1,
-            lease_until: Some(lease_until),
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
-    Ok(Step::Send {
-        shipment,
-        receiver: order.shipping_detail(),
-    })
-}
-
-/// The request the carrier gets for one order.
-fn shipment_request(
-    req: &CreateShipments,
-    shipment: &ShipmentRow,
-    receiver: &Address,
-) -> ShipmentRequest {
-    let mut out = ShipmentRequest::new(
-        shipment.reference.clone(),
-        contact(receiver, ""),
-        req.shipment_type.unwrap_or(ShipmentType::Parcel),
-    );
-    out.parcel.size = Some(req.size.trim().to_owned()).filter(|s| !s.is_empty());
-    out.parcel.weight_grams = Some(req.weight_grams).filter(|w| *w > 0);
-    out.target_point = req.target_points.get(&shipment.order_id).cloned();
-    out.sender = req.sender.as_ref().map(|s| contact(s, &req.sender_email));
-    out
-}
-
-/// Asks the carrier again about a shipment it created without a tracking number, with the
-/// account that created it.
-async fn resume(
-    ctx: &DispatchContext,
-    req: &CreateShipments,
-    account: &Account,
-    shipment: &ShipmentRow,
-) -> Result<CreatedShipment, DispatchError> {
-    let carrier_shipment_id = shipment.carrier_shipment_id.clone().unwrap_or_default();
-    if shipment.account_id == account.id {
-        return account.client.resume(&carrier_shipment_id).await;
-    }
-    let (keys, config) = (ctx.keys.clone(), ctx.config.clone());
-    let (merchant_id, account_id) = (req.merchant_id.clone(), shipment.account_id.clone());
-    let loaded = ctx
-        .db
-        .transaction(move |conn| {
-            load_client(conn, keys.as_deref(), &config, &merchant_id, &account_id)
-        })
-        .await;
-    match loaded {
-        Ok((client, _)) => client.resume(&carrier_shipment_id).await,
-        Err(e) => Err(DispatchError::Refused(format!(
-            "the carrier account {} that created this shipment cannot be used: {e}",
-            shipment.account_id
-        ))),
-    }
-}
-
-/// Step 2: writes the carrier's answer to the attempt as soon as it comes. `Ok`: the attempt
-/// with the carrier's ids, to apply. `Err`: the order's result.
-async fn record_answer(
-    ctx: &DispatchContext,
-    shipment: &ShipmentRow,
-    answer: Result<CreatedShipment, DispatchError>,
-) -> Result<ShipmentRow, Box<ShipmentResult>> {
-    let now = ctx.clock.now();
-    let id = shipment.id.clone();
-    match answer {
-        Ok(created) => {
-            let written = {
-                let created = created.clone();
-                ctx.db
-                    .transaction(move |conn| {
-                        Ok(repo::record_carrier_ids(
-                            conn,
-                            &id,
-                            &created.carrier_shipment_id,
-                            Some(&created.tracking_number),
-                            Some(&created.label_reference),
-                            now,
-                        )?)
-                    })
-                    .await
-            };
-            if let Err(e) = written {
-                // The shipment exists at the carrier and we could not write it down: say so
-                // loudly, with what an operator needs to find it.
-                tracing::error!(
-                    shipment = %shipment.id,
-                    order = %shipment.order_id,
-                    carrier = %shipment.carrier,
-                    carrier_shipment_id = %created.carrier_shipment_id,
-                    tracking_number = %created.tracking_number,
-                    error = %e,
-                    "the carrier created the shipment but it could not be recorded"
-                );
-                return Err(Box::new(database_failure(
-                    &shipment.order_id,
-                    "recording the carrier's answer",
-                    &e,
-                )));
-            }
-            let mut applied = shipment.clone();
-            applied.carrier_shipment_id = Some(created.carrier_shipment_id);
-            applied.tracking_number = Some(created.tracking_number);
-            applied.label_reference = Some(created.label_reference);
-            Ok(applied)
-        }
-        Err(error) => {
-            let (reason, message, disposition) =
-                failure(&shipment.carrier, &shipment.account_id, &error);
-            let mut answered = shipment.clone();
-            let written = {
-                let message = message.clone();
-                let disposition = disposition.clone();
-                ctx.db
-                    .transaction(move |conn| {
-                        match disposition {
-                            Disposition::Refused => repo::fail(conn, &id, reason, &message, now)?,
-                            Disposition::Unknown => {
-                                repo::release(conn, &id, reason, &message, now)?
-                            }
-                            Disposition::Pending {
-                                carrier_shipment_id,
-                            } => {
-                                repo::record_carrier_ids(
-                                    conn,
-                                    &id,
-                                    &carrier_shipment_id,
-                                    None,
-                                    None,
-                                    now,
-                                )?;
-                                repo::release(conn, &id, reason, &message, now)?
-                            }
-                        };
-                        Ok(())
-                    })
-                    .await
-            };
-            if let Err(e) = written {
-                tracing::warn!(shipment = %shipment.id, error = %e, "cannot record a carrier's refusal");
-            }
-            if let Disposition::Pending {
-                carrier_shipment_id,
-            } = disposition
-            {
-                answered.carrier_shipment_id = Some(carrier_shipment_id);
-            }
-            Err(Box::new(ShipmentResult::of(
-                &answered,
-                Outcome::Failed,
-                reason,
-                message,
-            )))
-        }
-    }
-}
-
-/// Step 3: marks the order shipped with the carrier's tracking number and the attempt
-/// `CREATED`, in one transaction.
-async fn apply(
-    ctx: &DispatchContext,
-    actor: &Actor,
-    req: &Arc<CreateShipments>,
-    shipment: ShipmentRow,
-) -> ShipmentResult {
-    let now = ctx.clock.now();
-    let applied = {
-        let (policies, actor, req) = (Arc::clone(&ctx.policies), actor.clone(), Arc::clone(req));
-        let id = shipment.id.clone();
-        ctx.db
-            .transaction(move |conn| {
-                let policy = policies.at(conn, now)?;
-                apply_in(conn, now, &policy, &actor, &req, &id)
-            })
-            .await
-    };
-    let error = match applied {
-        Ok(result) => return result,
-        Err(error) => error,
-    };
-    let transient = matches!(
-        error,
-        ServiceError::Internal(_) | ServiceError::Unavailable(_) | ServiceError::Aborted { .. }
-    );
-    let carrier_shipment_id = shipment.carrier_shipment_id.as_deref().unwrap_or_default();
-    let number = shipment.tracking_number.as_deref().unwrap_or_default();
-    let (reason, message) = if transient {
-        tracing::error!(
-            shipment = %shipment.id,
-            order = %shipment.order_id,
-            error = ?error,
-            "the carrier created the shipment but marking the order shipped failed"
-        );
-        (
-            "SHIPMENT_NOT_APPLIED",
-            format!(
-                "{} created shipment {carrier_shipment_id} (tracking number {number}) but marking \
-                 the order shipped failed: retry to apply it (the carrier is not called again)",
-                shipment.carrier
-            ),
-        )
-    } else {
-        (
-            error.reason(),
-            format!(
-                "{} created shipment {carrier_shipment_id} (tracking number {number}) but it \
-                 cannot be attached to the order: {error}. Cancel it with the carrier if it will \
-                 not be used",
-                shipment.carrier
-            ),
-        )
-    };
-    let written = {
-        let (id, message) = (shipment.id.clone(), message.clone());
-        ctx.db
-            .transaction(move |conn| {
-                Ok(if transient {
-                    repo::release(conn, &id, reason, &message, now)?
-                } else {
-                    repo::fail(conn, &id, reason, &message, now)?
-                })
-            })
-            .await
-    };
-    if let Err(e) = written {
-        tracing::warn!(shipment = %shipment.id, error = %e, "cannot record why a shipment was not applied");
-    }
-    ShipmentResult::of(&shipment, Outcome::Failed, reason, message)
-}
-
-fn apply_in(
-    conn: &mut PgConnection,
-    now: DateTime<Utc>,
-    policy: &fulfillment_policy::values::Policy,
-    actor: &Actor,
-    req: &CreateShipments,
-    shipment_id: &str,
-) -> ServiceResult<ShipmentResult> {
-    let shipment = repo::lock(conn, shipment_id)?
-        .ok_or_else(|| ServiceError::not_found("shipment", shipment_id))?;
-    match shipment.state.as_str() {
-        // Another call applied it first.
-        repo::CREATED => return Ok(ShipmentResult::created(&shipment)),
-        repo::REQUESTED => {}
-        _ => {
-            return Ok(ShipmentResult::of(
-                &shipment,
-                Outcome::Failed,
-                shipment
-                    .failure_reason
-                    .as_deref()
-                    .unwrap_or("SHIPMENT_FAILED"),
-                shipment.failure_message.clone().unwrap_or_default(),
-            ));
-        }
-    }
-    let Some(number) = shipment.tracking_number.clone() else {
-        return Err(ServiceError::internal(format!(
-            "shipment {shipment_id} is applied without a tracking number"
-        )));
-    };
-    let ids = [shipment.order_id.clone()];
-    let order = lock_order(conn, &shipment.merchant_id, &ids)?
-        .ok_or_else(|| ServiceError::not_found("order", &shipment.order_id))?;
-    let state: OrderState = order.state.parse().map_err(ServiceError::internal)?;
-    let mode = match state {
-        OrderState::Approved => ShipMode::Fulfil,
-        OrderState::Shipped if shipment.recreate || req.confirm_recreate => {
-            ShipMode::ModifyTracking
-        }
-        OrderState::Shipped => {
-            return Err(ServiceError::precondition(
-                "ORDER_ALREADY_SHIPPED",
-                format!(
-                    "R20: order {} was marked shipped while its shipment was being created",
-                    order.id
-                ),
-            ));
-        }
-        OrderState::Refunded => {
-            return Err(ServiceError::precondition(
-                "ORDER_REFUNDED",
-                format!(
-                    "R3: order {} is REFUNDED and can no longer be shipped",
-                    order.id
-                ),
-            ));
-        }
-    };
-    // A confirmed re-creation replaces the shipment the order shipped with (R20).
-    if let Some(current) = repo::live_for_order_locked(conn, &order.id, repo::CREATED)? {
-        repo::supersede(conn, &current.id, now)?;
-    }
-    ship(
-        conn,
-        now,
-        policy,
-        actor,
-        &ShipRequest {
-            merchant_id: order.merchant_id.clone(),
-            order_ids: vec![order.id.clone()],
-            tracking: TrackingInput {
-                tracking_number: number,
-                carrier: shipment.carrier.clone(),
-                origin_country: origin_country(req),
-                channel: Channel::Api,
-            },
-            mode,
-        },
-    )?;
-    repo::mark_created(conn, &shipment.id, now)?;
-    Ok(ShipmentResult::created(&shipment))
-}
-
-fn origin_country(req: &CreateShipments) -> String {
-    req.sender
-        .as_ref()
-        .map(|s| s.country.trim().to_uppercase())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| DEFAULT_ORIGIN_COUNTRY.to_owned())
-}
-
 /// An order's result when our own database let us down; the details go to the log.
 fn database_failure(order_id: &str, doing: &str, error: &ServiceError) -> ShipmentResult {
     match error {
@@ -814,13 +319,4 @@ fn database_failure(order_id: &str, doing: &str, error: &ServiceError) -> Shipme
         }
         other => ShipmentResult::failed(order_id, other.reason(), other.to_string()),
     }
-}
-
-/// The order, locked, if it belongs to the merchant.
-fn lock_order(
-    conn: &mut PgConnection,
-    merchant_id: &str,
-    ids: &[String],
-) -> ServiceResult<Option<Order>> {
-    Ok(fulfillment_core::repo::orders::lock_many(conn, merchant_id, ids)?.pop())
 }

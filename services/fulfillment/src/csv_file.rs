@@ -96,61 +96,12 @@ fn cell(record: &csv::StringRecord, index: usize) -> String {
 /// columns are all accepted; rows for the same order more than once are all refused, since
 /// which one the merchant meant cannot be known.
 pub fn parse_upload(bytes: &[u8], limits: UploadLimits) -> Result<ParsedUpload, FileError> {
-    if bytes.len() > limits.max_bytes {
-        return Err(FileError::TooLarge {
-            size: bytes.len(),
-            limit: limits.max_bytes,
-        });
-    }
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            let line = 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count() as u64;
-            return Err(FileError::NotUtf8 { line });
-        }
-    };
-    // PostgreSQL stores no NUL in text: refused whole, like bytes that are not UTF-8.
-    if let Some(at) = text.find('\0') {
-        let line = 1 + text[..at].matches('\n').count() as u64;
-        return Err(FileError::HasNul { line });
-    }
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.trim().is_empty() {
-        return Err(FileError::Empty);
-    }
+    let text = decode(bytes, limits)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| malformed(&e, 1))?.clone();
-    let mut positions: HashMap<String, usize> = HashMap::new();
-    for (index, name) in header.iter().enumerate() {
-        let key = normalize_header(name);
-        if key.is_empty() {
-            continue;
-        }
-        if positions.insert(key, index).is_some() && is_required(name) {
-            return Err(FileError::DuplicateColumn(name.trim().to_owned()));
-        }
-    }
-    let missing: Vec<&'static str> = REQUIRED_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| !positions.contains_key(&normalize_header(c)))
-        .collect();
-    if !missing.is_empty() {
-        return Err(FileError::MissingColumns(missing));
-    }
-    let column = |name: &str| positions.get(&normalize_header(name)).copied().unwrap_or(0);
-    let (order_col, carrier_col, tracking_col, country_col) = (
-        column(ORDER_ID),
-        column(CARRIER),
-        column(TRACKING_NUMBER),
-        column(ORIGIN_COUNTRY),
-    );
+    let (order_col, carrier_col, tracking_col, country_col) = columns(&mut reader)?;
 
     let mut lines = LineCounter::new(text.as_bytes());
     let mut parsed = ParsedUpload::default();
@@ -195,6 +146,76 @@ pub fn parse_upload(bytes: &[u8], limits: UploadLimits) -> Result<ParsedUpload, 
             .push(parsed.rows.len());
         parsed.rows.push(row);
     }
+    mark_duplicates(&mut parsed, &lines_by_order);
+    if parsed.rows.is_empty() && parsed.skipped == 0 {
+        return Err(FileError::NoRows);
+    }
+    Ok(parsed)
+}
+
+/// The upload as text: within the size limit, UTF-8, without NUL, without its BOM, not blank.
+fn decode(bytes: &[u8], limits: UploadLimits) -> Result<&str, FileError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(FileError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            return Err(FileError::NotUtf8 { line });
+        }
+    };
+    // PostgreSQL stores no NUL in text: refused whole, like bytes that are not UTF-8.
+    if let Some(at) = text.find('\0') {
+        let line = 1 + text[..at].matches('\n').count() as u64;
+        return Err(FileError::HasNul { line });
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(FileError::Empty);
+    }
+    Ok(text)
+}
+
+/// The positions of the order id, carrier, tracking number and origin country columns; each
+/// required column present once.
+fn columns(reader: &mut csv::Reader<&[u8]>) -> Result<(usize, usize, usize, usize), FileError> {
+    let header = reader.headers().map_err(|e| malformed(&e, 1))?.clone();
+    let mut positions: HashMap<String, usize> = HashMap::new();
+    for (index, name) in header.iter().enumerate() {
+        let key = normalize_header(name);
+        if key.is_empty() {
+            continue;
+        }
+        if positions.insert(key, index).is_some() && is_required(name) {
+            return Err(FileError::DuplicateColumn(name.trim().to_owned()));
+        }
+    }
+    let missing: Vec<&'static str> = REQUIRED_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !positions.contains_key(&normalize_header(c)))
+        .collect();
+    if !missing.is_empty() {
+        return Err(FileError::MissingColumns(missing));
+    }
+    let column = |name: &str| positions.get(&normalize_header(name)).copied().unwrap_or(0);
+    Ok((
+        column(ORDER_ID),
+        column(CARRIER),
+        column(TRACKING_NUMBER),
+        column(ORIGIN_COUNTRY),
+    ))
+}
+
+/// Refuses every row of an order that appears more than once.
+fn mark_duplicates(parsed: &mut ParsedUpload, lines_by_order: &HashMap<String, Vec<usize>>) {
     for indexes in lines_by_order.values().filter(|v| v.len() > 1) {
         let lines: Vec<String> = indexes
             .iter()
@@ -210,10 +231,6 @@ pub fn parse_upload(bytes: &[u8], limits: UploadLimits) -> Result<ParsedUpload, 
             });
         }
     }
-    if parsed.rows.is_empty() && parsed.skipped == 0 {
-        return Err(FileError::NoRows);
-    }
-    Ok(parsed)
 }
 
 /// Line numbers from byte offsets, counted incrementally. (csv's own record line is one short

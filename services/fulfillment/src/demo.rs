@@ -43,6 +43,128 @@ struct DemoOrder {
     product: &'static str,
 }
 
+/// A demo order to whom, of what, how long ago released; not Wish Express, not A+.
+fn order(
+    id: &'static str,
+    merchant: &'static str,
+    age: Duration,
+    to: Address,
+    product: &'static str,
+) -> DemoOrder {
+    DemoOrder {
+        id,
+        merchant,
+        age,
+        wish_express: false,
+        aplus: false,
+        to,
+        product,
+    }
+}
+
+/// Where the demo's A+ order ships (R18).
+fn warehouse() -> Address {
+    address(
+        "A+ Warehouse",
+        "88 Logistics Rd",
+        "Shenzhen",
+        "518000",
+        "CN",
+    )
+}
+
+/// The demo's Brazilian buyer.
+fn bruno() -> Address {
+    address(
+        "Bruno Costa",
+        "Rua Augusta 500",
+        "São Paulo",
+        "01304-000",
+        "BR",
+    )
+}
+
+/// The demo's orders: combinable (R10), too far apart, near their deadline, Wish Express, A+,
+/// Brazilian (one to be stuck, R13) and Polish.
+fn demo_orders() -> [DemoOrder; 9] {
+    let alice = address("Alice Smith", "1 Main St", "Springfield", "12345", "US");
+    // The same address written differently: still combinable (R10 ignores case and spacing).
+    let alice_again = address("ALICE SMITH", "1  main st", "springfield", "12345", "US");
+    let bruno = bruno();
+    let shenzhen = "m-shenzhen";
+    [
+        order(
+            "o-fresh-1",
+            shenzhen,
+            Duration::hours(2),
+            alice.clone(),
+            "USB-C cable",
+        ),
+        order(
+            "o-fresh-2",
+            shenzhen,
+            Duration::days(2),
+            alice_again,
+            "Phone case",
+        ),
+        order(
+            "o-far-apart",
+            shenzhen,
+            Duration::days(7) + Duration::hours(1),
+            alice,
+            "Screen protector",
+        ),
+        order(
+            "o-near-deadline",
+            shenzhen,
+            Duration::days(4) + Duration::hours(22),
+            address("Chen Wei", "12 Nanjing Rd", "Shanghai", "200001", "CN"),
+            "Desk lamp",
+        ),
+        DemoOrder {
+            wish_express: true,
+            ..order(
+                "o-wish-express",
+                shenzhen,
+                Duration::days(1),
+                address("Dana White", "9 Elm St", "Portland", "97201", "US"),
+                "Headphones",
+            )
+        },
+        DemoOrder {
+            aplus: true,
+            ..order(
+                "o-aplus",
+                shenzhen,
+                Duration::days(1),
+                address("Eve Martin", "4 Rue Verte", "Lyon", "69001", "FR"),
+                "Smart watch",
+            )
+        },
+        order(
+            "o-br-1",
+            "m-saopaulo",
+            Duration::hours(5),
+            bruno.clone(),
+            "Havaianas",
+        ),
+        order(
+            "o-br-2",
+            "m-saopaulo",
+            Duration::days(1),
+            bruno,
+            "Coffee beans",
+        ),
+        order(
+            "o-pl-1",
+            "m-krakow",
+            Duration::days(3),
+            address("Jan Kowalski", "ul. Floriańska 3", "Kraków", "31-019", "PL"),
+            "Amber necklace",
+        ),
+    ]
+}
+
 pub fn load_demo_data(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
@@ -56,158 +178,80 @@ pub fn load_demo_data(
     for (id, name, country) in merchants {
         upsert_merchant(conn, now, id, name, country)?;
     }
-    let alice = address("Alice Smith", "1 Main St", "Springfield", "12345", "US");
-    // The same address written differently: still combinable (R10 ignores case and spacing).
-    let alice_again = address("ALICE SMITH", "1  main st", "springfield", "12345", "US");
-    let bruno = address(
-        "Bruno Costa",
-        "Rua Augusta 500",
-        "São Paulo",
-        "01304-000",
-        "BR",
-    );
-    let warehouse = address(
-        "A+ Warehouse",
-        "88 Logistics Rd",
-        "Shenzhen",
-        "518000",
-        "CN",
-    );
-    let orders = [
-        DemoOrder {
-            id: "o-fresh-1",
-            merchant: "m-shenzhen",
-            age: Duration::hours(2),
-            wish_express: false,
-            aplus: false,
-            to: alice.clone(),
-            product: "USB-C cable",
-        },
-        DemoOrder {
-            id: "o-fresh-2",
-            merchant: "m-shenzhen",
-            age: Duration::days(2),
-            wish_express: false,
-            aplus: false,
-            to: alice_again,
-            product: "Phone case",
-        },
-        DemoOrder {
-            id: "o-far-apart",
-            merchant: "m-shenzhen",
-            age: Duration::days(7) + Duration::hours(1),
-            wish_express: false,
-            aplus: false,
-            to: alice,
-            product: "Screen protector",
-        },
-        DemoOrder {
-            id: "o-near-deadline",
-            merchant: "m-shenzhen",
-            age: Duration::days(4) + Duration::hours(22),
-            wish_express: false,
-            aplus: false,
-            to: address("Chen Wei", "12 Nanjing Rd", "Shanghai", "200001", "CN"),
-            product: "Desk lamp",
-        },
-        DemoOrder {
-            id: "o-wish-express",
-            merchant: "m-shenzhen",
-            age: Duration::days(1),
-            wish_express: true,
-            aplus: false,
-            to: address("Dana White", "9 Elm St", "Portland", "97201", "US"),
-            product: "Headphones",
-        },
-        DemoOrder {
-            id: "o-aplus",
-            merchant: "m-shenzhen",
-            age: Duration::days(1),
-            wish_express: false,
-            aplus: true,
-            to: address("Eve Martin", "4 Rue Verte", "Lyon", "69001", "FR"),
-            product: "Smart watch",
-        },
-        DemoOrder {
-            id: "o-br-1",
-            merchant: "m-saopaulo",
-            age: Duration::hours(5),
-            wish_express: false,
-            aplus: false,
-            to: bruno.clone(),
-            product: "Havaianas",
-        },
-        DemoOrder {
-            id: "o-br-2",
-            merchant: "m-saopaulo",
-            age: Duration::days(1),
-            wish_express: false,
-            aplus: false,
-            to: bruno,
-            product: "Coffee beans",
-        },
-        DemoOrder {
-            id: "o-pl-1",
-            merchant: "m-krakow",
-            age: Duration::days(3),
-            wish_express: false,
-            aplus: false,
-            to: address("Jan Kowalski", "ul. Floriańska 3", "Kraków", "31-019", "PL"),
-            product: "Amber necklace",
-        },
-    ];
+    let warehouse = warehouse();
     let actor = Actor("demo".into());
     let mut created = 0;
-    for o in orders {
-        let (shipping, customer) = if o.aplus {
-            (warehouse.clone(), Some(o.to))
-        } else {
-            (o.to, None)
-        };
-        let (_, was_created) = release_order(
-            conn,
-            now,
-            policy,
-            &actor,
-            &ReleaseInput {
-                order_id: o.id.into(),
-                merchant_id: o.merchant.into(),
-                released_at: Some(now - o.age),
-                is_wish_express: o.wish_express,
-                is_advanced_logistics: o.aplus,
-                shipping_detail: Some(shipping),
-                customer_shipping_detail: customer,
-                product_id: format!("p-{}", o.id),
-                product_name: o.product.into(),
-                quantity: 1,
-            },
-        )?;
+    for o in demo_orders() {
+        let (id, merchant) = (o.id, o.merchant);
+        let was_created = release_demo_order(conn, now, policy, &actor, o, &warehouse)?;
         created += usize::from(was_created);
         // R13: shipped through Intelipost with its NF-e number while the merchant's Intelipost
         // account is not connected, so no scan can arrive: the README's ListStuckTrackings
         // example for m-saopaulo has an answer. Only when just released, so a reload is a no-op.
-        if was_created && o.id == STUCK_INTELIPOST_ORDER {
-            ship(
-                conn,
-                now,
-                policy,
-                &actor,
-                &ShipRequest {
-                    merchant_id: o.merchant.into(),
-                    order_ids: vec![o.id.into()],
-                    tracking: TrackingInput {
-                        tracking_number: "352817".into(),
-                        carrier: INTELIPOST.into(),
-                        origin_country: "BR".into(),
-                        channel: Channel::Api,
-                    },
-                    mode: ShipMode::Fulfil,
-                },
-            )?;
+        if was_created && id == STUCK_INTELIPOST_ORDER {
+            ship_stuck_order(conn, now, policy, &actor, (id, merchant))?;
         }
     }
     Ok(DemoSummary {
         merchants: merchants.len(),
         orders_created: created,
     })
+}
+
+/// Releases one demo order (R1); `true` when it was created.
+fn release_demo_order(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    actor: &Actor,
+    o: DemoOrder,
+    warehouse: &Address,
+) -> ServiceResult<bool> {
+    let (shipping, customer) = if o.aplus {
+        (warehouse.clone(), Some(o.to))
+    } else {
+        (o.to, None)
+    };
+    let (_, was_created) = release_order(
+        conn,
+        now,
+        policy,
+        actor,
+        &ReleaseInput {
+            order_id: o.id.into(),
+            merchant_id: o.merchant.into(),
+            released_at: Some(now - o.age),
+            is_wish_express: o.wish_express,
+            is_advanced_logistics: o.aplus,
+            shipping_detail: Some(shipping),
+            customer_shipping_detail: customer,
+            product_id: format!("p-{}", o.id),
+            product_name: o.product.into(),
+            quantity: 1,
+        },
+    )?;
+    Ok(was_created)
+}
+
+/// Ships the stuck Intelipost order with its NF-e number (R12, R13).
+fn ship_stuck_order(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    actor: &Actor,
+    (id, merchant): (&str, &str),
+) -> ServiceResult<()> {
+    let request = ShipRequest {
+        merchant_id: merchant.into(),
+        order_ids: vec![id.into()],
+        tracking: TrackingInput {
+            tracking_number: "352817".into(),
+            carrier: INTELIPOST.into(),
+            origin_country: "BR".into(),
+            channel: Channel::Api,
+        },
+        mode: ShipMode::Fulfil,
+    };
+    ship(conn, now, policy, actor, &request)?;
+    Ok(())
 }

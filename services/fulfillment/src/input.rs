@@ -32,6 +32,31 @@ pub struct TrackingInput {
     pub channel: Channel,
 }
 
+/// Checks the order ids of one call: 1 to `max` (`at most {max} orders per {per}`), each an
+/// id, none repeated. Answers them sorted, without repeats.
+pub fn check_order_ids(
+    v: &mut Violations,
+    field: &str,
+    order_ids: &[String],
+    (max, per): (usize, &str),
+) -> Vec<String> {
+    if order_ids.is_empty() {
+        v.add(field, "is required");
+    } else if order_ids.len() > max {
+        v.add(field, format!("at most {max} orders per {per}"));
+    }
+    for id in order_ids {
+        check_id(v, field, id);
+    }
+    let mut sorted = order_ids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != order_ids.len() {
+        v.add(field, "must not repeat an order id");
+    }
+    sorted
+}
+
 /// Checks an address; returns it with the country code upper-cased.
 pub fn check_address(v: &mut Violations, field: &str, address: &Address) -> Address {
     v.text(&format!("{field}.name"), &address.name, MAX_TEXT_LEN);

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
-use fulfillment_core::models::Order;
+use fulfillment_core::models::{Order, Tracking};
 use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
 use fulfillment_policy::combined_shipment::{CombinedShipmentCheck, check_combined_shipment};
 use fulfillment_policy::deadline::is_late;
@@ -16,7 +16,7 @@ use fulfillment_policy::values::Policy;
 use serde_json::json;
 
 use crate::combined::shipment_order;
-use crate::input::{Actor, TrackingInput, check_id};
+use crate::input::{Actor, TrackingInput, check_id, check_order_ids};
 use crate::view::{OrderView, TrackingLink, load_views};
 
 /// Most orders one parcel may carry in a single call.
@@ -73,6 +73,11 @@ pub struct ShipRequest {
 }
 
 /// Ships the request's orders with one tracking, in one transaction (the caller's).
+///
+/// The steps, in the order their statements run: the request checked, the tracking validated
+/// and resolved (R3, R12), the orders locked with the tracking (R3, R4, R16), the group on the
+/// tracking checked (R4, R10, R11), the shipment written (links, states, audit and outbox rows),
+/// and the answer built.
 pub fn ship(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
@@ -81,9 +86,65 @@ pub fn ship(
     request: &ShipRequest,
 ) -> ServiceResult<ShipOutcome> {
     let merchant_id = request.merchant_id.as_str();
-    let order_ids = request.order_ids.as_slice();
-    let input = &request.tracking;
-    let mode = request.mode;
+    let sorted = check_request(merchant_id, &request.order_ids)?;
+    let resolved = resolve_tracking(conn, merchant_id, &request.tracking)?;
+    let valid = &resolved.valid;
+    let (locked, tracking, created) = lock(conn, now, request, &sorted, valid)?;
+    let (on_tracking, check) =
+        check_group(conn, policy, (&tracking, created), &sorted, &locked, valid)?;
+    let combined_with: Vec<String> = on_tracking.iter().map(|o| o.id.clone()).collect();
+
+    let channel = match request.tracking.channel {
+        Channel::Api => "API",
+        Channel::Dashboard => "DASHBOARD",
+    };
+    let (kind, new_state) = match request.mode {
+        ShipMode::Fulfil => ("shipped", Some(OrderState::Shipped.as_str())),
+        ShipMode::ModifyTracking => ("tracking_modified", None),
+    };
+    let details = Details {
+        resolved: &resolved,
+        channel,
+        kind,
+        combined_with: &combined_with,
+        requirement: check.requirement.as_str(),
+    };
+    let (shipped, previous) = shipped_orders(conn, now, request.mode, &locked, &details)?;
+    // Links, states, audit rows and outbox rows in one statement.
+    let links = repo::orders::record_shipment(
+        conn,
+        &repo::orders::Shipment {
+            merchant_id,
+            tracking_id: tracking.id,
+            origin_country: &resolved.origin_country,
+            channel,
+            actor: &actor.0,
+            kind,
+            new_state,
+            policy_version: policy.version,
+            now,
+            orders: &shipped,
+        },
+    )?;
+    let views = answer(
+        conn,
+        now,
+        (locked, new_state),
+        &links,
+        &tracking,
+        &request.order_ids,
+    )?;
+    Ok(ShipOutcome {
+        orders: views,
+        combined_with,
+        check,
+        previous,
+    })
+}
+
+/// The request's own fields: the merchant, and 1 to [`MAX_ORDERS_PER_SHIPMENT`] distinct order
+/// ids. Answers the ids sorted (the order they are locked in).
+fn check_request(merchant_id: &str, order_ids: &[String]) -> ServiceResult<Vec<String>> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
     let ids_field = if order_ids.len() == 1 {
@@ -91,24 +152,26 @@ pub fn ship(
     } else {
         "order_ids"
     };
-    if order_ids.is_empty() {
-        v.add(ids_field, "is required");
-    } else if order_ids.len() > MAX_ORDERS_PER_SHIPMENT {
-        v.add(
-            ids_field,
-            format!("at most {MAX_ORDERS_PER_SHIPMENT} orders per shipment"),
-        );
-    }
-    for id in order_ids {
-        check_id(&mut v, ids_field, id);
-    }
-    let mut sorted = order_ids.to_vec();
-    sorted.sort();
-    sorted.dedup();
-    if sorted.len() != order_ids.len() {
-        v.add(ids_field, "must not repeat an order id");
-    }
+    let limit = (MAX_ORDERS_PER_SHIPMENT, "shipment");
+    let sorted = check_order_ids(&mut v, ids_field, order_ids, limit);
     v.finish("INVALID_REQUEST")?;
+    Ok(sorted)
+}
+
+/// The tracking as it is stored.
+struct ResolvedTracking {
+    valid: ValidTracking,
+    origin_country: String,
+    /// The number sent, when R12 replaced it.
+    resolved_from: Option<String>,
+}
+
+/// Validates the tracking fields (R3, R12) and resolves an Intelipost number.
+fn resolve_tracking(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    input: &TrackingInput,
+) -> ServiceResult<ResolvedTracking> {
     let (mut valid, origin_country) = validate_tracking_input(input)?;
     // R12: a carrier's number sent by API becomes the NF-e number Intelipost reported for it;
     // without a report it is stored as sent and listed as stuck, never guessed.
@@ -118,7 +181,24 @@ pub fn ship(
     {
         resolved_from = Some(std::mem::replace(&mut valid.tracking_number, nfe));
     }
+    Ok(ResolvedTracking {
+        valid,
+        origin_country,
+        resolved_from,
+    })
+}
 
+/// Locks the orders and has the tracking (created, or locked); checks each order may take it
+/// (R3, R4) and the tracking may be used (R3: the merchant's own, R16: not cancelled). Answers
+/// the orders, the tracking and whether this call created it.
+fn lock(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    request: &ShipRequest,
+    sorted: &[String],
+    valid: &ValidTracking,
+) -> ServiceResult<(Vec<Order>, Tracking, bool)> {
+    let merchant_id = request.merchant_id.as_str();
     let new_tracking = fulfillment_core::models::NewTracking {
         merchant_id,
         carrier: valid.carrier,
@@ -129,7 +209,7 @@ pub fn ship(
     };
     // The orders locked and the tracking had (created, or locked) in one statement.
     let (locked, taken) =
-        repo::orders::lock_for_shipping(conn, merchant_id, &sorted, &new_tracking)?;
+        repo::orders::lock_for_shipping(conn, merchant_id, sorted, &new_tracking)?;
     if let Some(missing) = sorted
         .iter()
         .find(|id| !locked.iter().any(|o| &o.id == *id))
@@ -138,7 +218,7 @@ pub fn ship(
     }
     for order in &locked {
         let state: OrderState = order.state.parse().map_err(ServiceError::internal)?;
-        let allowed = match mode {
+        let allowed = match request.mode {
             ShipMode::Fulfil => check_can_fulfill(state),
             ShipMode::ModifyTracking => check_can_modify_tracking(state),
         };
@@ -170,7 +250,19 @@ pub fn ship(
             ),
         ));
     }
+    Ok((locked, tracking, created))
+}
 
+/// Checks the orders against those already on the tracking: none of them there yet (R4), and
+/// the group as a whole allowed (R10, R11). Answers the orders already there and the check.
+fn check_group(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    (tracking, created): (&Tracking, bool),
+    sorted: &[String],
+    locked: &[Order],
+    valid: &ValidTracking,
+) -> ServiceResult<(Vec<Order>, CombinedShipmentCheck)> {
     // R10 is checked against every order already on the tracking; a tracking this call just
     // created has none, so the read is skipped (one round trip of the hot path).
     let on_tracking = if created {
@@ -187,7 +279,6 @@ pub fn ship(
             ),
         ));
     }
-    let combined_with: Vec<String> = on_tracking.iter().map(|o| o.id.clone()).collect();
     let group: Vec<&Order> = on_tracking.iter().chain(locked.iter()).collect();
     let check = check_combined_shipment(
         &group.iter().map(|o| shipment_order(o)).collect::<Vec<_>>(),
@@ -207,81 +298,111 @@ pub fn ship(
             .join("; ");
         return Err(ServiceError::precondition(reason, message));
     }
+    Ok((on_tracking, check))
+}
 
-    let channel = match input.channel {
-        Channel::Api => "API",
-        Channel::Dashboard => "DASHBOARD",
-    };
-    let (kind, new_state) = match mode {
-        ShipMode::Fulfil => ("shipped", Some(OrderState::Shipped.as_str())),
-        ShipMode::ModifyTracking => ("tracking_modified", None),
-    };
+/// What every order's audit row and notification say of the shipment.
+struct Details<'a> {
+    resolved: &'a ResolvedTracking,
+    channel: &'static str,
+    kind: &'static str,
+    combined_with: &'a [String],
+    requirement: &'static str,
+}
+
+/// Each order's rows to write; for ModifyTracking, the first replaced tracking too.
+fn shipped_orders(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    mode: ShipMode,
+    locked: &[Order],
+    details: &Details<'_>,
+) -> ServiceResult<(Vec<repo::orders::ShippedOrder>, Option<TrackingLink>)> {
     let mut previous = None;
     let mut shipped = Vec::with_capacity(locked.len());
-    for order in &locked {
-        let shipped_late = is_late(order.fulfillment_deadline, now);
-        // R4: the tracking being replaced moves into the order's history first.
+    for order in locked {
         let previous_tracking = match mode {
-            ShipMode::ModifyTracking => {
-                match repo::trackings::retire_current(conn, &order.id, now)? {
-                    Some(link) => {
-                        repo::orders::links_with_trackings(conn, std::slice::from_ref(&order.id))?
-                            .into_iter()
-                            .find(|(l, _)| l.id == link.id)
-                            .map(|(link, tracking)| TrackingLink { link, tracking })
-                    }
-                    None => None,
-                }
-            }
+            ShipMode::ModifyTracking => retire_previous(conn, now, order)?,
             ShipMode::Fulfil => None,
         };
-        shipped.push(repo::orders::ShippedOrder {
-            order_id: order.id.clone(),
-            shipped_late,
-            state_before: order.state.clone(),
-            details: json!({
-                "carrier": valid.carrier,
-                "tracking_number": valid.tracking_number,
-                "origin_country": origin_country,
-                "channel": channel,
-                "resolved_from": resolved_from,
-                "shipped_late": shipped_late,
-                "combined_with": combined_with,
-                "requirement": check.requirement.as_str(),
-                "previous_tracking": previous_tracking.as_ref().map(|p| json!({
-                    "carrier": p.tracking.carrier,
-                    "tracking_number": p.tracking.tracking_number,
-                })),
-            }),
-            // R9: the customer hears the tracking number in the same transaction as the change.
-            payload: json!({
-                "order_id": order.id,
-                "reason": kind,
-                "carrier": valid.carrier,
-                "tracking_number": valid.tracking_number,
-            }),
-        });
+        shipped.push(shipped_order(
+            now,
+            order,
+            details,
+            previous_tracking.as_ref(),
+        ));
         if previous.is_none() {
             previous = previous_tracking;
         }
     }
-    // Links, states, audit rows and outbox rows in one statement.
-    let links = repo::orders::record_shipment(
-        conn,
-        &repo::orders::Shipment {
-            merchant_id,
-            tracking_id: tracking.id,
-            origin_country: &origin_country,
-            channel,
-            actor: &actor.0,
-            kind,
-            new_state,
-            policy_version: policy.version,
-            now,
-            orders: &shipped,
-        },
-    )?;
+    Ok((shipped, previous))
+}
 
+/// R4: the tracking being replaced moves into the order's history first.
+fn retire_previous(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    order: &Order,
+) -> ServiceResult<Option<TrackingLink>> {
+    Ok(
+        match repo::trackings::retire_current(conn, &order.id, now)? {
+            Some(link) => {
+                repo::orders::links_with_trackings(conn, std::slice::from_ref(&order.id))?
+                    .into_iter()
+                    .find(|(l, _)| l.id == link.id)
+                    .map(|(link, tracking)| TrackingLink { link, tracking })
+            }
+            None => None,
+        },
+    )
+}
+
+/// One order's audit details and customer notification.
+fn shipped_order(
+    now: DateTime<Utc>,
+    order: &Order,
+    details: &Details<'_>,
+    previous_tracking: Option<&TrackingLink>,
+) -> repo::orders::ShippedOrder {
+    let shipped_late = is_late(order.fulfillment_deadline, now);
+    let valid = &details.resolved.valid;
+    repo::orders::ShippedOrder {
+        order_id: order.id.clone(),
+        shipped_late,
+        state_before: order.state.clone(),
+        details: json!({
+            "carrier": valid.carrier,
+            "tracking_number": valid.tracking_number,
+            "origin_country": details.resolved.origin_country,
+            "channel": details.channel,
+            "resolved_from": details.resolved.resolved_from,
+            "shipped_late": shipped_late,
+            "combined_with": details.combined_with,
+            "requirement": details.requirement,
+            "previous_tracking": previous_tracking.map(|p| json!({
+                "carrier": p.tracking.carrier,
+                "tracking_number": p.tracking.tracking_number,
+            })),
+        }),
+        // R9: the customer hears the tracking number in the same transaction as the change.
+        payload: json!({
+            "order_id": order.id,
+            "reason": details.kind,
+            "carrier": valid.carrier,
+            "tracking_number": valid.tracking_number,
+        }),
+    }
+}
+
+/// The shipped orders as answered, in the order the caller asked.
+fn answer(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    (locked, new_state): (Vec<Order>, Option<&str>),
+    links: &[repo::orders::ShippedLink],
+    tracking: &Tracking,
+    order_ids: &[String],
+) -> ServiceResult<Vec<OrderView>> {
     // The rows were read before the update: bring them up to what was written.
     let shipped: Vec<Order> = locked
         .into_iter()
@@ -300,7 +421,7 @@ pub fn ship(
     } else {
         shipped
             .into_iter()
-            .zip(&links)
+            .zip(links)
             .map(|(order, link)| {
                 OrderView::new(
                     order,
@@ -315,10 +436,5 @@ pub fn ship(
     };
     // Answer in the order the caller asked.
     views.sort_by_key(|view| order_ids.iter().position(|id| *id == view.order.id));
-    Ok(ShipOutcome {
-        orders: views,
-        combined_with,
-        check,
-        previous,
-    })
+    Ok(views)
 }

@@ -8,13 +8,15 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::PgConnection;
-use fulfillment_core::repo::policies::{self as repo, Cursor};
+use fulfillment_core::repo::policies::{
+    self as repo, CancellationDecisionRow, Cursor, LateDecisionRow,
+};
 use fulfillment_core::{ServiceError, ServiceResult};
 use fulfillment_policy::simulation::{
     self as sim, CancellationFacts, LateDecision, RULE_CANCELLATION, RULE_LATE, Release, Replayed,
     Tally, Unjudged,
 };
-use fulfillment_policy::values::Policy;
+use fulfillment_policy::values::{Policy, PolicyValues};
 
 /// Decisions read per page: large enough that a page costs little more than its rows, small
 /// enough that a page's rows are a few megabytes.
@@ -63,7 +65,7 @@ pub fn simulate(
 ) -> ServiceResult<Tally> {
     let started = Instant::now();
     let mut tally = Tally::new(input.samples_per_transition);
-    let version = |v: Option<i32>| v.and_then(|v| versions.iter().find(|p| p.version == v));
+    let baseline_of = |v: Option<i32>| v.and_then(|v| versions.iter().find(|p| p.version == v));
     let candidate = &input.candidate.values;
     let mut report = |tally: &Tally, reached: DateTime<Utc>| -> ServiceResult<()> {
         let keep_going = progress(Progress {
@@ -95,40 +97,7 @@ pub fn simulate(
         let reached = last.occurred_at;
         cursor.after = last.id;
         for row in &rows {
-            let release = match (row.release_kind.as_deref(), row.release_at) {
-                (Some("released"), Some(at)) => Release::Initial(at),
-                (Some("re_released"), Some(at)) => Release::ReRelease(at),
-                _ => {
-                    tally.add_unjudged(RULE_LATE, &row.order_id, sim::RELEASE_UNKNOWN);
-                    continue;
-                }
-            };
-            let Some(baseline) = version(row.release_version) else {
-                tally.add_unjudged(RULE_LATE, &row.order_id, sim::VERSION_UNKNOWN);
-                continue;
-            };
-            let (decision, recorded) = if row.kind == "refunded" {
-                (LateDecision::Refund, "REFUND")
-            } else {
-                match row.shipped_late {
-                    Some(true) => (LateDecision::Shipment, "SHIPPED_LATE"),
-                    Some(false) => (LateDecision::Shipment, "SHIPPED_ON_TIME"),
-                    None => {
-                        tally.add_unjudged(RULE_LATE, &row.order_id, SHIPPED_LATE_NOT_RECORDED);
-                        continue;
-                    }
-                }
-            };
-            tally.add(Replayed {
-                rule: RULE_LATE,
-                order_id: row.order_id.clone(),
-                merchant_id: row.merchant_id.clone(),
-                decided_at: row.occurred_at,
-                baseline_version: baseline.version,
-                recorded: recorded.to_owned(),
-                baseline: sim::judge_late(decision, release, row.occurred_at, &baseline.values),
-                candidate: sim::judge_late(decision, release, row.occurred_at, candidate),
-            });
+            replay_late(&mut tally, row, baseline_of(row.release_version), candidate);
         }
         report(&tally, reached)?;
     }
@@ -140,47 +109,101 @@ pub fn simulate(
         let reached = last.occurred_at;
         cursor.after = last.id;
         for row in rows {
-            let Some(baseline) = version(row.policy_version) else {
-                tally.add_unjudged(RULE_CANCELLATION, &row.order_id, sim::VERSION_UNKNOWN);
-                continue;
-            };
-            let Some(recorded) = row.recorded_outcome else {
-                tally.add_unjudged(RULE_CANCELLATION, &row.order_id, sim::FACTS_NOT_RECORDED);
-                continue;
-            };
-            let facts = CancellationFacts {
-                decided_at: row.occurred_at,
-                state_before: row.state_before,
-                carrier: row.carrier,
-                cancelled_at: row.cancelled_at,
-                cancelled_by: row.cancelled_by,
-                initial_released_at: row.initial_released_at,
-                merchant_country: row.merchant_country,
-                tracking_found: row.tracking_found,
-                confirmed_fulfillment_at: row.confirmed_fulfillment_at,
-                link_replaced_at: row.link_replaced_at,
-                is_advanced_logistics: row.is_advanced_logistics
-                    || row.left_aplus_program == Some(true),
-            };
-            let decision_input = match sim::cancellation_input(&facts) {
-                Ok(i) => i,
-                Err(why) => {
-                    tally.add_unjudged(RULE_CANCELLATION, &row.order_id, why);
-                    continue;
-                }
-            };
-            tally.add(Replayed {
-                rule: RULE_CANCELLATION,
-                order_id: row.order_id,
-                merchant_id: row.merchant_id,
-                decided_at: row.occurred_at,
-                baseline_version: baseline.version,
-                recorded,
-                baseline: sim::judge_cancellation(&decision_input, &baseline.values),
-                candidate: sim::judge_cancellation(&decision_input, candidate),
-            });
+            let baseline = baseline_of(row.policy_version);
+            replay_cancellation(&mut tally, row, baseline, candidate);
         }
         report(&tally, reached)?;
     }
     Ok(tally)
+}
+
+/// Judges one R5 decision under the version that made it and under the candidate.
+fn replay_late(
+    tally: &mut Tally,
+    row: &LateDecisionRow,
+    baseline: Option<&Policy>,
+    candidate: &PolicyValues,
+) {
+    let release = match (row.release_kind.as_deref(), row.release_at) {
+        (Some("released"), Some(at)) => Release::Initial(at),
+        (Some("re_released"), Some(at)) => Release::ReRelease(at),
+        _ => {
+            tally.add_unjudged(RULE_LATE, &row.order_id, sim::RELEASE_UNKNOWN);
+            return;
+        }
+    };
+    let Some(baseline) = baseline else {
+        tally.add_unjudged(RULE_LATE, &row.order_id, sim::VERSION_UNKNOWN);
+        return;
+    };
+    let (decision, recorded) = if row.kind == "refunded" {
+        (LateDecision::Refund, "REFUND")
+    } else {
+        match row.shipped_late {
+            Some(true) => (LateDecision::Shipment, "SHIPPED_LATE"),
+            Some(false) => (LateDecision::Shipment, "SHIPPED_ON_TIME"),
+            None => {
+                tally.add_unjudged(RULE_LATE, &row.order_id, SHIPPED_LATE_NOT_RECORDED);
+                return;
+            }
+        }
+    };
+    tally.add(Replayed {
+        rule: RULE_LATE,
+        order_id: row.order_id.clone(),
+        merchant_id: row.merchant_id.clone(),
+        decided_at: row.occurred_at,
+        baseline_version: baseline.version,
+        recorded: recorded.to_owned(),
+        baseline: sim::judge_late(decision, release, row.occurred_at, &baseline.values),
+        candidate: sim::judge_late(decision, release, row.occurred_at, candidate),
+    });
+}
+
+/// Judges one R15–R18 cancellation decision under the version that made it and under the
+/// candidate.
+fn replay_cancellation(
+    tally: &mut Tally,
+    row: CancellationDecisionRow,
+    baseline: Option<&Policy>,
+    candidate: &PolicyValues,
+) {
+    let Some(baseline) = baseline else {
+        tally.add_unjudged(RULE_CANCELLATION, &row.order_id, sim::VERSION_UNKNOWN);
+        return;
+    };
+    let Some(recorded) = row.recorded_outcome else {
+        tally.add_unjudged(RULE_CANCELLATION, &row.order_id, sim::FACTS_NOT_RECORDED);
+        return;
+    };
+    let facts = CancellationFacts {
+        decided_at: row.occurred_at,
+        state_before: row.state_before,
+        carrier: row.carrier,
+        cancelled_at: row.cancelled_at,
+        cancelled_by: row.cancelled_by,
+        initial_released_at: row.initial_released_at,
+        merchant_country: row.merchant_country,
+        tracking_found: row.tracking_found,
+        confirmed_fulfillment_at: row.confirmed_fulfillment_at,
+        link_replaced_at: row.link_replaced_at,
+        is_advanced_logistics: row.is_advanced_logistics || row.left_aplus_program == Some(true),
+    };
+    let decision_input = match sim::cancellation_input(&facts) {
+        Ok(i) => i,
+        Err(why) => {
+            tally.add_unjudged(RULE_CANCELLATION, &row.order_id, why);
+            return;
+        }
+    };
+    tally.add(Replayed {
+        rule: RULE_CANCELLATION,
+        order_id: row.order_id,
+        merchant_id: row.merchant_id,
+        decided_at: row.occurred_at,
+        baseline_version: baseline.version,
+        recorded,
+        baseline: sim::judge_cancellation(&decision_input, &baseline.values),
+        candidate: sim::judge_cancellation(&decision_input, candidate),
+    });
 }

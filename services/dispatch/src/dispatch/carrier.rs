@@ -266,9 +266,8 @@ pub(crate) fn failure(
     account_id: &str,
     error: &DispatchError,
 ) -> (&'static str, String, Disposition) {
-    let said = |text: String| format!("{carrier}: {text}");
-    match error {
-        DispatchError::CredentialsRejected => (
+    if let DispatchError::CredentialsRejected = error {
+        return (
             "CARRIER_CREDENTIALS_REJECTED",
             format!(
                 "R19: {carrier} rejected the credentials of carrier account {account_id}: the \
@@ -276,71 +275,56 @@ pub(crate) fn failure(
                  credentials), then retry"
             ),
             Disposition::Refused,
-        ),
-        DispatchError::Validation(_) => (
-            "CARRIER_VALIDATION_FAILED",
-            said(error.to_string()),
-            Disposition::Refused,
-        ),
-        DispatchError::Refused(_) => (
-            "CARRIER_REFUSED",
-            said(error.to_string()),
-            Disposition::Refused,
-        ),
-        DispatchError::RateLimited { .. } => (
-            "CARRIER_RATE_LIMITED",
-            said(format!("{error}; retry later")),
-            Disposition::Refused,
-        ),
+        );
+    }
+    let (reason, advice, disposition) = classify(error);
+    let message = match advice {
+        Some(advice) => format!("{carrier}: {error}; {advice}"),
+        None => format!("{carrier}: {error}"),
+    };
+    (reason, message, disposition)
+}
+
+/// What to retry after.
+const RETRY_LATER: &str = "retry later";
+
+/// A carrier's error (other than rejected credentials): its reason, what the merchant may do
+/// about it, and its disposition.
+fn classify(error: &DispatchError) -> (&'static str, Option<&'static str>, Disposition) {
+    use Disposition::{Refused, Unknown};
+    match error {
+        DispatchError::Validation(_) => ("CARRIER_VALIDATION_FAILED", None, Refused),
+        DispatchError::Refused(_) => ("CARRIER_REFUSED", None, Refused),
+        DispatchError::RateLimited { .. } => ("CARRIER_RATE_LIMITED", Some(RETRY_LATER), Refused),
         DispatchError::Pending {
             carrier_shipment_id,
         } => (
             "CARRIER_TRACKING_PENDING",
-            said(format!(
-                "{error}; retry later to attach it (the shipment is not created again)"
-            )),
+            Some("retry later to attach it (the shipment is not created again)"),
             Disposition::Pending {
                 carrier_shipment_id: carrier_shipment_id.clone(),
             },
         ),
         DispatchError::Timeout => (
             "CARRIER_TIMEOUT",
-            said(format!(
-                "{error}; it may have created the shipment: a retry sends it again with the \
-                 same reference"
-            )),
-            Disposition::Unknown,
+            Some(
+                "it may have created the shipment: a retry sends it again with the same \
+                 reference",
+            ),
+            Unknown,
         ),
-        DispatchError::Unavailable(_) => (
-            "CARRIER_UNAVAILABLE",
-            said(format!("{error}; retry later")),
-            Disposition::Unknown,
-        ),
-        DispatchError::Http { status, .. } if *status >= 500 => (
-            "CARRIER_UNAVAILABLE",
-            said(format!("{error}; retry later")),
-            Disposition::Unknown,
-        ),
-        DispatchError::Malformed(_) => (
-            "CARRIER_ANSWER_MALFORMED",
-            said(error.to_string()),
-            Disposition::Unknown,
-        ),
-        DispatchError::NotFound => (
-            "CARRIER_SHIPMENT_NOT_FOUND",
-            said(error.to_string()),
-            Disposition::Refused,
-        ),
-        DispatchError::Unsupported { .. } => (
-            "CARRIER_UNSUPPORTED",
-            said(error.to_string()),
-            Disposition::Refused,
-        ),
-        DispatchError::LabelGone | DispatchError::Http { .. } | DispatchError::Carrier { .. } => (
-            "CARRIER_ERROR",
-            said(error.to_string()),
-            Disposition::Refused,
-        ),
+        DispatchError::Unavailable(_) => ("CARRIER_UNAVAILABLE", Some(RETRY_LATER), Unknown),
+        DispatchError::Http { status, .. } if *status >= 500 => {
+            ("CARRIER_UNAVAILABLE", Some(RETRY_LATER), Unknown)
+        }
+        DispatchError::Malformed(_) => ("CARRIER_ANSWER_MALFORMED", None, Unknown),
+        DispatchError::NotFound => ("CARRIER_SHIPMENT_NOT_FOUND", None, Refused),
+        DispatchError::Unsupported { .. } => ("CARRIER_UNSUPPORTED", None, Refused),
+        // Rejected credentials are answered by `failure` before this.
+        DispatchError::CredentialsRejected
+        | DispatchError::LabelGone
+        | DispatchError::Http { .. }
+        | DispatchError::Carrier { .. } => ("CARRIER_ERROR", None, Refused),
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use super::DispatchContext;
 use super::carrier::{CarrierClient, failure, load_client};
 use fulfillment_core::input::check_id;
+use fulfillment_orders::input::check_order_ids;
 
 /// Most orders one GetLabels call may name.
 pub const MAX_ORDERS_PER_LABELS_CALL: usize = 100;
@@ -69,23 +70,8 @@ pub struct Labels {
 fn validate(merchant_id: &str, order_ids: &[String]) -> ServiceResult<()> {
     let mut v = Violations::new();
     check_id(&mut v, "merchant_id", merchant_id);
-    if order_ids.is_empty() {
-        v.add("order_ids", "is required");
-    } else if order_ids.len() > MAX_ORDERS_PER_LABELS_CALL {
-        v.add(
-            "order_ids",
-            format!("at most {MAX_ORDERS_PER_LABELS_CALL} orders per call"),
-        );
-    }
-    for id in order_ids {
-        check_id(&mut v, "order_ids", id);
-    }
-    let mut sorted = order_ids.to_vec();
-    sorted.sort();
-    sorted.dedup();
-    if sorted.len() != order_ids.len() {
-        v.add("order_ids", "must not repeat an order id");
-    }
+    let limit = (MAX_ORDERS_PER_LABELS_CALL, "call");
+    check_order_ids(&mut v, "order_ids", order_ids, limit);
     v.finish("INVALID_LABELS_REQUEST")
 }
 
@@ -96,6 +82,23 @@ pub async fn get_labels(
     order_ids: &[String],
 ) -> ServiceResult<Labels> {
     validate(merchant_id, order_ids)?;
+    let (found, shipments) = load(ctx, merchant_id, order_ids).await?;
+    let clients = load_clients(ctx, merchant_id, &shipments).await?;
+    let fetched = fetch(ctx, order_ids, &found, &shipments, &clients).await?;
+    Ok(assemble(ctx, order_ids, fetched, &shipments))
+}
+
+/// Each account's client, or why the account cannot be used.
+type Clients = BTreeMap<String, Result<Arc<CarrierClient>, LabelProblem>>;
+/// Each order's label, or why it has none.
+type Fetched = HashMap<String, Result<Vec<u8>, LabelProblem>>;
+
+/// The merchant's orders found among those asked, and their current shipments by order id.
+async fn load(
+    ctx: &DispatchContext,
+    merchant_id: &str,
+    order_ids: &[String],
+) -> ServiceResult<(Vec<String>, HashMap<String, ShipmentRow>)> {
     let (found, shipments) = {
         let (merchant_id, ids) = (merchant_id.to_owned(), order_ids.to_vec());
         ctx.db
@@ -114,9 +117,16 @@ pub async fn get_labels(
         .into_iter()
         .map(|s| (s.order_id.clone(), s))
         .collect();
+    Ok((found, shipments))
+}
 
-    // One client per account the shipments were created with.
-    let mut clients: BTreeMap<String, Result<Arc<CarrierClient>, LabelProblem>> = BTreeMap::new();
+/// One client per account the shipments were created with.
+async fn load_clients(
+    ctx: &DispatchContext,
+    merchant_id: &str,
+    shipments: &HashMap<String, ShipmentRow>,
+) -> ServiceResult<Clients> {
+    let mut clients = Clients::new();
     for shipment in shipments.values() {
         if clients.contains_key(&shipment.account_id) {
             continue;
@@ -143,10 +153,20 @@ pub async fn get_labels(
         };
         clients.insert(shipment.account_id.clone(), client);
     }
+    Ok(clients)
+}
 
+/// Fetches the labels from the carriers, a few at a time.
+async fn fetch(
+    ctx: &DispatchContext,
+    order_ids: &[String],
+    found: &[String],
+    shipments: &HashMap<String, ShipmentRow>,
+    clients: &Clients,
+) -> ServiceResult<Fetched> {
     let permits = Arc::new(Semaphore::new(ctx.config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    let mut fetched: HashMap<String, Result<Vec<u8>, LabelProblem>> = HashMap::new();
+    let mut fetched = Fetched::new();
     for order_id in order_ids {
         if !found.contains(order_id) {
             fetched.insert(
@@ -203,7 +223,16 @@ pub async fn get_labels(
             .map_err(|e| label_problem(&shipment, &e));
         fetched.insert(shipment.order_id.clone(), result);
     }
+    Ok(fetched)
+}
 
+/// The answer in the order requested, within the size an answer may have.
+fn assemble(
+    ctx: &DispatchContext,
+    order_ids: &[String],
+    mut fetched: Fetched,
+    shipments: &HashMap<String, ShipmentRow>,
+) -> Labels {
     let mut out = Labels::default();
     let mut bytes = 0usize;
     for order_id in order_ids {
@@ -236,7 +265,7 @@ pub async fn get_labels(
             )),
         }
     }
-    Ok(out)
+    out
 }
 
 fn label_problem(shipment: &ShipmentRow, error: &DispatchError) -> LabelProblem {
