@@ -5,9 +5,22 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error};
 use diesel_migrations::MigrationHarness;
 use fulfillment_core::db::MIGRATIONS;
 use fulfillment_core::testing::TestDb;
+
+/// The kind, message and constraint of the database error `result` must be.
+fn refusal(result: QueryResult<usize>) -> (DatabaseErrorKind, String, Option<String>) {
+    match result {
+        Err(Error::DatabaseError(kind, info)) => (
+            kind,
+            info.message().to_owned(),
+            info.constraint_name().map(str::to_owned),
+        ),
+        other => panic!("expected a database error, got {other:?}"),
+    }
+}
 
 #[test]
 fn every_migration_reverts_and_reapplies() {
@@ -41,9 +54,19 @@ fn order_events_are_append_only() {
     )
     .unwrap();
     let update = diesel::sql_query("UPDATE order_events SET kind = 'edited'").execute(&mut conn);
-    assert!(update.is_err(), "an audit row cannot be edited");
+    let (kind, message, _) = refusal(update);
+    assert!(
+        matches!(kind, DatabaseErrorKind::Unknown),
+        "an audit row cannot be edited: {kind:?}"
+    );
+    assert_eq!(message, "order_events is append-only");
     let delete = diesel::sql_query("DELETE FROM order_events").execute(&mut conn);
-    assert!(delete.is_err(), "an audit row cannot be deleted");
+    let (kind, message, _) = refusal(delete);
+    assert!(
+        matches!(kind, DatabaseErrorKind::Unknown),
+        "an audit row cannot be deleted: {kind:?}"
+    );
+    assert_eq!(message, "order_events is append-only");
 }
 
 #[test]
@@ -58,7 +81,13 @@ fn a_refunded_order_must_say_why() {
     )
     .unwrap();
     let no_reason = diesel::sql_query("UPDATE orders SET state = 'REFUNDED'").execute(&mut conn);
-    assert!(no_reason.is_err());
+    // The unnamed `(state = 'REFUNDED') = (refund_reason IS NOT NULL)`, as PostgreSQL names it.
+    let (kind, message, constraint) = refusal(no_reason);
+    assert!(
+        matches!(kind, DatabaseErrorKind::CheckViolation),
+        "{kind:?}: {message}"
+    );
+    assert_eq!(constraint.as_deref(), Some("orders_check1"), "{message}");
     diesel::sql_query(
         "UPDATE orders SET state = 'REFUNDED', refund_reason = 'NOT_SHIPPED_IN_TIME'",
     )

@@ -3,10 +3,12 @@
 //! runs out, and every order ends up shipped exactly once: no row lost, none applied twice.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
+
+use common::child::{ServerChild, server_command};
+use common::wait::wait_until_async;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -17,50 +19,14 @@ use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
 
 const ORDERS: usize = 2000;
 
-struct Server(Child, String);
-
-impl Server {
-    fn start(database_url: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fulfillment-server"))
-            .args([
-                "--listen",
-                &addr,
-                "--webhook-listen",
-                "127.0.0.1:0",
-                "--bulk-lease-secs",
-                "2",
-            ])
-            .env("DATABASE_URL", database_url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            assert!(Instant::now() < deadline, "server did not start");
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("Intelipost webhook") => break,
-                Some(Ok(_)) => {}
-                _ => panic!("server exited: {:?}", child.try_wait()),
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        Self(child, format!("http://{addr}"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The binary with a 2 s bulk lease, so a second copy takes a dead one's job over quickly.
+fn start_server(database_url: &str) -> ServerChild {
+    let mut command = server_command();
+    command
+        .args(["--bulk-lease-secs", "2"])
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn");
+    ServerChild::start(command)
 }
 
 #[derive(QueryableByName)]
@@ -89,6 +55,9 @@ fn seed(conn: &mut PgConnection) {
     .unwrap();
 }
 
+const APPLIED: &str = "SELECT count(*) AS n FROM bulk_job_rows WHERE outcome <> 'PENDING'";
+const SHIPPED: &str = "SELECT count(*) AS n FROM orders WHERE state = 'SHIPPED'";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_leaves_no_row_lost_or_applied_twice() {
     let db = TestDb::new();
@@ -99,8 +68,8 @@ async fn a_killed_server_leaves_no_row_lost_or_applied_twice() {
         file.push_str(&format!("o-{i},USPS,94001118992233{i:08},CN\n"));
     }
 
-    let first = Server::start(db.url());
-    let mut client = FulfillmentServiceClient::connect(first.1.clone())
+    let first = start_server(db.url());
+    let mut client = FulfillmentServiceClient::connect(first.url())
         .await
         .unwrap();
     let job = client
@@ -116,97 +85,88 @@ async fn a_killed_server_leaves_no_row_lost_or_applied_twice() {
         .unwrap();
 
     // Kill it once it has applied some rows, well before the end.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "the job never started");
-        let done = count(
-            &mut conn,
-            "SELECT count(*) AS n FROM bulk_job_rows WHERE outcome <> 'PENDING'",
-        );
-        if done >= 100 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_async("the job starts", Duration::from_secs(60), || {
+        let done = count(&mut conn, APPLIED);
+        async move { (done >= 100).then_some(()) }
+    })
+    .await;
     drop(first);
-    let at_kill = count(
-        &mut conn,
-        "SELECT count(*) AS n FROM bulk_job_rows WHERE outcome <> 'PENDING'",
-    );
-    assert!(
-        (at_kill as usize) < ORDERS,
-        "killed after the end ({at_kill} rows): the test proves nothing"
-    );
-    // What was applied and what is recorded agree at the moment of the crash.
-    assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM orders WHERE state = 'SHIPPED'"
-        ),
-        at_kill
-    );
+    applied_and_recorded_agree_at_the_kill(&mut conn);
 
-    let second = Server::start(db.url());
-    let mut client = FulfillmentServiceClient::connect(second.1.clone())
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let job = loop {
-        assert!(Instant::now() < deadline, "the job was not taken over");
-        let job = client
-            .get_bulk_job(pb::GetBulkJobRequest {
-                merchant_id: "m-1".into(),
-                job_id: job.id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .job
-            .unwrap();
-        if job.state == pb::BulkJobState::Completed as i32 {
-            break job;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let second = start_server(db.url());
+    let job = completed(&second, &job.id).await;
     assert_eq!(
         (job.accepted_rows, job.rejected_rows),
         (ORDERS as i64, 0),
         "{job:?}"
     );
-    let n = ORDERS as i64;
-    assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM orders WHERE state = 'SHIPPED'"
-        ),
-        n
+    every_order_shipped_exactly_once(&mut conn);
+}
+
+fn applied_and_recorded_agree_at_the_kill(conn: &mut PgConnection) {
+    let at_kill = count(conn, APPLIED);
+    assert!(
+        (at_kill as usize) < ORDERS,
+        "killed after the end ({at_kill} rows): the test proves nothing"
     );
+    // What was applied and what is recorded agree at the moment of the crash.
+    assert_eq!(count(conn, SHIPPED), at_kill);
+}
+
+/// The job as `server` reports it once completed (taken over when the dead copy's lease ran
+/// out).
+async fn completed(server: &ServerChild, job_id: &str) -> pb::BulkJob {
+    let client = FulfillmentServiceClient::connect(server.url())
+        .await
+        .unwrap();
+    wait_until_async("the job is taken over", Duration::from_secs(120), || {
+        let mut client = client.clone();
+        async move {
+            let job = client
+                .get_bulk_job(pb::GetBulkJobRequest {
+                    merchant_id: "m-1".into(),
+                    job_id: job_id.to_owned(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .job
+                .unwrap();
+            (job.state == pb::BulkJobState::Completed as i32).then_some(job)
+        }
+    })
+    .await
+}
+
+fn every_order_shipped_exactly_once(conn: &mut PgConnection) {
+    let n = ORDERS as i64;
+    assert_eq!(count(conn, SHIPPED), n);
     // Exactly one ship audit row and one customer notification per order (R7, R9).
     assert_eq!(
         count(
-            &mut conn,
+            conn,
             "SELECT count(*) AS n FROM order_events WHERE state_after = 'SHIPPED'"
         ),
         n
     );
     assert_eq!(
         count(
-            &mut conn,
+            conn,
             "SELECT count(DISTINCT order_id) AS n FROM order_events WHERE state_after = 'SHIPPED'"
         ),
         n
     );
     assert_eq!(
         count(
-            &mut conn,
+            conn,
             "SELECT count(*) AS n FROM outbox WHERE event_type = 'customer.notified'"
         ),
         n
     );
     assert_eq!(
         count(
-            &mut conn,
+            conn,
             "SELECT count(*) AS n FROM bulk_job_rows WHERE outcome = 'ACCEPTED'"
         ),
         n

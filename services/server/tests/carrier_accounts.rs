@@ -97,9 +97,32 @@ fn sealed_bytes(s: &TestServer) -> Vec<(String, String, Vec<u8>)> {
 async fn each_carrier_connects_and_no_secret_is_answered_stored_or_audited_in_clear() {
     let mut s = TestServer::start_with_keys(ServeOptions::default(), keys(K1)).await;
     s.merchant("m-krakow", "PL").await;
+    let connected = connects_each_carrier_and_reconnects(&mut s).await;
+    no_secret_is_answered_audited_or_stored_in_clear(&s, &connected);
+    let Connected {
+        regular,
+        ruch,
+        inpost,
+        ..
+    } = connected;
+    the_sealed_secrets_open_only_where_they_belong(&s, &regular.id, &ruch.id, &inpost.id);
+    disconnects(&mut s, &inpost.id).await;
+    s.stop().await;
+}
 
+/// The accounts each connect answered, and the reconnect's answer and list.
+struct Connected {
+    regular: pb::CarrierAccount,
+    marketplace: pb::CarrierAccount,
+    ruch: pb::CarrierAccount,
+    inpost: pb::CarrierAccount,
+    again: pb::CarrierAccount,
+    accounts: Vec<pb::CarrierAccount>,
+}
+
+async fn connects_each_carrier_and_reconnects(s: &mut TestServer) -> Connected {
     let regular = connect(
-        &mut s,
+        s,
         "m-krakow",
         poczta(pb::PocztaPolskaAccountKind::Regular, PP_PASSWORD),
     )
@@ -115,32 +138,50 @@ async fn each_carrier_connects_and_no_secret_is_answered_stored_or_audited_in_cl
     assert_eq!(regular.settings["default_size.pocztex"], "M");
     // R19: a regular and a marketplace account may both be connected.
     let marketplace = connect(
-        &mut s,
+        s,
         "m-krakow",
         poczta(pb::PocztaPolskaAccountKind::Marketplace, PP_PASSWORD),
     )
     .await
     .unwrap();
     assert_ne!(marketplace.id, regular.id);
-    let ruch = connect(&mut s, "m-krakow", ruch()).await.unwrap();
+    let ruch = connect(s, "m-krakow", ruch()).await.unwrap();
     assert_eq!(ruch.settings["partner_id"], "P-100");
-    let inpost = connect(&mut s, "m-krakow", inpost("KRA010", true))
+    let inpost = connect(s, "m-krakow", inpost("KRA010", true))
         .await
         .unwrap();
     assert_eq!(inpost.settings["sending_locker"], "KRA010");
 
     // Reconnecting replaces the credentials of the same account.
     let again = connect(
-        &mut s,
+        s,
         "m-krakow",
         poczta(pb::PocztaPolskaAccountKind::Regular, "new-pass-2027"),
     )
     .await
     .unwrap();
     assert_eq!(again.id, regular.id);
-    let accounts = list(&mut s, "m-krakow").await;
+    let accounts = list(s, "m-krakow").await;
     assert_eq!(accounts.len(), 4);
+    Connected {
+        regular,
+        marketplace,
+        ruch,
+        inpost,
+        again,
+        accounts,
+    }
+}
 
+fn no_secret_is_answered_audited_or_stored_in_clear(s: &TestServer, c: &Connected) {
+    let Connected {
+        regular,
+        marketplace,
+        ruch,
+        inpost,
+        again,
+        accounts,
+    } = c;
     let answered = format!("{regular:?}{marketplace:?}{ruch:?}{inpost:?}{again:?}{accounts:?}");
     let audit: Vec<(String, serde_json::Value)> = carrier_account_events::table
         .select((
@@ -161,7 +202,7 @@ async fn each_carrier_connects_and_no_secret_is_answered_stored_or_audited_in_cl
         ]
     );
     let audited = format!("{audit:?}");
-    let rows = sealed_bytes(&s);
+    let rows = sealed_bytes(s);
     for secret in [PP_PASSWORD, "new-pass-2027", PWR_KEY, INPOST_TOKEN] {
         assert!(!answered.contains(secret), "a response holds {secret}");
         assert!(!audited.contains(secret), "the audit holds {secret}");
@@ -173,17 +214,26 @@ async fn each_carrier_connects_and_no_secret_is_answered_stored_or_audited_in_cl
             );
         }
     }
-    // Sealed, not lost: dispatch gets the latest secret back.
+}
+
+/// Sealed, not lost: dispatch gets the latest secret back; a sealed secret copied onto another
+/// account does not open there.
+fn the_sealed_secrets_open_only_where_they_belong(
+    s: &TestServer,
+    regular: &str,
+    ruch: &str,
+    inpost: &str,
+) {
     let mut conn = s.conn();
     let keyring = Keyring::parse(K1).unwrap();
     assert_eq!(
-        credentials(&mut conn, Some(&keyring), "m-krakow", &regular.id)
+        credentials(&mut conn, Some(&keyring), "m-krakow", regular)
             .unwrap()
             .secret,
         "new-pass-2027"
     );
     assert_eq!(
-        credentials(&mut conn, Some(&keyring), "m-krakow", &inpost.id)
+        credentials(&mut conn, Some(&keyring), "m-krakow", inpost)
             .unwrap()
             .secret,
         INPOST_TOKEN
@@ -191,26 +241,28 @@ async fn each_carrier_connects_and_no_secret_is_answered_stored_or_audited_in_cl
     assert!(
         !format!(
             "{:?}",
-            credentials(&mut conn, Some(&keyring), "m-krakow", &ruch.id).unwrap()
+            credentials(&mut conn, Some(&keyring), "m-krakow", ruch).unwrap()
         )
         .contains(PWR_KEY)
     );
     // A sealed secret copied onto another account does not open there.
     diesel::sql_query(format!(
         "UPDATE carrier_accounts SET secret_sealed = (SELECT secret_sealed FROM carrier_accounts WHERE id = '{}') WHERE id = '{}'",
-        inpost.id, ruch.id
+        inpost, ruch
     ))
     .execute(&mut conn)
     .unwrap();
-    assert!(credentials(&mut conn, Some(&keyring), "m-krakow", &ruch.id).is_err());
+    assert!(credentials(&mut conn, Some(&keyring), "m-krakow", ruch).is_err());
+}
 
-    // Disconnect: gone from the list, audited, idempotent; another merchant's id is not found.
+/// Disconnect: gone from the list, audited, idempotent; another merchant's id is not found.
+async fn disconnects(s: &mut TestServer, inpost: &str) {
     s.merchant("m-other", "PL").await;
     let e = s
         .orders
         .disconnect_carrier_account(pb::DisconnectCarrierAccountRequest {
             merchant_id: "m-other".into(),
-            account_id: inpost.id.clone(),
+            account_id: inpost.into(),
         })
         .await
         .unwrap_err();
@@ -219,19 +271,18 @@ async fn each_carrier_connects_and_no_secret_is_answered_stored_or_audited_in_cl
         s.orders
             .disconnect_carrier_account(pb::DisconnectCarrierAccountRequest {
                 merchant_id: "m-krakow".into(),
-                account_id: inpost.id.clone(),
+                account_id: inpost.into(),
             })
             .await
             .unwrap();
     }
-    assert_eq!(list(&mut s, "m-krakow").await.len(), 3);
+    assert_eq!(list(s, "m-krakow").await.len(), 3);
     let disconnects: i64 = carrier_account_events::table
         .filter(carrier_account_events::kind.eq("disconnected"))
         .count()
         .get_result(&mut s.conn())
         .unwrap();
     assert_eq!(disconnects, 1);
-    s.stop().await;
 }
 
 #[tokio::test]

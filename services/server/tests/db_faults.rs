@@ -8,7 +8,9 @@ use std::net::TcpListener as StdListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fulfillment_core::pg_bootstrap::{BootstrapConfig, PgTarget, create_database_if_missing};
+use fulfillment_core::pg_bootstrap::{
+    BootstrapConfig, BootstrapError, PgTarget, create_database_if_missing,
+};
 use fulfillment_core::{Clock, SystemClock, db};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
@@ -39,8 +41,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-impl Faulty {
-    async fn start() -> Self {
+/// PostgreSQL cannot listen on port 0, so the cluster gets a port that was free a moment ago;
+/// another process may take it first, and then the cluster is started again on a new one.
+fn private_cluster() -> (tempfile::TempDir, PgTarget, String) {
+    const ATTEMPTS: usize = 5;
+    for attempt in 1..=ATTEMPTS {
         let dir = tempfile::tempdir().unwrap();
         let config = BootstrapConfig {
             explicit_url: None,
@@ -49,15 +54,31 @@ impl Faulty {
             data_dir: Some(dir.path().to_path_buf()),
             port: free_port(),
         };
-        let (target, url) = tokio::task::spawn_blocking(move || {
-            let target = PgTarget::resolve_with(&config).unwrap();
-            create_database_if_missing(&target.database_url("postgres"), "fulfillment").unwrap();
-            let url = target.default_url();
-            db::run_migrations(&url).unwrap();
-            (target, url)
-        })
-        .await
-        .unwrap();
+        match PgTarget::resolve_with(&config) {
+            Ok(target) => {
+                create_database_if_missing(&target.database_url("postgres"), "fulfillment")
+                    .unwrap();
+                let url = target.default_url();
+                db::run_migrations(&url).unwrap();
+                return (dir, target, url);
+            }
+            Err(e @ BootstrapError::StartTimeout(_))
+                if e.to_string().contains("Address already in use") && attempt < ATTEMPTS =>
+            {
+                eprintln!(
+                    "port {} was taken meanwhile; trying another: {e}",
+                    config.port
+                );
+            }
+            Err(e) => panic!("the private PostgreSQL did not start: {e}"),
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
+impl Faulty {
+    async fn start() -> Self {
+        let (dir, target, url) = tokio::task::spawn_blocking(private_cluster).await.unwrap();
         let pool = db::build_pool(&url, 8).unwrap();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let state = app::app_state(pool, clock);

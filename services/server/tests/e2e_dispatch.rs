@@ -5,15 +5,14 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::child::{ServerChild, grpcurl, server_command};
 use fulfillment_carriers::dispatch::{paczka_w_ruchu, poczta_polska};
 use fulfillment_core::testing::TestDb;
 use fulfillment_server::auth::token_hash_hex;
@@ -32,17 +31,6 @@ const PWR_BAD_KEY: &str = "e2e-PwR-revoked-key-44aa";
 const EN_PATH: &str = "/websrv/en.php";
 const PWR_PATH: &str = "/WebServicePwR.asmx";
 
-fn grpcurl() -> PathBuf {
-    if let Ok(path) = std::env::var("GRPCURL") {
-        return PathBuf::from(path);
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/grpcurl");
-    if local.exists() {
-        return local;
-    }
-    panic!("grpcurl not found: run `bash .ci/install-tools.sh` (or set GRPCURL)");
-}
-
 fn fixture(name: &str) -> String {
     let full = format!(
         "{}/../carriers/tests/fixtures/dispatch/{name}",
@@ -51,16 +39,9 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Server {
-    child: Child,
+    /// Killed and reaped when the server is dropped.
+    _child: ServerChild,
     addr: String,
 }
 
@@ -68,40 +49,19 @@ impl Server {
     /// Starts the binary (demo data, tokens, key ring, dispatch at the fakes), logging at
     /// debug level to `log`; waits until it listens.
     fn start(database_url: &str, tokens: &str, env: &[(&str, String)], log: Stdio) -> Self {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fulfillment-server"))
-            .args([
-                "--listen",
-                &addr,
-                "--webhook-listen",
-                "127.0.0.1:0",
-                "--demo",
-                "--auth-tokens-file",
-                tokens,
-            ])
+        let mut command = server_command();
+        command
+            .args(["--demo", "--auth-tokens-file", tokens])
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "debug")
             .env("FULFILLMENT_ENCRYPTION_KEYS", ENCRYPTION_KEYS)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start fulfillment-server");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            assert!(Instant::now() < deadline, "server did not start in time");
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("Intelipost webhook: POST ") => {
-                    std::thread::spawn(move || lines.for_each(drop));
-                    break;
-                }
-                Some(Ok(_)) => {}
-                _ => panic!("server exited before listening: {:?}", child.try_wait()),
-            }
+            .stderr(log);
+        let child = ServerChild::start(command);
+        Self {
+            addr: child.addr.to_string(),
+            _child: child,
         }
-        Self { child, addr }
     }
 
     /// `grpcurl -plaintext -H auth -d body ADDR method`: success, and what it printed.
@@ -130,13 +90,6 @@ impl Server {
         let (ok, text) = self.call(token, method, body);
         assert!(ok, "{method} failed: {text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: {e}: {text}"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -307,40 +260,13 @@ async fn grpcurl_connects_three_carriers_ships_a_batch_gets_labels_and_logs_no_s
 
 /// Every grpcurl step; returns everything grpcurl printed, for the secret check.
 fn drive(server: &Server) -> String {
-    let mut printed = String::new();
-    let mut json = |token: &str, method: &str, body: &str| {
-        let value = server.json(token, method, body);
-        printed.push_str(&value.to_string());
-        value
+    let mut d = Driver {
+        server,
+        printed: String::new(),
     };
-    let g = GATEWAY_TOKEN;
-
-    // A merchant connects each carrier.
-    let inpost = json(
-        g,
-        "ConnectCarrierAccount",
-        &format!(
-            r#"{{"merchant_id":"m-krakow","inpost":{{"organization_id":"5123","api_token":"{INPOST_TOKEN}","default_template":"small","send_from_locker":true,"sending_locker":"WAW01A"}}}}"#
-        ),
-    );
-    let poczta = json(
-        g,
-        "ConnectCarrierAccount",
-        &format!(
-            r#"{{"merchant_id":"m-krakow","poczta_polska":{{"login":"sklep-krakow","password":"{PP_PASSWORD}","account_kind":"POCZTA_POLSKA_ACCOUNT_KIND_REGULAR","default_sizes":{{"pocztex":"M"}}}}}}"#
-        ),
-    );
-    let ruch_body = |key: &str| {
-        format!(
-            r#"{{"merchant_id":"m-krakow","paczka_w_ruchu":{{"partner_id":"P-100","partner_key":"{key}","default_size":"M"}}}}"#
-        )
-    };
-    let ruch = json(g, "ConnectCarrierAccount", &ruch_body(PWR_BAD_KEY));
-    let id = |account: &Value| account["account"]["id"].as_str().unwrap().to_owned();
-    let (inpost, poczta, ruch) = (id(&inpost), id(&poczta), id(&ruch));
-
+    let (inpost, poczta, ruch) = connects_each_carrier(&mut d);
     for n in 1..=5 {
-        json(
+        d.json(
             SERVICE_TOKEN,
             "ReleaseOrder",
             &format!(
@@ -348,9 +274,63 @@ fn drive(server: &Server) -> String {
             ),
         );
     }
+    ships_a_batch_through_inpost(&mut d, &inpost);
+    ships_a_parcel_through_poczta_polska(&mut d, &poczta);
+    a_revoked_key_is_fixed_then_ships(&mut d, &ruch);
+    labels_one_pdf_per_order(&mut d);
+    another_merchant_cannot_dispatch(&mut d, &inpost);
+    d.printed
+}
 
+/// Calls the server, keeping everything grpcurl printed for the secret check.
+struct Driver<'a> {
+    server: &'a Server,
+    printed: String,
+}
+
+impl Driver<'_> {
+    fn json(&mut self, token: &str, method: &str, body: &str) -> Value {
+        let value = self.server.json(token, method, body);
+        self.printed.push_str(&value.to_string());
+        value
+    }
+}
+
+fn account_id(account: &Value) -> String {
+    account["account"]["id"].as_str().unwrap().to_owned()
+}
+
+fn ruch_body(key: &str) -> String {
+    format!(
+        r#"{{"merchant_id":"m-krakow","paczka_w_ruchu":{{"partner_id":"P-100","partner_key":"{key}","default_size":"M"}}}}"#
+    )
+}
+
+/// A merchant connects each carrier (Paczka w Ruchu with the revoked key); their account ids.
+fn connects_each_carrier(d: &mut Driver) -> (String, String, String) {
+    let g = GATEWAY_TOKEN;
+    let inpost = d.json(
+        g,
+        "ConnectCarrierAccount",
+        &format!(
+            r#"{{"merchant_id":"m-krakow","inpost":{{"organization_id":"5123","api_token":"{INPOST_TOKEN}","default_template":"small","send_from_locker":true,"sending_locker":"WAW01A"}}}}"#
+        ),
+    );
+    let poczta = d.json(
+        g,
+        "ConnectCarrierAccount",
+        &format!(
+            r#"{{"merchant_id":"m-krakow","poczta_polska":{{"login":"sklep-krakow","password":"{PP_PASSWORD}","account_kind":"POCZTA_POLSKA_ACCOUNT_KIND_REGULAR","default_sizes":{{"pocztex":"M"}}}}}}"#
+        ),
+    );
+    let ruch = d.json(g, "ConnectCarrierAccount", &ruch_body(PWR_BAD_KEY));
+    (account_id(&inpost), account_id(&poczta), account_id(&ruch))
+}
+
+fn ships_a_batch_through_inpost(d: &mut Driver, inpost: &str) {
+    let g = GATEWAY_TOKEN;
     // A batch through InPost: all three shipped.
-    let batch = json(
+    let batch = d.json(
         g,
         "CreateShipments",
         &format!(
@@ -363,7 +343,7 @@ fn drive(server: &Server) -> String {
         assert_eq!(r["outcome"], "SHIPMENT_OUTCOME_CREATED", "{batch}");
         assert_eq!(r["carrier"], "inpost");
     }
-    let shipped = json(
+    let shipped = d.json(
         g,
         "GetOrder",
         r#"{"merchant_id":"m-krakow","order_id":"e2e-d2"}"#,
@@ -373,9 +353,12 @@ fn drive(server: &Server) -> String {
         "{shipped}"
     );
     assert_eq!(shipped["order"]["tracking"]["carrier"], "inpost");
+}
 
-    // Poczta Polska: a parcel with its weight.
-    let one = json(
+/// Poczta Polska: a parcel with its weight.
+fn ships_a_parcel_through_poczta_polska(d: &mut Driver, poczta: &str) {
+    let g = GATEWAY_TOKEN;
+    let one = d.json(
         g,
         "CreateShipments",
         &format!(
@@ -387,13 +370,16 @@ fn drive(server: &Server) -> String {
         "{one}"
     );
     assert_eq!(one["results"][0]["trackingNumber"], "RR123456785PL");
+}
 
-    // Paczka w Ruchu with a revoked key: the merchant is told to fix the account (R19), then
-    // fixes it and the same request goes through.
+/// Paczka w Ruchu with a revoked key: the merchant is told to fix the account (R19), then
+/// fixes it and the same request goes through.
+fn a_revoked_key_is_fixed_then_ships(d: &mut Driver, ruch: &str) {
+    let g = GATEWAY_TOKEN;
     let ruch_request = format!(
         r#"{{"merchant_id":"m-krakow","account_id":"{ruch}","order_ids":["e2e-d5"],"target_points":{{"e2e-d5":"KR-116263"}},"sender":{{"name":"Jan Nowak","street_address1":"Prosta 1","city":"Warszawa","zipcode":"00-838","country":"PL","phone_number":"500600700"}},"sender_email":"sklep@example.com"}}"#
     );
-    let rejected = json(g, "CreateShipments", &ruch_request);
+    let rejected = d.json(g, "CreateShipments", &ruch_request);
     assert_eq!(
         rejected["results"][0]["outcome"], "SHIPMENT_OUTCOME_FAILED",
         "{rejected}"
@@ -409,19 +395,26 @@ fn drive(server: &Server) -> String {
             .contains("must fix them"),
         "{rejected}"
     );
-    let fixed = json(g, "ConnectCarrierAccount", &ruch_body(PWR_KEY));
-    assert_eq!(id(&fixed), ruch, "the same account, with its new key");
-    let created = json(g, "CreateShipments", &ruch_request);
+    let fixed = d.json(g, "ConnectCarrierAccount", &ruch_body(PWR_KEY));
+    assert_eq!(
+        account_id(&fixed),
+        ruch,
+        "the same account, with its new key"
+    );
+    let created = d.json(g, "CreateShipments", &ruch_request);
     assert_eq!(
         created["results"][0]["outcome"], "SHIPMENT_OUTCOME_CREATED",
         "{created}"
     );
     // Again without confirmation: skipped (R20).
-    let again = json(g, "CreateShipments", &ruch_request);
+    let again = d.json(g, "CreateShipments", &ruch_request);
     assert_eq!(again["results"][0]["outcome"], "SHIPMENT_OUTCOME_SKIPPED");
+}
 
-    // Labels: one PDF per order, and a clear reason for the one the carrier no longer keeps.
-    let labels = json(
+/// Labels: one PDF per order, and a clear reason for the one the carrier no longer keeps.
+fn labels_one_pdf_per_order(d: &mut Driver) {
+    let g = GATEWAY_TOKEN;
+    let labels = d.json(
         g,
         "GetLabels",
         r#"{"merchant_id":"m-krakow","order_ids":["e2e-d1","e2e-d2","e2e-d3","e2e-d4","e2e-d5"]}"#,
@@ -433,7 +426,7 @@ fn drive(server: &Server) -> String {
     }
     assert_eq!(labels["unavailable"][0]["orderId"], "e2e-d5");
     assert_eq!(labels["unavailable"][0]["reason"], "LABEL_GONE");
-    let single = json(
+    let single = d.json(
         g,
         "GetLabels",
         r#"{"merchant_id":"m-krakow","order_ids":["e2e-d4"]}"#,
@@ -442,16 +435,17 @@ fn drive(server: &Server) -> String {
         decoded_pdf(&single["pdf"]).starts_with(b"%PDF-"),
         "{single}"
     );
+}
 
-    // Another merchant's caller cannot dispatch for this one.
-    let (ok, text) = server.call(
-        g,
+/// Another merchant's caller cannot dispatch for this one.
+fn another_merchant_cannot_dispatch(d: &mut Driver, inpost: &str) {
+    let (ok, text) = d.server.call(
+        GATEWAY_TOKEN,
         "CreateShipments",
         &format!(
             r#"{{"merchant_id":"m-shenzhen","account_id":"{inpost}","order_ids":["o-cn-1"]}}"#
         ),
     );
     assert!(!ok && text.contains("PermissionDenied"), "{text}");
-    printed.push_str(&text);
-    printed
+    d.printed.push_str(&text);
 }

@@ -46,6 +46,37 @@ async fn the_service_follows_a_new_primary_and_loses_no_acknowledged_call() {
     let kill = std::env::var("FAILOVER_KILL").expect("FAILOVER_KILL");
     let secondary = std::env::var("FAILOVER_SECONDARY_URL").expect("FAILOVER_SECONDARY_URL");
 
+    // The server runs until `_stop` goes, at the end of the test.
+    let (client, _stop) = serve(&url).await;
+    let ids = release_all(&client).await;
+    let load = Load {
+        queue: Arc::new(Mutex::new(ids.into_iter().collect::<VecDeque<_>>())),
+        outcome: Arc::new(Mutex::new(Outcome::default())),
+        killed_at: Arc::new(Mutex::new(None::<Instant>)),
+    };
+    let callers = start_callers(&client, &load);
+    let kill_time = kill_under_load(&load, kill).await;
+    load.queue.lock().unwrap().clear();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+
+    let o = std::mem::take(&mut *load.outcome.lock().unwrap());
+    callers_saw_only_unavailable(&o, kill_time);
+    // Every acknowledged call is on the new primary, the former secondary.
+    all_acknowledged_on(secondary, o.acknowledged.clone()).await;
+}
+
+/// The calls still to make, what they got, and when the primary was killed.
+struct Load {
+    queue: Arc<Mutex<VecDeque<String>>>,
+    outcome: Arc<Mutex<Outcome>>,
+    killed_at: Arc<Mutex<Option<Instant>>>,
+}
+
+/// The service in-process on `url` (migrated), a client of it, and what keeps it serving.
+async fn serve(url: &str) -> (FulfillmentServiceClient<Channel>, watch::Sender<bool>) {
+    let url = url.to_owned();
     let migrate = url.clone();
     tokio::task::spawn_blocking(move || db::run_migrations(&migrate).unwrap())
         .await
@@ -55,7 +86,7 @@ async fn the_service_follows_a_new_primary_and_loses_no_acknowledged_call() {
     let state = app::app_state(pool, clock);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (_stop, mut stopped) = watch::channel(false);
+    let (stop, mut stopped) = watch::channel(false);
     tokio::spawn(app::serve(
         listener,
         state,
@@ -79,6 +110,11 @@ async fn the_service_follows_a_new_primary_and_loses_no_acknowledged_call() {
         })
         .await
         .unwrap();
+    (client, stop)
+}
+
+/// Releases the orders the callers then ship; their ids.
+async fn release_all(client: &FulfillmentServiceClient<Channel>) -> Vec<String> {
     let released = chrono::Utc::now() - chrono::Duration::hours(1);
     let ids: Vec<String> = (0..ORDERS).map(|i| format!("fo-{i}")).collect();
     for chunk in ids.chunks(ORDERS / CALLERS) {
@@ -96,10 +132,16 @@ async fn the_service_follows_a_new_primary_and_loses_no_acknowledged_call() {
     }
     println!("released {ORDERS} orders through the formation's primary");
 
-    let queue = Arc::new(Mutex::new(ids.into_iter().collect::<VecDeque<_>>()));
-    let outcome = Arc::new(Mutex::new(Outcome::default()));
-    let killed_at = Arc::new(Mutex::new(None::<Instant>));
-    let callers: Vec<_> = (0..CALLERS)
+    ids
+}
+
+/// CALLERS tasks shipping the queued orders until the queue is empty.
+fn start_callers(
+    client: &FulfillmentServiceClient<Channel>,
+    load: &Load,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let (queue, outcome, killed_at) = (&load.queue, &load.outcome, &load.killed_at);
+    (0..CALLERS)
         .map(|_| {
             let mut c = client.clone();
             let (queue, outcome, killed_at) = (queue.clone(), outcome.clone(), killed_at.clone());
@@ -127,9 +169,13 @@ async fn the_service_follows_a_new_primary_and_loses_no_acknowledged_call() {
                 }
             })
         })
-        .collect();
+        .collect()
+}
 
-    // Kill the primary once the load runs, then wait for the calls to flow again.
+/// Kills the primary once the load runs, then waits for the calls to flow again; when it was
+/// killed.
+async fn kill_under_load(load: &Load, kill: String) -> Instant {
+    let (queue, outcome, killed_at) = (&load.queue, &load.outcome, &load.killed_at);
     let deadline = Instant::now() + Duration::from_secs(20);
     while outcome.lock().unwrap().acknowledged.len() < 200 {
         assert!(Instant::now() < deadline, "no load before the kill");
@@ -155,12 +201,11 @@ async fn the_service_follows_a_new_primary_and_loses_no_acknowledged_call() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    queue.lock().unwrap().clear();
-    for caller in callers {
-        caller.await.unwrap();
-    }
+    kill_time
+}
 
-    let o = std::mem::take(&mut *outcome.lock().unwrap());
+/// The switch's figures; and no caller saw anything but UNAVAILABLE meanwhile.
+fn callers_saw_only_unavailable(o: &Outcome, kill_time: Instant) {
     let switch = o
         .first_ack_after_kill
         .map(|t| t.duration_since(kill_time))
@@ -186,9 +231,10 @@ async fn the_service_follows_a_new_primary_and_loses_no_acknowledged_call() {
             o.failed
         );
     }
+}
 
-    // Every acknowledged call is on the new primary, the former secondary.
-    let acknowledged = o.acknowledged.clone();
+/// Every id in `acknowledged` is shipped on `secondary`, which is the primary now.
+async fn all_acknowledged_on(secondary: String, acknowledged: Vec<String>) {
     tokio::task::spawn_blocking(move || {
         let mut conn = PgConnection::establish(&secondary).unwrap();
         let read_only: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(

@@ -57,6 +57,21 @@ async fn scrape(s: &TestServer) -> String {
 #[tokio::test]
 async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_order() {
     let mut s = TestServer::start().await;
+    serve_what_the_metrics_count(&mut s).await;
+    let text = scrape(&s).await;
+    rpcs_are_counted_by_method_and_code(&text);
+    the_workers_webhooks_pool_and_outbox_are_read(&text);
+    the_charts_queries_are_all_exported(&text);
+    // Bounded labels: no order, merchant or caller-chosen value ever becomes one.
+    for id in ["o-1", "o-404", "m-1"] {
+        assert!(!text.contains(id), "{id} in the metrics:\n{text}");
+    }
+    s.stop().await;
+}
+
+/// Calls that succeed and fail, a refused webhook delivery, an outbox consumer, and worker
+/// runs recorded as the CronJobs record them.
+async fn serve_what_the_metrics_count(s: &mut TestServer) {
     s.merchant("m-1", "US").await;
     s.release_at("m-1", "o-1", today() - Duration::hours(2), alice())
         .await;
@@ -124,12 +139,13 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
         let dry = worker_runs::start(&mut conn, "deadline-enforcer", true, now).unwrap();
         worker_runs::finish(&mut conn, dry, json!({"refunded": 40}), None, now).unwrap();
     }
+}
 
-    let text = scrape(&s).await;
+fn rpcs_are_counted_by_method_and_code(text: &str) {
     let fs = r#"grpc_service="fulfillment.v1.FulfillmentService""#;
     assert_eq!(
         sample(
-            &text,
+            text,
             &format!(r#"grpc_server_handled_total{{{fs},grpc_method="GetOrder",grpc_code="OK"}}"#)
         ),
         Some(2.0),
@@ -137,7 +153,7 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     );
     assert_eq!(
         sample(
-            &text,
+            text,
             &format!(
                 r#"grpc_server_handled_total{{{fs},grpc_method="GetOrder",grpc_code="NOT_FOUND"}}"#
             )
@@ -146,7 +162,7 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     );
     assert_eq!(
         sample(
-            &text,
+            text,
             &format!(
                 r#"grpc_server_handled_total{{{fs},grpc_method="FulfillOrder",grpc_code="INVALID_ARGUMENT"}}"#
             )
@@ -155,21 +171,24 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     );
     assert_eq!(
         sample(
-            &text,
+            text,
             &format!(r#"grpc_server_handling_seconds_count{{{fs},grpc_method="GetOrder"}}"#)
         ),
         Some(3.0)
     );
+}
+
+fn the_workers_webhooks_pool_and_outbox_are_read(text: &str) {
     assert_eq!(
         sample(
-            &text,
+            text,
             r#"fulfillment_webhook_deliveries_total{outcome="401"}"#
         ),
         Some(1.0)
     );
     assert_eq!(
         sample(
-            &text,
+            text,
             r#"fulfillment_worker_last_success_timestamp_seconds{worker="deadline-enforcer"}"#
         ),
         Some(today().timestamp() as f64)
@@ -177,27 +196,30 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
     // Dry runs decide nothing.
     assert_eq!(
         sample(
-            &text,
+            text,
             r#"fulfillment_worker_decisions{worker="deadline-enforcer",count="refunded"}"#
         ),
         Some(2.0)
     );
     assert_eq!(
         sample(
-            &text,
+            text,
             r#"fulfillment_worker_runs{worker="deadline-enforcer",outcome="completed"}"#
         ),
         Some(2.0)
     );
-    assert!(sample(&text, "fulfillment_db_pool_max_connections").is_some_and(|n| n >= 1.0));
-    assert!(sample(&text, r#"fulfillment_build_info{version="0.1.0"}"#) == Some(1.0));
-    assert!(sample(&text, "fulfillment_outbox_events").is_some());
+    assert!(sample(text, "fulfillment_db_pool_max_connections").is_some_and(|n| n >= 1.0));
+    assert!(sample(text, r#"fulfillment_build_info{version="0.1.0"}"#) == Some(1.0));
+    assert!(sample(text, "fulfillment_outbox_events").is_some());
     assert_eq!(
-        sample(&text, r#"fulfillment_bulk_rows{outcome="accepted"}"#),
+        sample(text, r#"fulfillment_bulk_rows{outcome="accepted"}"#),
         Some(0.0),
         "every outcome has a series before the first upload"
     );
-    // Issue 20.4: every metric the chart's alerts and dashboard query is one this scrape holds.
+}
+
+/// Issue 20.4: every metric the chart's alerts and dashboard query is one this scrape holds.
+fn the_charts_queries_are_all_exported(text: &str) {
     let rules = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../helm/fulfillment/templates/prometheusrule.yaml"),
@@ -231,11 +253,6 @@ async fn metrics_count_rpcs_by_method_and_code_read_the_workers_and_name_no_orde
             "the rules or the dashboard query {name}, which the server does not export:\n{text}"
         );
     }
-    // Bounded labels: no order, merchant or caller-chosen value ever becomes one.
-    for id in ["o-1", "o-404", "m-1"] {
-        assert!(!text.contains(id), "{id} in the metrics:\n{text}");
-    }
-    s.stop().await;
 }
 
 /// Issue 20.2: the poller's carrier figures (written into its runs, as CronJob pods are never
@@ -283,34 +300,7 @@ async fn carrier_polls_unknown_statuses_and_pool_waits_are_exported() {
     assert!(ingest.is_ok(), "{ingest:?}");
 
     let text = scrape(&s).await;
-    let polls = |outcome: &str| {
-        sample(
-            &text,
-            &format!(r#"fulfillment_carrier_polls_total{{carrier="inpost",outcome="{outcome}"}}"#),
-        )
-    };
-    assert_eq!(polls("ok"), Some(4.0), "{text}");
-    assert_eq!(polls("rate_limited"), Some(1.0));
-    let bucket = |le: &str| {
-        sample(
-            &text,
-            &format!(
-                r#"fulfillment_carrier_poll_duration_seconds_bucket{{le="{le}",carrier="inpost"}}"#
-            ),
-        )
-    };
-    // Cumulative, as Prometheus reads a histogram.
-    assert_eq!(bucket("0.05"), Some(0.0), "{text}");
-    assert_eq!(bucket("0.1"), Some(3.0));
-    assert_eq!(bucket("1.0"), Some(4.0));
-    assert_eq!(bucket("+Inf"), Some(5.0));
-    assert_eq!(
-        sample(
-            &text,
-            r#"fulfillment_carrier_poll_duration_seconds_sum{carrier="inpost"}"#
-        ),
-        Some(12.5)
-    );
+    the_pollers_figures_are_exported(&text);
     assert_eq!(
         sample(
             &text,
@@ -333,6 +323,38 @@ async fn carrier_polls_unknown_statuses_and_pool_waits_are_exported() {
         "{text}"
     );
     s.stop().await;
+}
+
+/// The poll outcomes and the duration histogram, from the poller's run.
+fn the_pollers_figures_are_exported(text: &str) {
+    let polls = |outcome: &str| {
+        sample(
+            text,
+            &format!(r#"fulfillment_carrier_polls_total{{carrier="inpost",outcome="{outcome}"}}"#),
+        )
+    };
+    assert_eq!(polls("ok"), Some(4.0), "{text}");
+    assert_eq!(polls("rate_limited"), Some(1.0));
+    let bucket = |le: &str| {
+        sample(
+            text,
+            &format!(
+                r#"fulfillment_carrier_poll_duration_seconds_bucket{{le="{le}",carrier="inpost"}}"#
+            ),
+        )
+    };
+    // Cumulative, as Prometheus reads a histogram.
+    assert_eq!(bucket("0.05"), Some(0.0), "{text}");
+    assert_eq!(bucket("0.1"), Some(3.0));
+    assert_eq!(bucket("1.0"), Some(4.0));
+    assert_eq!(bucket("+Inf"), Some(5.0));
+    assert_eq!(
+        sample(
+            text,
+            r#"fulfillment_carrier_poll_duration_seconds_sum{carrier="inpost"}"#
+        ),
+        Some(12.5)
+    );
 }
 
 /// Issue 20.2: a consumer naming itself in ListOutboxEvents has its backlog on `/metrics`,

@@ -389,28 +389,27 @@ async fn abuse_suite_garbage_oversized_and_non_utf8_on_every_rpc() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn abuse_suite_huge_negative_and_far_off_values_name_the_field() {
-    let s = TestServer::start_with(options()).await;
-    seed(&s).await;
-    let before = counts(&s);
-    let mut svc = orders_as(&s, SERVICE);
-    let mut gw = orders_as(&s, GATEWAY_M1);
-    let mut policy = PolicyServiceClient::new(with_token(channel(&s), OPERATOR));
+/// The field an INVALID_ARGUMENT names.
+fn field_of(e: &Status) -> Vec<String> {
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    common::error_reason(e).1
+}
 
-    fn field_of(e: &Status) -> Vec<String> {
-        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
-        common::error_reason(e).1
-    }
-    let ts = |seconds: i64, nanos: i32| Some(prost_types::Timestamp { seconds, nanos });
+fn stamp(seconds: i64, nanos: i32) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos })
+}
 
-    // Far past, far future and impossible nanos.
+/// Far past, far future and impossible nanos.
+async fn far_off_times_name_the_field(
+    svc: &mut FulfillmentServiceClient<Authed>,
+    policy: &mut PolicyServiceClient<Authed>,
+) {
     for (released_at, what) in [
-        (ts(-62_135_596_800, 0), "year 1"),
-        (ts(253_402_300_799, 0), "year 9999"),
-        (ts(1_700_000_000, -1), "negative nanos"),
-        (ts(1_700_000_000, 1_000_000_000), "nanos overflow"),
-        (ts(i64::MAX, 0), "i64::MAX"),
+        (stamp(-62_135_596_800, 0), "year 1"),
+        (stamp(253_402_300_799, 0), "year 9999"),
+        (stamp(1_700_000_000, -1), "negative nanos"),
+        (stamp(1_700_000_000, 1_000_000_000), "nanos overflow"),
+        (stamp(i64::MAX, 0), "i64::MAX"),
     ] {
         let mut r = release_request("m-1", "o-new", today(), alice());
         r.released_at = released_at;
@@ -419,7 +418,7 @@ async fn abuse_suite_huge_negative_and_far_off_values_name_the_field() {
     }
     let e = policy
         .get_policy(pb::GetPolicyRequest {
-            at: ts(i64::MIN, 0),
+            at: stamp(i64::MIN, 0),
         })
         .await
         .unwrap_err();
@@ -428,15 +427,19 @@ async fn abuse_suite_huge_negative_and_far_off_values_name_the_field() {
         .decide_cancellation(pb::DecideCancellationRequest {
             merchant_id: "m-1".into(),
             order_id: "o-1".into(),
-            cancelled_at: ts(-1, 0),
+            cancelled_at: stamp(-1, 0),
             cancelled_by: pb::CancelledBy::Carrier as i32,
             re_released_at: None,
         })
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), vec!["cancelled_at"]);
+}
 
-    // Negative numbers.
+async fn negative_numbers_name_the_field(
+    svc: &mut FulfillmentServiceClient<Authed>,
+    gw: &mut FulfillmentServiceClient<Authed>,
+) {
     let mut r = release_request("m-1", "o-new", today(), alice());
     r.quantity = -3;
     assert_eq!(
@@ -461,8 +464,13 @@ async fn abuse_suite_huge_negative_and_far_off_values_name_the_field() {
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), vec!["page_token"]);
+}
 
-    // Huge strings and lists, under the message limit but over each field's own.
+/// Huge strings and lists, under the message limit but over each field's own.
+async fn huge_values_name_the_field(
+    svc: &mut FulfillmentServiceClient<Authed>,
+    gw: &mut FulfillmentServiceClient<Authed>,
+) {
     let huge = "x".repeat(100_000);
     let e = gw
         .fulfill_order(fulfil("m-1", "o-1", "usps", &huge))
@@ -503,6 +511,20 @@ async fn abuse_suite_huge_negative_and_far_off_values_name_the_field() {
         .await
         .unwrap_err();
     assert_eq!(field_of(&e), vec!["merchant.name"]);
+}
+
+#[tokio::test]
+async fn abuse_suite_huge_negative_and_far_off_values_name_the_field() {
+    let s = TestServer::start_with(options()).await;
+    seed(&s).await;
+    let before = counts(&s);
+    let mut svc = orders_as(&s, SERVICE);
+    let mut gw = orders_as(&s, GATEWAY_M1);
+    let mut policy = PolicyServiceClient::new(with_token(channel(&s), OPERATOR));
+
+    far_off_times_name_the_field(&mut svc, &mut policy).await;
+    negative_numbers_name_the_field(&mut svc, &mut gw).await;
+    huge_values_name_the_field(&mut svc, &mut gw).await;
     // Control characters in an id.
     let e = gw
         .get_order(pb::GetOrderRequest {

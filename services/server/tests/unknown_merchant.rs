@@ -29,139 +29,214 @@ fn assert_unknown_merchant<T: std::fmt::Debug>(rpc: &str, result: Result<T, toni
     );
 }
 
+/// One RPC's call for the unknown merchant, as its name and its answer to come.
+type Call = (
+    &'static str,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::Status>>>>,
+);
+
+/// A streamed answer's first message, or the status that refused it.
+async fn first_message<T>(
+    answer: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+) -> Result<(), tonic::Status> {
+    answer?.into_inner().message().await.map(drop)
+}
+
+/// The order reads and lists, for the unknown merchant.
+fn order_reads(s: &TestServer) -> Vec<Call> {
+    let o = |id: &str| vec![id.to_string()];
+    let c = || s.orders.clone();
+    let (mut a, mut b, mut d, mut e) = (c(), c(), c(), c());
+    vec![
+        (
+            "ListOrdersToFulfill",
+            Box::pin(async move {
+                a.list_orders_to_fulfill(pb::ListOrdersToFulfillRequest {
+                    merchant_id: MISSPELT.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+        (
+            "GetOrder",
+            Box::pin(async move {
+                b.get_order(pb::GetOrderRequest {
+                    merchant_id: MISSPELT.into(),
+                    order_id: "o-1".into(),
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+        (
+            "BatchGetOrders",
+            Box::pin(async move {
+                d.batch_get_orders(pb::BatchGetOrdersRequest {
+                    merchant_id: MISSPELT.into(),
+                    order_ids: o("o-1"),
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+        (
+            "ExportOrders",
+            Box::pin(async move {
+                first_message(
+                    e.export_orders(pb::ExportOrdersRequest {
+                        merchant_id: MISSPELT.into(),
+                        ..Default::default()
+                    })
+                    .await,
+                )
+                .await
+            }),
+        ),
+    ]
+}
+
+/// The bulk jobs' and carrier accounts' reads, for the unknown merchant.
+fn bulk_and_account_reads(s: &TestServer) -> Vec<Call> {
+    let c = || s.orders.clone();
+    let (mut a, mut b, mut d, mut e) = (c(), c(), c(), c());
+    vec![
+        (
+            "GetBulkJob",
+            Box::pin(async move {
+                a.get_bulk_job(pb::GetBulkJobRequest {
+                    merchant_id: MISSPELT.into(),
+                    job_id: "j-1".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+        (
+            "DownloadBulkJobResults",
+            Box::pin(async move {
+                first_message(
+                    b.download_bulk_job_results(pb::DownloadBulkJobResultsRequest {
+                        merchant_id: MISSPELT.into(),
+                        job_id: "j-1".into(),
+                    })
+                    .await,
+                )
+                .await
+            }),
+        ),
+        (
+            "ListBulkJobs",
+            Box::pin(async move {
+                d.list_bulk_jobs(pb::ListBulkJobsRequest {
+                    merchant_id: MISSPELT.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+        (
+            "ListCarrierAccounts",
+            Box::pin(async move {
+                e.list_carrier_accounts(pb::ListCarrierAccountsRequest {
+                    merchant_id: MISSPELT.into(),
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+    ]
+}
+
+/// Labels, policy and tracking reads, for the unknown merchant.
+fn label_policy_and_tracking_reads(s: &TestServer) -> Vec<Call> {
+    let o = |id: &str| vec![id.to_string()];
+    let mut orders = s.orders.clone();
+    let (mut p1, mut p2) = (s.policy.clone(), s.policy.clone());
+    let (mut t1, mut t2) = (s.tracking.clone(), s.tracking.clone());
+    vec![
+        (
+            "GetLabels",
+            Box::pin(async move {
+                orders
+                    .get_labels(pb::GetLabelsRequest {
+                        merchant_id: MISSPELT.into(),
+                        order_ids: o("o-1"),
+                    })
+                    .await
+                    .map(drop)
+            }),
+        ),
+        (
+            "EvaluateOrder",
+            Box::pin(async move {
+                p1.evaluate_order(pb::EvaluateOrderRequest {
+                    merchant_id: MISSPELT.into(),
+                    order_id: "o-1".into(),
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+        (
+            "CheckCombinedShipment",
+            Box::pin(async move {
+                p2.check_combined_shipment(pb::CheckCombinedShipmentRequest {
+                    merchant_id: MISSPELT.into(),
+                    order_ids: o("o-1"),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+        (
+            "GetTracking",
+            Box::pin(async move {
+                t1.get_tracking(pb::GetTrackingRequest {
+                    merchant_id: MISSPELT.into(),
+                    lookup: Some(pb::get_tracking_request::Lookup::OrderId("o-1".into())),
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+        (
+            "ListStuckTrackings",
+            Box::pin(async move {
+                t2.list_stuck_trackings(pb::ListStuckTrackingsRequest {
+                    merchant_id: MISSPELT.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+            }),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn every_merchant_scoped_read_of_an_unknown_merchant_is_not_found() {
     let mut s = TestServer::start().await;
     s.merchant("m-shenzhen", "CN").await;
     s.release_at("m-shenzhen", "o-1", today() - Duration::days(1), alice())
         .await;
-    let o = |id: &str| vec![id.to_string()];
+    let calls = [
+        order_reads(&s),
+        bulk_and_account_reads(&s),
+        label_policy_and_tracking_reads(&s),
+    ];
+    for (rpc, call) in calls.into_iter().flatten() {
+        assert_unknown_merchant(rpc, call.await);
+    }
+    a_known_merchant_with_nothing_gets_empty_answers(&mut s).await;
+    s.stop().await;
+}
 
-    assert_unknown_merchant(
-        "ListOrdersToFulfill",
-        s.orders
-            .list_orders_to_fulfill(pb::ListOrdersToFulfillRequest {
-                merchant_id: MISSPELT.into(),
-                ..Default::default()
-            })
-            .await,
-    );
-    assert_unknown_merchant(
-        "GetOrder",
-        s.orders
-            .get_order(pb::GetOrderRequest {
-                merchant_id: MISSPELT.into(),
-                order_id: "o-1".into(),
-            })
-            .await,
-    );
-    assert_unknown_merchant(
-        "BatchGetOrders",
-        s.orders
-            .batch_get_orders(pb::BatchGetOrdersRequest {
-                merchant_id: MISSPELT.into(),
-                order_ids: o("o-1"),
-            })
-            .await,
-    );
-    let export = match s
-        .orders
-        .export_orders(pb::ExportOrdersRequest {
-            merchant_id: MISSPELT.into(),
-            ..Default::default()
-        })
-        .await
-    {
-        Ok(stream) => stream.into_inner().message().await.map(|_| ()),
-        Err(status) => Err(status),
-    };
-    assert_unknown_merchant("ExportOrders", export);
-    assert_unknown_merchant(
-        "GetBulkJob",
-        s.orders
-            .get_bulk_job(pb::GetBulkJobRequest {
-                merchant_id: MISSPELT.into(),
-                job_id: "j-1".into(),
-                ..Default::default()
-            })
-            .await,
-    );
-    let download = match s
-        .orders
-        .download_bulk_job_results(pb::DownloadBulkJobResultsRequest {
-            merchant_id: MISSPELT.into(),
-            job_id: "j-1".into(),
-        })
-        .await
-    {
-        Ok(stream) => stream.into_inner().message().await.map(|_| ()),
-        Err(status) => Err(status),
-    };
-    assert_unknown_merchant("DownloadBulkJobResults", download);
-    assert_unknown_merchant(
-        "ListBulkJobs",
-        s.orders
-            .list_bulk_jobs(pb::ListBulkJobsRequest {
-                merchant_id: MISSPELT.into(),
-                ..Default::default()
-            })
-            .await,
-    );
-    assert_unknown_merchant(
-        "ListCarrierAccounts",
-        s.orders
-            .list_carrier_accounts(pb::ListCarrierAccountsRequest {
-                merchant_id: MISSPELT.into(),
-            })
-            .await,
-    );
-    assert_unknown_merchant(
-        "GetLabels",
-        s.orders
-            .get_labels(pb::GetLabelsRequest {
-                merchant_id: MISSPELT.into(),
-                order_ids: o("o-1"),
-            })
-            .await,
-    );
-    assert_unknown_merchant(
-        "EvaluateOrder",
-        s.policy
-            .evaluate_order(pb::EvaluateOrderRequest {
-                merchant_id: MISSPELT.into(),
-                order_id: "o-1".into(),
-            })
-            .await,
-    );
-    assert_unknown_merchant(
-        "CheckCombinedShipment",
-        s.policy
-            .check_combined_shipment(pb::CheckCombinedShipmentRequest {
-                merchant_id: MISSPELT.into(),
-                order_ids: o("o-1"),
-                ..Default::default()
-            })
-            .await,
-    );
-    assert_unknown_merchant(
-        "GetTracking",
-        s.tracking
-            .get_tracking(pb::GetTrackingRequest {
-                merchant_id: MISSPELT.into(),
-                lookup: Some(pb::get_tracking_request::Lookup::OrderId("o-1".into())),
-            })
-            .await,
-    );
-    assert_unknown_merchant(
-        "ListStuckTrackings",
-        s.tracking
-            .list_stuck_trackings(pb::ListStuckTrackingsRequest {
-                merchant_id: MISSPELT.into(),
-                ..Default::default()
-            })
-            .await,
-    );
-
+async fn a_known_merchant_with_nothing_gets_empty_answers(s: &mut TestServer) {
     // The merchant that exists: its order is listed, and an empty list stays an empty answer.
     let listed = s
         .orders
@@ -193,5 +268,4 @@ async fn every_merchant_scoped_read_of_an_unknown_merchant_is_not_found() {
         .unwrap()
         .into_inner();
     assert!(jobs.jobs.is_empty());
-    s.stop().await;
 }

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod child;
 pub mod raw;
+pub mod wait;
 
 use std::sync::Arc;
 
