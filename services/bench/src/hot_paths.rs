@@ -4,16 +4,16 @@
 //! and prints both with their ratio. `services/bench/hot_paths/run.sh` sets up the databases and
 //! the server and runs it.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
 
+use crate::pgbench::{Figure, PgbenchScript, pgbench};
 use crate::{
-    Driven, bench_merchant, drive, fulfill_request, order_id, parse_duration, percentile_ms,
+    bench_merchant, drive, fulfill_request, order_id, parse_duration, percentile_ms,
     release_request,
 };
 
@@ -62,119 +62,6 @@ impl HotArgs {
     fn runs(&self, part: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|p| p == part)
     }
-}
-
-/// Throughput and latency of one measurement.
-#[derive(Debug, Clone, Copy)]
-struct Figure {
-    rate: f64,
-    p50: f64,
-    p99: f64,
-    errors: usize,
-}
-
-impl Figure {
-    fn of(driven: &mut Driven, elapsed: Duration) -> Self {
-        driven.latencies.sort();
-        Self {
-            rate: driven.latencies.len() as f64 / elapsed.as_secs_f64(),
-            p50: percentile_ms(&driven.latencies, 0.50),
-            p99: percentile_ms(&driven.latencies, 0.99),
-            errors: driven.errors,
-        }
-    }
-
-    fn show(&self, unit: &str) -> String {
-        format!(
-            "{:.0} {unit}, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-            self.rate, self.p50, self.p99, self.errors
-        )
-    }
-}
-
-/// Runs pgbench for `duration` with `clients` clients and per-transaction logging, and reads
-/// its rate and latency percentiles back.
-fn pgbench(
-    db: &str,
-    script: PgbenchScript<'_>,
-    clients: usize,
-    duration: Duration,
-    defines: &[(&str, String)],
-) -> anyhow::Result<Figure> {
-    let dir = std::env::temp_dir().join(format!(
-        "fulfillment-bench-pgbench-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    std::fs::create_dir_all(&dir)?;
-    let mut command = Command::new("pgbench");
-    command
-        .arg("-n")
-        .arg("-c")
-        .arg(clients.to_string())
-        .arg("-j")
-        .arg(clients.min(2).to_string())
-        .arg("-T")
-        .arg(duration.as_secs().max(1).to_string())
-        .arg("--log")
-        .arg(format!("--log-prefix={}", dir.join("log").display()));
-    match script {
-        PgbenchScript::Builtin(flag) => {
-            command.arg(flag);
-        }
-        // Prepared, as the service's statements are (and `:merchant` is then a parameter).
-        PgbenchScript::File(path) => {
-            command.arg("-M").arg("prepared").arg("-f").arg(path);
-        }
-    }
-    for (name, value) in defines {
-        command.arg("-D").arg(format!("{name}={value}"));
-    }
-    let output = command.arg(db).output().context("running pgbench")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "pgbench failed: {}{}",
-            stdout,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let rate = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("tps = "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse::<f64>().ok())
-        .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
-    let failed = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("number of failed transactions: "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    let mut latencies = Vec::new();
-    for entry in std::fs::read_dir(&dir)? {
-        let text = std::fs::read_to_string(entry?.path())?;
-        // client_id transaction_no time_us script_no epoch epoch_us
-        latencies.extend(
-            text.lines()
-                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
-                .map(Duration::from_micros),
-        );
-    }
-    std::fs::remove_dir_all(&dir)?;
-    latencies.sort();
-    Ok(Figure {
-        rate,
-        p50: percentile_ms(&latencies, 0.50),
-        p99: percentile_ms(&latencies, 0.99),
-        errors: failed,
-    })
-}
-
-#[derive(Clone, Copy)]
-enum PgbenchScript<'a> {
-    Builtin(&'a str),
-    File(&'a Path),
 }
 
 /// Set when a measurement saw a failed call or transaction: the run then fails (its figures

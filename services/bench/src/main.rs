@@ -6,6 +6,7 @@
 mod bulk;
 mod hot_paths;
 mod ingest;
+mod pgbench;
 mod simulate;
 
 use std::sync::Arc;
