@@ -149,20 +149,16 @@ pub fn claim_for_send(
     lease_until: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> QueryResult<ShipmentRow> {
-    diesel::update(
-        shipments::table
-            .find(id)
-            .filter(shipments::state.eq(REQUESTED)),
-    )
-    .set((
-        shipments::account_id.eq(account_id),
-        shipments::carrier.eq(carrier),
-        shipments::attempts.eq(shipments::attempts + 1),
-        shipments::lease_until.eq(Some(lease_until)),
-        shipments::updated_at.eq(now),
-    ))
-    .returning(ShipmentRow::as_returning())
-    .get_result(conn)
+    diesel::update(requested(id))
+        .set((
+            shipments::account_id.eq(account_id),
+            shipments::carrier.eq(carrier),
+            shipments::attempts.eq(shipments::attempts + 1),
+            shipments::lease_until.eq(Some(lease_until)),
+            shipments::updated_at.eq(now),
+        ))
+        .returning(ShipmentRow::as_returning())
+        .get_result(conn)
 }
 
 /// Takes a `REQUESTED` row for a call that asks the carrier about it (no new send).
@@ -172,16 +168,12 @@ pub fn lease(
     lease_until: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        shipments::table
-            .find(id)
-            .filter(shipments::state.eq(REQUESTED)),
-    )
-    .set((
-        shipments::lease_until.eq(Some(lease_until)),
-        shipments::updated_at.eq(now),
-    ))
-    .execute(conn)
+    diesel::update(requested(id))
+        .set((
+            shipments::lease_until.eq(Some(lease_until)),
+            shipments::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 /// What the carrier answered: its ids, and the tracking number once there is one. The row
@@ -194,18 +186,14 @@ pub fn record_carrier_ids(
     label_reference: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        shipments::table
-            .find(id)
-            .filter(shipments::state.eq(REQUESTED)),
-    )
-    .set((
-        shipments::carrier_shipment_id.eq(Some(carrier_shipment_id)),
-        shipments::tracking_number.eq(tracking_number),
-        shipments::label_reference.eq(label_reference),
-        shipments::updated_at.eq(now),
-    ))
-    .execute(conn)
+    diesel::update(requested(id))
+        .set((
+            shipments::carrier_shipment_id.eq(Some(carrier_shipment_id)),
+            shipments::tracking_number.eq(tracking_number),
+            shipments::label_reference.eq(label_reference),
+            shipments::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 /// Lets go of a `REQUESTED` row that could not be finished now, noting why; the next call
@@ -240,36 +228,28 @@ fn leave_requested(
     (reason, message): (&str, &str),
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        shipments::table
-            .find(id)
-            .filter(shipments::state.eq(REQUESTED)),
-    )
-    .set((
-        shipments::state.eq(state),
-        shipments::lease_until.eq(None::<DateTime<Utc>>),
-        shipments::failure_reason.eq(Some(reason)),
-        shipments::failure_message.eq(Some(message)),
-        shipments::updated_at.eq(now),
-    ))
-    .execute(conn)
+    diesel::update(requested(id))
+        .set((
+            shipments::state.eq(state),
+            shipments::lease_until.eq(None::<DateTime<Utc>>),
+            shipments::failure_reason.eq(Some(reason)),
+            shipments::failure_message.eq(Some(message)),
+            shipments::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 /// `REQUESTED → CREATED`: the order now ships with it.
 pub fn mark_created(conn: &mut PgConnection, id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(
-        shipments::table
-            .find(id)
-            .filter(shipments::state.eq(REQUESTED)),
-    )
-    .set((
-        shipments::state.eq(CREATED),
-        shipments::lease_until.eq(None::<DateTime<Utc>>),
-        shipments::failure_reason.eq(None::<String>),
-        shipments::failure_message.eq(None::<String>),
-        shipments::updated_at.eq(now),
-    ))
-    .execute(conn)
+    diesel::update(requested(id))
+        .set((
+            shipments::state.eq(CREATED),
+            shipments::lease_until.eq(None::<DateTime<Utc>>),
+            shipments::failure_reason.eq(None::<String>),
+            shipments::failure_message.eq(None::<String>),
+            shipments::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 /// `CREATED → SUPERSEDED`: a confirmed re-creation replaced it (R20).
@@ -284,4 +264,11 @@ pub fn supersede(conn: &mut PgConnection, id: &str, now: DateTime<Utc>) -> Query
         shipments::updated_at.eq(now),
     ))
     .execute(conn)
+}
+
+/// The row `id` while it is still `REQUESTED`: every step of a dispatch moves it only from there.
+#[diesel::dsl::auto_type]
+fn requested<'a>(id: &'a str) -> _ {
+    let state: &'static str = REQUESTED;
+    shipments::table.find(id).filter(shipments::state.eq(state))
 }
