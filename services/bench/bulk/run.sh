@@ -7,12 +7,14 @@
 # Loopback only; the scratch database is dropped and the server stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+. services/bench/start_server.sh
 EXPORT_ORDERS=${EXPORT_ORDERS:-1000000}
 UPLOAD_ROWS=${UPLOAD_ROWS:-50000}
 FULFILL_SECONDS=${FULFILL_SECONDS:-20}
 PG="-h 127.0.0.1 -U postgres"
 DB=fulfillment_bench_bulk
 URL="postgres://postgres@127.0.0.1:5432/$DB"
+WORK=$(mktemp -d)
 SERVER_PID=""
 stop_server() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
@@ -21,17 +23,11 @@ stop_server() {
 cleanup() {
   stop_server
   psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1 || true
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-ADDR="http://127.0.0.1:$PORT"
-start_server() {
-  DATABASE_URL="$URL" RUST_LOG=warn target/release/fulfillment-server --listen "127.0.0.1:$PORT" \
-    --webhook-listen 127.0.0.1:0 "$@" >/dev/null &
-  SERVER_PID=$!
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
-}
+serve() { DATABASE_URL="$URL" RUST_LOG=warn start_server target/release/fulfillment-server "$WORK" "$@"; }
 peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status"; }
 
 cargo build --release -q -p fulfillment-server -p fulfillment-bench
@@ -50,17 +46,17 @@ ANALYZE orders;
 SQL
 
 for merchant in m-export-small m-export; do
-  start_server
+  serve
   echo "$merchant: server peak RSS before the export: $(peak_rss_mib) MiB"
-  target/release/fulfillment-bench export --addr "$ADDR" --merchant "$merchant"
+  target/release/fulfillment-bench export --addr "http://$ADDR" --merchant "$merchant"
   echo "$merchant: server peak RSS after the export: $(peak_rss_mib) MiB"
   stop_server
 done
 
-start_server
-target/release/fulfillment-bench upload --addr "$ADDR" --merchant m-upload --rows "$UPLOAD_ROWS" | tee /tmp/bulk-upload.txt
+serve
+target/release/fulfillment-bench upload --addr "http://$ADDR" --merchant m-upload --rows "$UPLOAD_ROWS" | tee /tmp/bulk-upload.txt
 echo "server peak RSS after the upload: $(peak_rss_mib) MiB"
-FULFILL=$(target/release/fulfillment-bench fulfill --addr "$ADDR" --duration "${FULFILL_SECONDS}s" | tee /dev/stderr | tail -n 1)
+FULFILL=$(target/release/fulfillment-bench fulfill --addr "http://$ADDR" --duration "${FULFILL_SECONDS}s" | tee /dev/stderr | tail -n 1)
 UP=$(awk '/^bulk:/ {print $(NF-1)}' /tmp/bulk-upload.txt)
 RPS=$(echo "$FULFILL" | awk '{print int($2)}')
 echo "bulk upload rows/s / FulfillOrder req/s: $(python3 -c "print(f'{$UP/$RPS:.2f}')")"

@@ -24,6 +24,7 @@
 #                          can be read off (docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+. services/bench/start_server.sh
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 CALLERS=${CALLERS:-1,8,32}
 LIST_ORDERS=${LIST_ORDERS:-100000}
@@ -77,12 +78,9 @@ if [ "$(psql $PG -qAt -c "SELECT count(*) FROM merchants WHERE id = '$LIST_MERCH
 fi
 echo "orders in the database: $(psql $PG -qAt -c "SELECT count(*) FROM orders" "$DB")"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-DATABASE_URL="$URL/$DB" RUST_LOG=warn $BIN/fulfillment-server --listen "127.0.0.1:$PORT" \
-  --webhook-listen 127.0.0.1:0 --pool-size "$POOL_SIZE" >/dev/null 2>"$WORK/server.log" &
-SERVER_PID=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
-if ! $BIN/fulfillment-bench hot --addr "http://127.0.0.1:$PORT" --service-db "$URL/$DB" \
+DATABASE_URL="$URL/$DB" RUST_LOG=warn start_server "$BIN/fulfillment-server" "$WORK" \
+  --pool-size "$POOL_SIZE"
+if ! $BIN/fulfillment-bench hot --addr "http://$ADDR" --service-db "$URL/$DB" \
   --pgbench-db "$URL/$PGBENCH_DB" --duration "${SECONDS_PER_RUN}s" --callers "$CALLERS" \
   --orders "$ORDERS" --list-merchant "$LIST_MERCHANT" ${ONLY:+--only "$ONLY"} | stamp; then
   cat "$WORK/server.log" >&2

@@ -10,6 +10,7 @@
 # Loopback only; the scratch database is dropped (unless KEEP_DB=1) and the server stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+. services/bench/start_server.sh
 CLIENTS=${CLIENTS:-4}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 BATCH=${BATCH:-500}
@@ -41,13 +42,9 @@ cargo build --release -q -p fulfillment-server -p fulfillment-bench
 psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1
 psql $PG -qc "CREATE DATABASE $DB" postgres
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" RUST_LOG=warn \
-  target/release/fulfillment-server --listen "127.0.0.1:$PORT" --webhook-listen 127.0.0.1:0 \
-  >/dev/null 2>"$WORK/server.log" &
-SERVER_PID=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
-target/release/fulfillment-bench ingest --addr "http://127.0.0.1:$PORT" --concurrency "$CLIENTS" \
+  start_server target/release/fulfillment-server "$WORK"
+target/release/fulfillment-bench ingest --addr "http://$ADDR" --concurrency "$CLIENTS" \
   --duration "${SECONDS_PER_RUN}s" --batch-size "$BATCH" --trackings "$TRACKINGS" | tee "$WORK/ingest.out" ||
   { cat "$WORK/server.log" >&2; exit 1; }
 stop_server

@@ -6,15 +6,18 @@
 # Loopback only; scratch databases are dropped and the server stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+. services/bench/start_server.sh
 CLIENTS=${CLIENTS:-32}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 PG="-h 127.0.0.1 -U postgres"
+WORK=$(mktemp -d)
 SERVER_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
   for db in fulfillment_bench_pgbench fulfillment_bench_sql fulfillment_bench_service; do
     psql $PG -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres >/dev/null 2>&1 || true
   done
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -33,12 +36,9 @@ SQL_TPS=$(pgbench $PG -n -f services/bench/pgbench/fulfill.sql -c "$CLIENTS" -j 
 echo "pgbench fulfill.sql: $SQL_TPS tps"
 
 psql $PG -qc "CREATE DATABASE fulfillment_bench_service" postgres
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DATABASE_URL="postgres://postgres@127.0.0.1:5432/fulfillment_bench_service" RUST_LOG=warn \
-  target/release/fulfillment-server --listen "127.0.0.1:$PORT" >/dev/null &
-SERVER_PID=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
-LAST=$(target/release/fulfillment-bench fulfill --addr "http://127.0.0.1:$PORT" --concurrency "$CLIENTS" --duration "${SECONDS_PER_RUN}s" | tee /dev/stderr | tail -n 1)
+  start_server target/release/fulfillment-server "$WORK"
+LAST=$(target/release/fulfillment-bench fulfill --addr "http://$ADDR" --concurrency "$CLIENTS" --duration "${SECONDS_PER_RUN}s" | tee /dev/stderr | tail -n 1)
 RPS=$(echo "$LAST" | awk '{print int($2)}')
 echo "FulfillOrder / pgbench -N:     $(python3 -c "print(f'{$RPS/$N_TPS:.2f}')")"
 echo "FulfillOrder / fulfill.sql:    $(python3 -c "print(f'{$RPS/$SQL_TPS:.2f}')")"

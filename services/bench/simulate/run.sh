@@ -13,18 +13,21 @@
 {
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+. services/bench/start_server.sh
 N=${N:-1000000}
 MERCHANTS=${MERCHANTS:-2000}
 BIN=target/release
 PG="-h 127.0.0.1 -U postgres"
 DB=${DB:-fulfillment_bench_simulate}
 URL="postgres://postgres@127.0.0.1:5432/$DB"
+WORK=$(mktemp -d)
 SERVER_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
   if [ "${KEEP_DB:-0}" != 1 ]; then
     psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1 || true
   fi
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
@@ -51,13 +54,9 @@ if [ "${SKIP_SEED:-0}" != 1 ]; then
 fi
 echo "decisions recorded: $(psql $PG -qAtc "SELECT string_agg(kind || ' ' || n, ', ' ORDER BY kind) FROM (SELECT kind, count(*) n FROM order_events GROUP BY kind) k" "$DB")"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-DATABASE_URL="$URL" RUST_LOG=warn "$BIN/fulfillment-server" --listen "127.0.0.1:$PORT" \
-  --webhook-listen 127.0.0.1:0 >/dev/null &
-SERVER_PID=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.2; done
+DATABASE_URL="$URL" RUST_LOG=warn start_server "$BIN/fulfillment-server" "$WORK"
 peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status"; }
 echo "server peak RSS before: $(peak_rss_mib) MiB ($(uptime | sed 's/.*load/load/'))"
-"$BIN/fulfillment-bench" simulate --addr "http://127.0.0.1:$PORT" --rerelease-window-days 30
+"$BIN/fulfillment-bench" simulate --addr "http://$ADDR" --rerelease-window-days 30
 echo "server peak RSS after: $(peak_rss_mib) MiB"
 }
