@@ -115,6 +115,29 @@ impl Query for Prepared {
 
 impl<Conn> RunQueryDsl<Conn> for Prepared {}
 
+/// Issue 21: the statements that follow in this transaction run on their generic plan, planned
+/// once per connection, instead of being planned again for every call. PostgreSQL keeps custom
+/// plans for the ship path's two statements (their generic cost, estimated for arrays of
+/// unknown length, never looks cheaper), and planning them was a third of PostgreSQL's CPU per
+/// FulfillOrder (profiled with `perf`, docs/benchmarks.md). Only for statements whose generic
+/// plan is as good as a custom one: a bound value that selects a partial index (`is_current =
+/// $1`) makes the generic plan miss that index, so call [`chosen_plans`] before such statements.
+/// `SET LOCAL`: the transaction's end (or a rolled-back savepoint) restores the default.
+pub fn generic_plans(conn: &mut diesel::PgConnection) -> QueryResult<()> {
+    diesel::connection::SimpleConnection::batch_execute(
+        conn,
+        "SET LOCAL plan_cache_mode = force_generic_plan",
+    )
+}
+
+/// Back to PostgreSQL's own choice between a custom and the generic plan (see [`generic_plans`]).
+pub fn chosen_plans(conn: &mut diesel::PgConnection) -> QueryResult<()> {
+    diesel::connection::SimpleConnection::batch_execute(
+        conn,
+        "SET LOCAL plan_cache_mode TO DEFAULT",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::models::{Order, Tracking};
-use fulfillment_core::{ServiceError, ServiceResult, Violations, repo};
+use fulfillment_core::{ServiceError, ServiceResult, Violations, prepared, repo};
 use fulfillment_policy::combined_shipment::{CombinedShipmentCheck, check_combined_shipment};
 use fulfillment_policy::deadline::is_late;
 use fulfillment_policy::order_state::{OrderState, check_can_fulfill, check_can_modify_tracking};
@@ -89,7 +89,15 @@ pub fn ship(
     let sorted = check_request(merchant_id, &request.order_ids)?;
     let resolved = resolve_tracking(conn, merchant_id, &request.tracking)?;
     let valid = &resolved.valid;
+    // Issue 21: the call's two statements (the lock, the write) on generic plans, planned once
+    // per connection; the reads of the rarer paths between and after them plan as before.
+    prepared::generic_plans(conn)?;
     let (locked, tracking, created) = lock(conn, now, request, &sorted, valid)?;
+    // A tracking that existed has its R10 read; ModifyTracking retires the previous link.
+    let reads_before_write = !created || request.mode == ShipMode::ModifyTracking;
+    if reads_before_write {
+        prepared::chosen_plans(conn)?;
+    }
     let (on_tracking, check) =
         check_group(conn, policy, (&tracking, created), &sorted, &locked, valid)?;
     let combined_with: Vec<String> = on_tracking.iter().map(|o| o.id.clone()).collect();
@@ -110,6 +118,9 @@ pub fn ship(
         requirement: check.requirement.as_str(),
     };
     let (shipped, previous) = shipped_orders(conn, now, request.mode, &locked, &details)?;
+    if reads_before_write {
+        prepared::generic_plans(conn)?;
+    }
     // Links, states, audit rows and outbox rows in one statement.
     let links = repo::orders::record_shipment(
         conn,
@@ -126,6 +137,9 @@ pub fn ship(
             orders: &shipped,
         },
     )?;
+    // What follows in the caller's transaction (a bulk file's next rows, the idempotency
+    // record) plans as it always did.
+    prepared::chosen_plans(conn)?;
     let views = answer(
         conn,
         now,

@@ -253,8 +253,8 @@ pub fn record_shipment(
            FROM event JOIN input USING (order_id) ORDER BY event.id
            ON CONFLICT (event_id) DO NOTHING
          )
-         SELECT link.*, EXISTS (SELECT 1 FROM order_trackings h
-                                WHERE h.order_id = link.order_id) AS has_history
+         SELECT link.*, (SELECT true FROM order_trackings h
+                         WHERE h.order_id = link.order_id LIMIT 1) IS NOT NULL AS has_history
          FROM link",
     )
     .bind::<Array<Text>, _>(column!(order_id))
