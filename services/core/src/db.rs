@@ -148,10 +148,29 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> ServiceResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        self.transaction_begun_with("BEGIN", f).await
+    }
+
+    /// [`Db::transaction`], begun on generic plans ([`crate::prepared::BEGIN_ON_GENERIC_PLANS`]):
+    /// for a call whose statements are the ship path's and primary-key ones only.
+    pub async fn transaction_on_generic_plans<T, F>(&self, f: F) -> ServiceResult<T>
+    where
+        F: FnOnce(&mut PgConnection) -> ServiceResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.transaction_begun_with(crate::prepared::BEGIN_ON_GENERIC_PLANS, f)
+            .await
+    }
+
+    async fn transaction_begun_with<T, F>(&self, begin_sql: &'static str, f: F) -> ServiceResult<T>
+    where
+        F: FnOnce(&mut PgConnection) -> ServiceResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = begin(&pool)?;
+            let mut conn = begin(&pool, begin_sql)?;
             match f(&mut conn) {
                 Ok(value) => {
                     AnsiTransactionManager::commit_transaction(&mut *conn)?;
@@ -175,13 +194,13 @@ impl Db {
 /// anything: it is set aside (the pool discards a broken connection when it comes back) and the
 /// next one is tried, so no call fails once PostgreSQL is back. Every pooled connection may be
 /// stale after a restart, hence up to the pool's size plus one attempts.
-fn begin(pool: &PgPool) -> ServiceResult<PgPooled> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+fn begin(pool: &PgPool, begin_sql: &str) -> ServiceResult<PgPooled> {
+    use diesel::connection::AnsiTransactionManager;
     let attempts = pool.max_size() + 1;
     let mut attempt = 1;
     loop {
         let mut conn = pool.get()?;
-        match AnsiTransactionManager::begin_transaction(&mut *conn) {
+        match AnsiTransactionManager::begin_transaction_sql(&mut *conn, begin_sql) {
             Ok(()) => return Ok(conn),
             Err(error) if is_connection_lost(&error) && attempt < attempts => {
                 tracing::info!(attempt, error = %error, "a pooled connection was closed by the server; taking another");

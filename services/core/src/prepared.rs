@@ -124,11 +124,15 @@ impl<Conn> RunQueryDsl<Conn> for Prepared {}
 /// $1`) makes the generic plan miss that index, so call [`chosen_plans`] before such statements.
 /// `SET LOCAL`: the transaction's end (or a rolled-back savepoint) restores the default.
 pub fn generic_plans(conn: &mut diesel::PgConnection) -> QueryResult<()> {
-    diesel::connection::SimpleConnection::batch_execute(
-        conn,
-        "SET LOCAL plan_cache_mode = force_generic_plan",
-    )
+    diesel::connection::SimpleConnection::batch_execute(conn, GENERIC_PLANS)
 }
+
+/// The statement behind [`generic_plans`].
+const GENERIC_PLANS: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
+
+/// `BEGIN` and [`generic_plans`] in one simple-query message, so a transaction that runs only
+/// the ship path's statements (and primary-key ones) pays no round trip of its own for them.
+pub const BEGIN_ON_GENERIC_PLANS: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// Back to PostgreSQL's own choice between a custom and the generic plan (see [`generic_plans`]).
 pub fn chosen_plans(conn: &mut diesel::PgConnection) -> QueryResult<()> {

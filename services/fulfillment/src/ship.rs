@@ -72,7 +72,19 @@ pub struct ShipRequest {
     pub mode: ShipMode,
 }
 
-/// Ships the request's orders with one tracking, in one transaction (the caller's).
+/// How the caller's transaction plans its statements when `ship` is called (issue 21).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plans {
+    /// Anyone's transaction: `ship` sets generic plans for its two statements and gives the
+    /// transaction back PostgreSQL's own choice when it is done.
+    Shared,
+    /// Begun on generic plans (`Db::transaction_on_generic_plans`), with only primary-key
+    /// statements after `ship`: nothing to set before, nothing to give back (two round trips).
+    GenericThroughout,
+}
+
+/// Ships the request's orders with one tracking, in one transaction (the caller's), and leaves
+/// that transaction planning as it found it.
 ///
 /// The steps, in the order their statements run: the request checked, the tracking validated
 /// and resolved (R3, R12), the orders locked with the tracking (R3, R4, R16), the group on the
@@ -85,13 +97,37 @@ pub fn ship(
     actor: &Actor,
     request: &ShipRequest,
 ) -> ServiceResult<ShipOutcome> {
+    ship_planned(conn, (now, Plans::Shared), policy, actor, request)
+}
+
+/// [`ship`] in a transaction begun with `Db::transaction_on_generic_plans`, which it leaves on
+/// generic plans: only primary-key statements (the idempotency record) may follow.
+pub fn ship_on_generic_plans(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    actor: &Actor,
+    request: &ShipRequest,
+) -> ServiceResult<ShipOutcome> {
+    ship_planned(conn, (now, Plans::GenericThroughout), policy, actor, request)
+}
+
+fn ship_planned(
+    conn: &mut PgConnection,
+    (now, plans): (DateTime<Utc>, Plans),
+    policy: &Policy,
+    actor: &Actor,
+    request: &ShipRequest,
+) -> ServiceResult<ShipOutcome> {
     let merchant_id = request.merchant_id.as_str();
     let sorted = check_request(merchant_id, &request.order_ids)?;
     let resolved = resolve_tracking(conn, merchant_id, &request.tracking)?;
     let valid = &resolved.valid;
     // Issue 21: the call's two statements (the lock, the write) on generic plans, planned once
     // per connection; the reads of the rarer paths between and after them plan as before.
-    prepared::generic_plans(conn)?;
+    if plans == Plans::Shared {
+        prepared::generic_plans(conn)?;
+    }
     let (locked, tracking, created) = lock(conn, now, request, &sorted, valid)?;
     // A tracking that existed has its R10 read; ModifyTracking retires the previous link.
     let reads_before_write = !created || request.mode == ShipMode::ModifyTracking;
@@ -137,9 +173,11 @@ pub fn ship(
             orders: &shipped,
         },
     )?;
-    // What follows in the caller's transaction (a bulk file's next rows, the idempotency
-    // record) plans as it always did.
-    prepared::chosen_plans(conn)?;
+    // What follows in a shared transaction (a bulk file's next rows) plans as it always did;
+    // `answer` reads only for an order with history, by primary key.
+    if plans == Plans::Shared {
+        prepared::chosen_plans(conn)?;
+    }
     let views = answer(
         conn,
         now,

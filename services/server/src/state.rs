@@ -196,6 +196,43 @@ impl AppState {
             + Send
             + 'static,
     {
+        self.mutate_begun(Begin::Plain, rpc, request, f).await
+    }
+
+    /// [`AppState::mutate`] for the ship RPCs (issue 21): the transaction begins on generic
+    /// plans in the same round trip as `BEGIN`, and `f` must be `ship_on_generic_plans`, after
+    /// which only the idempotency record (a primary-key update) runs.
+    pub async fn mutate_on_generic_plans<Req, Resp, F>(
+        &self,
+        rpc: &'static str,
+        request: Request<Req>,
+        f: F,
+    ) -> Result<Resp, Status>
+    where
+        Req: Message + MerchantScoped + Send + 'static,
+        Resp: Message + Default + Send + 'static,
+        F: FnOnce(&mut PgConnection, &AppState, &Actor, Req) -> ServiceResult<Resp>
+            + Send
+            + 'static,
+    {
+        self.mutate_begun(Begin::OnGenericPlans, rpc, request, f)
+            .await
+    }
+
+    async fn mutate_begun<Req, Resp, F>(
+        &self,
+        begin: Begin,
+        rpc: &'static str,
+        request: Request<Req>,
+        f: F,
+    ) -> Result<Resp, Status>
+    where
+        Req: Message + MerchantScoped + Send + 'static,
+        Resp: Message + Default + Send + 'static,
+        F: FnOnce(&mut PgConnection, &AppState, &Actor, Req) -> ServiceResult<Resp>
+            + Send
+            + 'static,
+    {
         let caller = authorize(&request)?.id;
         let key = idempotency_key(&request)?;
         let message = request.into_inner();
@@ -205,8 +242,7 @@ impl AppState {
         let hash = hasher.finalize().to_vec();
         let actor = Actor::api(&caller);
         let state = self.clone();
-        self.db
-            .transaction(move |conn| {
+        let call = move |conn: &mut PgConnection| {
                 let Some(key) = key else {
                     return f(conn, &state, &actor, message);
                 };
@@ -226,8 +262,18 @@ impl AppState {
                         ),
                     )),
                 }
-            })
-            .await
-            .map_err(to_status)
+            };
+        match begin {
+            Begin::Plain => self.db.transaction(call).await,
+            Begin::OnGenericPlans => self.db.transaction_on_generic_plans(call).await,
+        }
+        .map_err(to_status)
     }
+}
+
+/// How a mutation's transaction begins.
+#[derive(Debug, Clone, Copy)]
+enum Begin {
+    Plain,
+    OnGenericPlans,
 }

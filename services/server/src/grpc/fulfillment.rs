@@ -5,7 +5,7 @@ use fulfillment_dispatch::dispatch;
 use fulfillment_orders::Actor;
 use fulfillment_orders::export::{self, ExportFilter};
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
-use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship};
+use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship_on_generic_plans};
 use fulfillment_orders::{bulk, feeds, merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
@@ -75,7 +75,7 @@ fn ship_now(
 ) -> ServiceResult<ShipOutcome> {
     let now = state.clock.now();
     let policy = state.policies.at(conn, now)?;
-    ship(conn, now, &policy, actor, &request)
+    ship_on_generic_plans(conn, now, &policy, actor, &request)
 }
 
 #[tonic::async_trait]
@@ -208,7 +208,7 @@ impl FulfillmentService for FulfillmentApi {
     ) -> Result<Response<pb::FulfillOrderResponse>, Status> {
         let response = self
             .state
-            .mutate("FulfillOrder", request, |conn, state, actor, req| {
+            .mutate_on_generic_plans("FulfillOrder", request, |conn, state, actor, req| {
                 let outcome = ship_now(
                     conn,
                     state,
@@ -230,7 +230,7 @@ impl FulfillmentService for FulfillmentApi {
     ) -> Result<Response<pb::FulfillOrdersResponse>, Status> {
         let response = self
             .state
-            .mutate("FulfillOrders", request, |conn, state, actor, req| {
+            .mutate_on_generic_plans("FulfillOrders", request, |conn, state, actor, req| {
                 let outcome = ship_now(
                     conn,
                     state,
@@ -253,7 +253,7 @@ impl FulfillmentService for FulfillmentApi {
     ) -> Result<Response<pb::ModifyTrackingResponse>, Status> {
         let response = self
             .state
-            .mutate("ModifyTracking", request, |conn, state, actor, req| {
+            .mutate_on_generic_plans("ModifyTracking", request, |conn, state, actor, req| {
                 let outcome = ship_now(
                     conn,
                     state,
