@@ -16,47 +16,24 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use fulfillment_core::models::{Address, Order};
+use fulfillment_core::models::Order;
 use fulfillment_core::testing::TestDb;
-use fulfillment_core::{Clock, Db, ManualClock, ServiceError};
-use fulfillment_orders::input::{ReleaseInput, TrackingInput};
-use fulfillment_orders::ship::{ShipMode, ShipRequest, ship};
-use fulfillment_orders::{Actor, PolicyStore, merchants, release};
-use fulfillment_policy::tracking_number::Channel;
-use fulfillment_policy::tracking_status::TrackingStatus;
-use fulfillment_tracking::tracking::{self, CancelledBy, IncomingEvent, Source};
-use fulfillment_workers::reconcile::{
-    self, AplusReset, CancellationDetector, ReReleaseDecider, Step,
+use fulfillment_core::{Clock, ServiceError};
+use fulfillment_orders::ship::ship;
+use fulfillment_orders::{merchants, release};
+use fulfillment_tracking::tracking::CancelledBy;
+use fulfillment_workers::reconcile::{AplusReset, CancellationDetector, ReReleaseDecider, Step};
+
+use common::{
+    Harness, at, cancel_wishpost, customer, deref_to_harness, first_scan, order_row, permutations,
+    release_input, ship_request, warehouse,
 };
 
 const MERCHANT: &str = "m-cn";
-
-fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
-}
-
-fn address(name: &str, country: &str) -> Address {
-    Address {
-        name: name.into(),
-        street_address1: format!("{name} street 1"),
-        city: "City".into(),
-        zipcode: "00-001".into(),
-        country: country.into(),
-        ..Address::default()
-    }
-}
-
-fn warehouse() -> Address {
-    address("A+ warehouse", "CN")
-}
-
-fn customer() -> Address {
-    address("Alice", "US")
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Move {
@@ -64,22 +41,6 @@ enum Move {
     Decide,
     Reset,
     Ship,
-}
-
-fn permutations(items: &[Move]) -> Vec<Vec<Move>> {
-    if items.len() <= 1 {
-        return vec![items.to_vec()];
-    }
-    let mut all = Vec::new();
-    for (i, first) in items.iter().enumerate() {
-        let mut rest = items.to_vec();
-        rest.remove(i);
-        for mut tail in permutations(&rest) {
-            tail.insert(0, *first);
-            all.push(tail);
-        }
-    }
-    all
 }
 
 /// The interleavings: 24 with one ship attempt, 6 with an attempt at every position.
@@ -116,116 +77,42 @@ impl Answer {
     }
 }
 
-struct World {
-    db: TestDb,
-    pool: Db,
-    clock: Arc<ManualClock>,
-    policies: Arc<PolicyStore>,
-    actor: Actor,
-}
+/// The interleavings' world: a [`Harness`] (its fields read through it) with two connections
+/// and the CN merchant.
+struct World(Harness);
+
+deref_to_harness!(World);
 
 impl World {
     fn new(now: DateTime<Utc>) -> Self {
         let db = TestDb::new();
-        let pool = Db::new(db.pool(2));
         merchants::upsert_merchant(&mut db.conn(), now, MERCHANT, MERCHANT, "CN").unwrap();
-        Self {
-            db,
-            pool,
-            clock: Arc::new(ManualClock::new(now)),
-            policies: Arc::new(PolicyStore::new()),
-            actor: Actor("test".into()),
-        }
+        Self(Harness::new(db, 2, now))
     }
 
     /// A CN merchant's A+ order, released, shipped with WishPost `number`, scanned
     /// (confirmed), and its tracking cancelled by `by` two days before `now`.
     fn seed(&self, order: &str, number: &str, by: CancelledBy, now: DateTime<Utc>) {
-        let w = self;
         let released = now - Duration::days(9);
-        let mut conn = w.db.conn();
-        let policy = w.policies.at(&mut conn, released).unwrap();
-        release::release_order(
-            &mut conn,
-            released,
-            &policy,
-            &w.actor,
-            &ReleaseInput {
-                order_id: order.into(),
-                merchant_id: MERCHANT.into(),
-                released_at: Some(released),
-                is_wish_express: false,
-                is_advanced_logistics: true,
-                shipping_detail: Some(warehouse()),
-                customer_shipping_detail: Some(customer()),
-                product_id: "p-1".into(),
-                product_name: "Mug".into(),
-                quantity: 1,
-            },
-        )
-        .unwrap();
-        ship(
-            &mut conn,
-            released + Duration::days(1),
-            &policy,
-            &w.actor,
-            &ShipRequest {
-                merchant_id: MERCHANT.into(),
-                order_ids: vec![order.into()],
-                tracking: TrackingInput {
-                    tracking_number: number.into(),
-                    carrier: "wishpost".into(),
-                    origin_country: "CN".into(),
-                    channel: Channel::Api,
-                },
-                mode: ShipMode::Fulfil,
-            },
-        )
-        .unwrap();
-        let scanned = released + Duration::days(2);
-        tracking::ingest(
-            &mut conn,
-            scanned,
-            &w.actor,
-            Source::Push,
-            &[IncomingEvent {
-                carrier: "wishpost".into(),
-                tracking_number: number.into(),
-                event_id: Some("scan".into()),
-                occurred_at: scanned,
-                status: TrackingStatus::InTransit,
-                carrier_status_code: "20".into(),
-                carrier_status_text: "In transit".into(),
-                location: "Shenzhen".into(),
-                raw_payload: "{}".into(),
-            }],
-            None,
-            None,
-        )
-        .unwrap();
+        let mut conn = self.db.conn();
+        let policy = self.policies.at(&mut conn, released).unwrap();
+        let input = release_input(order, MERCHANT, released, true, "p-1".into());
+        release::release_order(&mut conn, released, &policy, &self.actor, &input).unwrap();
+        let request = ship_request(MERCHANT, order, "wishpost", number);
+        let shipped = released + Duration::days(1);
+        ship(&mut conn, shipped, &policy, &self.actor, &request).unwrap();
+        let (scan, scanned) = ("scan".to_owned(), released + Duration::days(2));
+        first_scan(&mut conn, &self.actor, "wishpost", number, scan, scanned);
         let cancelled = now - Duration::days(2);
-        tracking::cancel(
-            &mut conn, cancelled, &w.actor, "wishpost", number, by, cancelled,
-        )
-        .unwrap();
+        cancel_wishpost(&mut conn, &self.actor, number, by, cancelled);
     }
 
     async fn run<S: Step>(&self) -> i64 {
-        let shared: Arc<dyn Clock> = self.clock.clone();
-        reconcile::run::<S>(&self.pool, &shared, &self.policies, 10, false)
-            .await
-            .unwrap()
-            .0
-            .claimed
+        self.run_worker::<S>(10, false).await.0.claimed
     }
 
     fn order(conn: &mut PgConnection, id: &str) -> Order {
-        use fulfillment_core::schema::orders;
-        orders::table
-            .find(id)
-            .select(Order::as_select())
-            .first(conn)
-            .unwrap()
+        order_row(conn, id)
     }
 
     /// FulfillOrder's path: the policy in force now, `ship` in one transaction; on success the
@@ -236,23 +123,8 @@ impl World {
         let now = self.clock.now();
         let policy = self.policies.at(&mut conn, now).unwrap();
         let result = conn.transaction::<_, ServiceError, _>(|conn| {
-            let outcome = ship(
-                conn,
-                now,
-                &policy,
-                &self.actor,
-                &ShipRequest {
-                    merchant_id: MERCHANT.into(),
-                    order_ids: vec![order.into()],
-                    tracking: TrackingInput {
-                        tracking_number: number.into(),
-                        carrier: "wishpost".into(),
-                        origin_country: "CN".into(),
-                        channel: Channel::Api,
-                    },
-                    mode: ShipMode::Fulfil,
-                },
-            )?;
+            let request = ship_request(MERCHANT, order, "wishpost", number);
+            let outcome = ship(conn, now, &policy, &self.actor, &request)?;
             let row = Self::order(conn, order);
             // The answer FulfillOrder returns carries the same order.
             assert_eq!(outcome.orders.len(), 1);
@@ -424,28 +296,27 @@ fn expected_accepts(moves: &[Move]) -> usize {
     usize::from(after_decision)
 }
 
-#[tokio::test]
-async fn r18_no_interleaving_ships_a_carrier_cancelled_aplus_order_to_the_warehouse() {
+/// Every interleaving on one database, an order each, cancelled by `by`; how many ship attempts
+/// were accepted in all (each interleaving's count checked against [`expected_accepts`]).
+async fn every_interleaving(by: CancelledBy) -> usize {
     let w = World::new(at(2026, 11, 10, 12, 0));
     let mut reached = 0;
     for (k, moves) in interleavings().iter().enumerate() {
-        let accepted = interleave(&w, k, moves, CancelledBy::Carrier).await;
-        assert_eq!(accepted, expected_accepts(moves), "{moves:?}");
+        let accepted = interleave(&w, k, moves, by).await;
+        assert_eq!(accepted, expected_accepts(moves), "{by:?} {moves:?}");
         reached += accepted;
     }
+    reached
+}
+
+#[tokio::test]
+async fn r18_no_interleaving_ships_a_carrier_cancelled_aplus_order_to_the_warehouse() {
     // Detector before decider before an attempt: 4 of the 24, and 3 of the 6 long ones (where
     // the decider runs before the detector, nothing is decided and nothing ships).
-    assert_eq!(reached, 7);
+    assert_eq!(every_interleaving(CancelledBy::Carrier).await, 7);
 }
 
 #[tokio::test]
 async fn r18_a_merchant_cancelled_aplus_order_stays_aplus_and_ships_to_the_warehouse() {
-    let w = World::new(at(2026, 11, 10, 12, 0));
-    let mut reached = 0;
-    for (k, moves) in interleavings().iter().enumerate() {
-        let accepted = interleave(&w, k, moves, CancelledBy::Merchant).await;
-        assert_eq!(accepted, expected_accepts(moves), "{moves:?}");
-        reached += accepted;
-    }
-    assert_eq!(reached, 7);
+    assert_eq!(every_interleaving(CancelledBy::Merchant).await, 7);
 }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -18,9 +20,11 @@ use fulfillment_core::schema::trackings;
 use fulfillment_core::testing::TestDb;
 use fulfillment_core::{Clock, Db, ManualClock};
 use fulfillment_workers::poller::{Poller, PollerConfig};
-use serde_json::{Value, json};
+
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use common::aftership;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
@@ -47,35 +51,6 @@ fn tracking(conn: &mut PgConnection, number: &str) -> Tracking {
         .select(Tracking::as_select())
         .first(conn)
         .unwrap()
-}
-
-/// AfterShip's documented answer for `number` with checkpoints `(tag, time)`.
-fn aftership(number: &str, checkpoints: &[(&str, DateTime<Utc>)]) -> Value {
-    let checkpoints: Vec<Value> = checkpoints
-        .iter()
-        .map(|(tag, at)| {
-            json!({
-                "slug": "usps",
-                "checkpoint_time": at.to_rfc3339(),
-                "tag": tag,
-                "subtag": format!("{tag}_001"),
-                "message": format!("{tag} at the facility"),
-                "location": "MEMPHIS, TN 38118",
-                "city": "MEMPHIS",
-                "country_iso3": "USA",
-                "raw_tag": "XX"
-            })
-        })
-        .collect();
-    let tag = checkpoints.last().map_or("Pending".to_owned(), |c| {
-        c["tag"].as_str().unwrap().to_owned()
-    });
-    json!({
-        "meta": { "code": 200 },
-        "data": { "tracking": {
-            "tracking_number": number, "slug": "usps", "tag": tag, "checkpoints": checkpoints
-        } }
-    })
 }
 
 fn registry_with_aftership(server: &MockServer) -> Registry {

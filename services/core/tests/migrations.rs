@@ -40,46 +40,46 @@ fn every_migration_reverts_and_reapplies() {
     assert_eq!(conn.applied_migrations().unwrap().len(), applied);
 }
 
+/// A merchant `m` and its APPROVED order `o`, the least the constraint tests need.
+const ONE_APPROVED_ORDER: &str = "
+    INSERT INTO merchants (id, name, country) VALUES ('m', 'M', 'US');
+    INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at, fulfillment_deadline,
+        ship_name, ship_street_address1, ship_city, ship_zipcode, ship_country, customer_shipping_detail)
+    VALUES ('o', 'm', 'APPROVED', now(), now(), now(), 'n', 's', 'c', 'z', 'US', '{}');";
+
+/// A fresh database holding [`ONE_APPROVED_ORDER`].
+fn one_approved_order() -> TestDb {
+    let db = TestDb::new();
+    db.conn().batch_execute(ONE_APPROVED_ORDER).unwrap();
+    db
+}
+
 #[test]
 fn order_events_are_append_only() {
-    let db = TestDb::new();
+    let db = one_approved_order();
     let mut conn = db.conn();
     conn.batch_execute(
-        "INSERT INTO merchants (id, name, country) VALUES ('m', 'M', 'US');
-         INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at, fulfillment_deadline,
-             ship_name, ship_street_address1, ship_city, ship_zipcode, ship_country, customer_shipping_detail)
-         VALUES ('o', 'm', 'APPROVED', now(), now(), now(), 'n', 's', 'c', 'z', 'US', '{}');
-         INSERT INTO order_events (order_id, merchant_id, actor, kind, state_after, occurred_at)
+        "INSERT INTO order_events (order_id, merchant_id, actor, kind, state_after, occurred_at)
          VALUES ('o', 'm', 'test', 'released', 'APPROVED', now());",
     )
     .unwrap();
-    let update = diesel::sql_query("UPDATE order_events SET kind = 'edited'").execute(&mut conn);
-    let (kind, message, _) = refusal(update);
-    assert!(
-        matches!(kind, DatabaseErrorKind::Unknown),
-        "an audit row cannot be edited: {kind:?}"
-    );
-    assert_eq!(message, "order_events is append-only");
-    let delete = diesel::sql_query("DELETE FROM order_events").execute(&mut conn);
-    let (kind, message, _) = refusal(delete);
-    assert!(
-        matches!(kind, DatabaseErrorKind::Unknown),
-        "an audit row cannot be deleted: {kind:?}"
-    );
-    assert_eq!(message, "order_events is append-only");
+    for (what, sql) in [
+        ("edited", "UPDATE order_events SET kind = 'edited'"),
+        ("deleted", "DELETE FROM order_events"),
+    ] {
+        let (kind, message, _) = refusal(diesel::sql_query(sql).execute(&mut conn));
+        assert!(
+            matches!(kind, DatabaseErrorKind::Unknown),
+            "an audit row cannot be {what}: {kind:?}"
+        );
+        assert_eq!(message, "order_events is append-only", "{what}");
+    }
 }
 
 #[test]
 fn a_refunded_order_must_say_why() {
-    let db = TestDb::new();
+    let db = one_approved_order();
     let mut conn = db.conn();
-    conn.batch_execute(
-        "INSERT INTO merchants (id, name, country) VALUES ('m', 'M', 'US');
-         INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at, fulfillment_deadline,
-             ship_name, ship_street_address1, ship_city, ship_zipcode, ship_country, customer_shipping_detail)
-         VALUES ('o', 'm', 'APPROVED', now(), now(), now(), 'n', 's', 'c', 'z', 'US', '{}');",
-    )
-    .unwrap();
     let no_reason = diesel::sql_query("UPDATE orders SET state = 'REFUNDED'").execute(&mut conn);
     // The unnamed `(state = 'REFUNDED') = (refund_reason IS NOT NULL)`, as PostgreSQL names it.
     let (kind, message, constraint) = refusal(no_reason);

@@ -22,6 +22,8 @@ use diesel::prelude::*;
 use fulfillment_core::testing::TestDb;
 use wiremock::MockServer;
 
+#[path = "../common/mod.rs"]
+mod common;
 mod poller_scenario;
 mod reconcile_scenarios;
 

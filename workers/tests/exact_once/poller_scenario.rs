@@ -5,42 +5,24 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel::connection::SimpleConnection;
 use fulfillment_core::testing::TestDb;
-use serde_json::json;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::common::aftership;
 use crate::{Count, Effect, FakeCarrier, Scenario, effect};
 
 /// AfterShip's documented answer: three checkpoints, the last one `Delivered` (final, so a
 /// finished tracking is never due again).
 fn aftership_answer() -> serde_json::Value {
     let now = Utc::now();
-    let checkpoints: Vec<serde_json::Value> = [
-        ("InfoReceived", now - chrono::Duration::days(3)),
-        ("InTransit", now - chrono::Duration::days(2)),
-        ("Delivered", now - chrono::Duration::hours(1)),
-    ]
-    .iter()
-    .map(|(tag, at)| {
-        json!({
-            "slug": "usps",
-            "checkpoint_time": at.to_rfc3339(),
-            "tag": tag,
-            "subtag": format!("{tag}_001"),
-            "message": format!("{tag} at the facility"),
-            "location": "MEMPHIS, TN 38118",
-            "city": "MEMPHIS",
-            "country_iso3": "USA",
-            "raw_tag": "XX"
-        })
-    })
-    .collect();
-    json!({
-        "meta": { "code": 200 },
-        "data": { "tracking": {
-            "tracking_number": "X", "slug": "usps", "tag": "Delivered", "checkpoints": checkpoints
-        } }
-    })
+    aftership(
+        "X",
+        &[
+            ("InfoReceived", now - chrono::Duration::days(3)),
+            ("InTransit", now - chrono::Duration::days(2)),
+            ("Delivered", now - chrono::Duration::hours(1)),
+        ],
+    )
 }
 
 /// A fake AfterShip answering every USPS tracking with [`aftership_answer`], on its own runtime.

@@ -31,6 +31,30 @@ fn reconcile_scenario(worker: &'static str, binary: &'static str, db: TestDb) ->
     }
 }
 
+/// Runs the worker `binary` on `db` to its end, as the earlier workers' part of a scenario's
+/// seed (what a later worker finds).
+fn earlier_worker(binary: &str, db: &TestDb) {
+    let out = Command::new(binary)
+        .env("DATABASE_URL", db.url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{binary}: {out:?}");
+}
+
+/// SQL: `n` APPROVED orders `<prefix>-<i>` of merchants `m-1`..`m-10`, order `i` released at
+/// `released` (an SQL expression of `i`), due 5 days later (R5).
+fn approved_orders(prefix: &str, n: i64, released: &str) -> String {
+    format!(
+        "INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at,
+             fulfillment_deadline, ship_name, ship_street_address1, ship_city, ship_zipcode,
+             ship_country, customer_shipping_detail, product_id)
+         SELECT '{prefix}-' || i, 'm-' || (i % 10 + 1), 'APPROVED', r, r, r + interval '5 days',
+                'Alice', '1 Main St', 'Springfield', '12345', 'US', '{CUSTOMER}', 'p-{prefix}-' || i
+         FROM generate_series(1, {n}) i, LATERAL (SELECT {released} AS r) x;"
+    )
+}
+
 /// Counts `1..=n` matching `keep` (the Rust side of a seed's `i % k` predicates).
 fn how_many(n: i64, keep: impl Fn(i64) -> bool) -> i64 {
     i64::try_from((1..=n).filter(|&i| keep(i)).count()).unwrap()
@@ -156,12 +180,7 @@ pub fn re_release_decider() -> Scenario {
         db,
     );
     // The detector's work, as the decider finds it.
-    let detector = Command::new(env!("CARGO_BIN_EXE_cancellation-detector"))
-        .env("DATABASE_URL", s.db.url())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(detector.status.success(), "{detector:?}");
+    earlier_worker(env!("CARGO_BIN_EXE_cancellation-detector"), &s.db);
     let flag_only = how_many(n, |i| i % 5 == 0);
     let refund = how_many(n, |i| i % 5 != 0 && i % 4 == 0);
     let re_release = n - flag_only - refund;
@@ -264,12 +283,7 @@ pub fn aplus_reset() -> Scenario {
         env!("CARGO_BIN_EXE_cancellation-detector"),
         env!("CARGO_BIN_EXE_re-release-decider"),
     ] {
-        let out = Command::new(binary)
-            .env("DATABASE_URL", s.db.url())
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
+        earlier_worker(binary, &s.db);
     }
     let by_merchant = how_many(n, |i| i % 3 == 0);
     let by_carrier = n - by_merchant;
@@ -365,20 +379,14 @@ pub fn deadline_enforcer() -> Scenario {
         .batch_execute(&format!(
             "INSERT INTO merchants (id, name, country)
              SELECT 'm-' || i, 'M', 'US' FROM generate_series(1, 10) i;
-             INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at,
-                 fulfillment_deadline, ship_name, ship_street_address1, ship_city, ship_zipcode,
-                 ship_country, customer_shipping_detail, product_id)
-             SELECT 'late-' || i, 'm-' || (i % 10 + 1), 'APPROVED', r, r, r + interval '5 days',
-                    'Alice', '1 Main St', 'Springfield', '12345', 'US', '{CUSTOMER}', 'p-late-' || i
-             FROM generate_series(1, {n}) i,
-                  LATERAL (SELECT now() - interval '6 days' - i * interval '1 minute' AS r) x;
-             INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at,
-                 fulfillment_deadline, ship_name, ship_street_address1, ship_city, ship_zipcode,
-                 ship_country, customer_shipping_detail, product_id)
-             SELECT 'ok-' || i, 'm-' || (i % 10 + 1), 'APPROVED', r, r, r + interval '5 days',
-                    'Alice', '1 Main St', 'Springfield', '12345', 'US', '{CUSTOMER}', 'p-ok-' || i
-             FROM generate_series(1, {on_time}) i,
-                  LATERAL (SELECT now() - interval '1 day' AS r) x;"
+             {}
+             {}",
+            approved_orders(
+                "late",
+                n,
+                "now() - interval '6 days' - i * interval '1 minute'"
+            ),
+            approved_orders("ok", on_time, "now() - interval '1 day'"),
         ))
         .unwrap();
     let actor = "worker:deadline-enforcer";

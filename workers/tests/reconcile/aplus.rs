@@ -6,31 +6,37 @@ use diesel::connection::SimpleConnection;
 use fulfillment_tracking::tracking::CancelledBy;
 use fulfillment_workers::reconcile::{AplusReset, CancellationDetector, ReReleaseDecider};
 
-use crate::world::{World, address, at};
+use crate::common::{customer, permutations, warehouse};
+use crate::world::{Cancellation, World, at};
+
+/// The two A+ orders of the first tests: one the carrier cancelled, one the merchant did.
+const CARRIER_AND_MERCHANT: [(&str, CancelledBy); 2] = [
+    ("o-carrier", CancelledBy::Carrier),
+    ("o-merchant", CancelledBy::Merchant),
+];
+
+/// A CN merchant on 2026-11-10 with A+ `orders` released on 11-01 (to the warehouse), shipped,
+/// scanned and cancelled on 11-08 by their canceller.
+fn aplus_world(orders: &[(&str, CancelledBy)]) -> World {
+    let w = World::new(at(2026, 11, 10, 12, 0));
+    w.merchant("m-cn", "CN");
+    for (order, by) in orders {
+        let how = Cancellation::new(at(2026, 11, 1, 10, 0), at(2026, 11, 8, 0, 0), *by);
+        w.shipped_then_cancelled("m-cn", order, how.aplus());
+    }
+    w
+}
+
+/// Every worker once, in their order: detector, decider, aplus-reset.
+async fn every_worker_in_order(w: &World) {
+    w.run::<CancellationDetector>().await;
+    w.run::<ReReleaseDecider>().await;
+    w.run::<AplusReset>().await;
+}
 
 #[tokio::test]
 async fn r18_a_plus_leaves_the_program_only_when_the_carrier_cancelled() {
-    let released = at(2026, 11, 1, 10, 0);
-    let w = World::new(at(2026, 11, 10, 12, 0));
-    w.merchant("m-cn", "CN");
-    w.shipped_then_cancelled(
-        "m-cn",
-        "o-carrier",
-        true,
-        released,
-        at(2026, 11, 8, 0, 0),
-        CancelledBy::Carrier,
-        true,
-    );
-    w.shipped_then_cancelled(
-        "m-cn",
-        "o-merchant",
-        true,
-        released,
-        at(2026, 11, 8, 0, 0),
-        CancelledBy::Merchant,
-        true,
-    );
+    let w = aplus_world(&CARRIER_AND_MERCHANT);
     w.run::<CancellationDetector>().await;
     let decided = w.run::<ReReleaseDecider>().await;
     assert_eq!(decided.counts["re_release"], 2);
@@ -41,11 +47,11 @@ async fn r18_a_plus_leaves_the_program_only_when_the_carrier_cancelled() {
     assert_eq!(carrier.state, "APPROVED");
     assert!(!carrier.is_advanced_logistics);
     assert_eq!(carrier.flags, ["APLUS_TRACKING_NUMBER_CANCELLED"]);
-    assert_eq!(carrier.shipping_detail(), address("Alice", "US"));
+    assert_eq!(carrier.shipping_detail(), customer());
     let merchant = w.order("o-merchant");
     assert!(merchant.is_advanced_logistics);
     assert_eq!(merchant.flags, ["TRACKING_NUMBER_CANCELLED"]);
-    assert_eq!(merchant.shipping_detail(), address("A+ warehouse", "CN"));
+    assert_eq!(merchant.shipping_detail(), warehouse());
     assert_eq!(w.events("o-carrier").last().unwrap(), "re_released");
     // Nothing is left for aplus-reset.
     assert_eq!(w.run::<AplusReset>().await.claimed, 0);
@@ -53,23 +59,7 @@ async fn r18_a_plus_leaves_the_program_only_when_the_carrier_cancelled() {
 
 #[tokio::test]
 async fn r18_aplus_reset_settles_a_re_release_decided_without_its_aplus_part() {
-    let released = at(2026, 11, 1, 10, 0);
-    let w = World::new(at(2026, 11, 10, 12, 0));
-    w.merchant("m-cn", "CN");
-    for (order, by) in [
-        ("o-carrier", CancelledBy::Carrier),
-        ("o-merchant", CancelledBy::Merchant),
-    ] {
-        w.shipped_then_cancelled(
-            "m-cn",
-            order,
-            true,
-            released,
-            at(2026, 11, 8, 0, 0),
-            by,
-            true,
-        );
-    }
+    let w = aplus_world(&CARRIER_AND_MERCHANT);
     w.run::<CancellationDetector>().await;
     w.run::<ReReleaseDecider>().await;
     // As an earlier decider left them: re-released, still A+ at the warehouse, A+ part open.
@@ -92,7 +82,7 @@ async fn r18_aplus_reset_settles_a_re_release_decided_without_its_aplus_part() {
             "TRACKING_NUMBER_CANCELLED"
         ]
     );
-    assert_eq!(carrier.shipping_detail(), address("Alice", "US"));
+    assert_eq!(carrier.shipping_detail(), customer());
     assert!(w.order("o-merchant").is_advanced_logistics);
     assert_eq!(w.events("o-carrier").last().unwrap(), "aplus_left_program");
     assert_eq!(w.run::<AplusReset>().await.claimed, 0);
@@ -104,22 +94,6 @@ enum Move {
     Decide,
     AplusReset,
     Ship,
-}
-
-fn permutations(items: &[Move]) -> Vec<Vec<Move>> {
-    if items.len() <= 1 {
-        return vec![items.to_vec()];
-    }
-    let mut all = Vec::new();
-    for (i, first) in items.iter().enumerate() {
-        let mut rest = items.to_vec();
-        rest.remove(i);
-        for mut tail in permutations(&rest) {
-            tail.insert(0, *first);
-            all.push(tail);
-        }
-    }
-    all
 }
 
 /// Where `step` comes in `moves`.
@@ -142,17 +116,7 @@ async fn r18_no_interleaving_ships_a_carrier_cancelled_aplus_order_to_the_wareho
     let orders = permutations(&[Move::Detect, Move::Decide, Move::AplusReset, Move::Ship]);
     assert_eq!(orders.len(), 24);
     for moves in orders {
-        let w = World::new(at(2026, 11, 10, 12, 0));
-        w.merchant("m-cn", "CN");
-        w.shipped_then_cancelled(
-            "m-cn",
-            "o-aplus",
-            true,
-            at(2026, 11, 1, 10, 0),
-            at(2026, 11, 8, 0, 0),
-            CancelledBy::Carrier,
-            true,
-        );
+        let w = aplus_world(&[("o-aplus", CancelledBy::Carrier)]);
         let shipped = play(&w, &moves).await;
         // Which of the two ways this order goes is fixed by the order of the moves alone.
         assert_eq!(shipped, ship_accepted(&moves), "{moves:?}");
@@ -160,17 +124,15 @@ async fn r18_no_interleaving_ships_a_carrier_cancelled_aplus_order_to_the_wareho
             // Shipped too early (refused: still SHIPPED with the cancelled number), or the
             // decider ran before the detector had flagged the order; once every worker has run
             // in order, the merchant ships to the customer.
-            w.run::<CancellationDetector>().await;
-            w.run::<ReReleaseDecider>().await;
-            w.run::<AplusReset>().await;
+            every_worker_in_order(&w).await;
             let before = w.order("o-aplus");
             assert!(w.try_ship("m-cn", "o-aplus", 9), "{moves:?}");
             assert!(!before.is_advanced_logistics);
-            assert_eq!(before.shipping_detail(), address("Alice", "US"));
+            assert_eq!(before.shipping_detail(), customer());
         }
         let after = w.order("o-aplus");
         assert_eq!(after.state, "SHIPPED", "{moves:?}");
-        assert_eq!(after.shipping_detail(), address("Alice", "US"), "{moves:?}");
+        assert_eq!(after.shipping_detail(), customer(), "{moves:?}");
     }
 }
 
@@ -197,11 +159,7 @@ async fn play(w: &World, moves: &[Move]) -> bool {
                 assert_eq!(shipped, decided, "{moves:?}: accepted={shipped}");
                 if shipped {
                     assert!(!before.is_advanced_logistics, "{moves:?}");
-                    assert_eq!(
-                        before.shipping_detail(),
-                        address("Alice", "US"),
-                        "{moves:?}"
-                    );
+                    assert_eq!(before.shipping_detail(), customer(), "{moves:?}");
                 }
             }
         }
@@ -212,23 +170,11 @@ async fn play(w: &World, moves: &[Move]) -> bool {
 /// R18: a merchant-cancelled A+ order stays in the program and ships to the warehouse again.
 #[tokio::test]
 async fn r18_a_merchant_cancelled_aplus_order_ships_to_the_warehouse_again() {
-    let w = World::new(at(2026, 11, 10, 12, 0));
-    w.merchant("m-cn", "CN");
-    w.shipped_then_cancelled(
-        "m-cn",
-        "o-aplus",
-        true,
-        at(2026, 11, 1, 10, 0),
-        at(2026, 11, 8, 0, 0),
-        CancelledBy::Merchant,
-        true,
-    );
+    let w = aplus_world(&[("o-aplus", CancelledBy::Merchant)]);
     assert!(!w.try_ship("m-cn", "o-aplus", 0));
-    w.run::<CancellationDetector>().await;
-    w.run::<ReReleaseDecider>().await;
-    w.run::<AplusReset>().await;
+    every_worker_in_order(&w).await;
     let before = w.order("o-aplus");
     assert!(before.is_advanced_logistics);
-    assert_eq!(before.shipping_detail(), address("A+ warehouse", "CN"));
+    assert_eq!(before.shipping_detail(), warehouse());
     assert!(w.try_ship("m-cn", "o-aplus", 1));
 }

@@ -7,7 +7,8 @@ use fulfillment_orders::ship::ship;
 use fulfillment_tracking::tracking::CancelledBy;
 use fulfillment_workers::reconcile::{CancellationDetector, ReReleaseDecider};
 
-use crate::world::{World, at, number, ship_request};
+use crate::common::ship_request;
+use crate::world::{Cancellation, World, at, number};
 
 #[tokio::test]
 async fn r16_re_release_under_25_calendar_days_refund_from_25() {
@@ -15,25 +16,14 @@ async fn r16_re_release_under_25_calendar_days_refund_from_25() {
     let w = World::new(at(2026, 10, 27, 12, 0));
     w.merchant("m-cn", "CN");
     // 24 days 23 hours after the release, on the 24th calendar day: re-release.
-    w.shipped_then_cancelled(
-        "m-cn",
-        "o-early",
-        false,
-        released,
-        at(2026, 10, 25, 9, 0),
-        CancelledBy::Carrier,
-        true,
-    );
+    let early = Cancellation::new(released, at(2026, 10, 25, 9, 0), CancelledBy::Carrier);
+    w.shipped_then_cancelled("m-cn", "o-early", early);
     // Less than 25 x 24 hours, but on the 25th calendar day: refund.
-    w.shipped_then_cancelled(
-        "m-cn",
-        "o-late",
-        false,
-        released,
-        at(2026, 10, 26, 8, 0),
-        CancelledBy::Carrier,
-        true,
-    );
+    let late = Cancellation {
+        cancelled: at(2026, 10, 26, 8, 0),
+        ..early
+    };
+    w.shipped_then_cancelled("m-cn", "o-late", late);
     r16_detected(&w).await;
     r16_decided(&w, released).await;
     r16_audited(&w);
@@ -50,7 +40,7 @@ async fn r16_re_release_under_25_calendar_days_refund_from_25() {
         now,
         &policy,
         &w.actor,
-        &ship_request("m-cn", "o-early", &number("o-early")),
+        &ship_request("m-cn", "o-early", "wishpost", &number("o-early")),
     )
     .unwrap_err();
     assert_eq!(err.reason(), "TRACKING_NUMBER_CANCELLED");
@@ -128,34 +118,16 @@ fn r16_audited(w: &World) {
 async fn r15_released_just_before_2020_11_10_keeps_its_confirmed_date() {
     let w = World::new(at(2020, 11, 25, 12, 0));
     w.merchant("m-cn", "CN");
-    w.shipped_then_cancelled(
-        "m-cn",
-        "o-before",
-        false,
-        at(2020, 11, 9, 23, 59),
-        at(2020, 11, 20, 0, 0),
-        CancelledBy::Carrier,
-        true,
-    );
-    w.shipped_then_cancelled(
-        "m-cn",
-        "o-on",
-        false,
-        at(2020, 11, 10, 0, 0),
-        at(2020, 11, 20, 0, 0),
-        CancelledBy::Carrier,
-        true,
-    );
+    let cancelled = at(2020, 11, 20, 0, 0);
+    let before = Cancellation::new(at(2020, 11, 9, 23, 59), cancelled, CancelledBy::Carrier);
+    w.shipped_then_cancelled("m-cn", "o-before", before);
+    let on = Cancellation {
+        released: at(2020, 11, 10, 0, 0),
+        ..before
+    };
+    w.shipped_then_cancelled("m-cn", "o-on", on);
     // Never scanned: no confirmed date to remove, so R15 does not apply.
-    w.shipped_then_cancelled(
-        "m-cn",
-        "o-unscanned",
-        false,
-        at(2020, 11, 10, 0, 0),
-        at(2020, 11, 20, 0, 0),
-        CancelledBy::Carrier,
-        false,
-    );
+    w.shipped_then_cancelled("m-cn", "o-unscanned", on.unscanned());
     let detected = w.run::<CancellationDetector>().await;
     assert_eq!(
         (

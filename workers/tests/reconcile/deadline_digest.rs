@@ -6,7 +6,8 @@ use fulfillment_orders::input::ReleaseInput;
 use fulfillment_orders::release;
 use fulfillment_workers::reconcile::{DeadlineEnforcer, MerchantNotifier};
 
-use crate::world::{World, address, at};
+use crate::common::release_input;
+use crate::world::{World, at};
 
 #[tokio::test]
 async fn r5_late_orders_are_refunded_with_a_violation_and_r9_one_digest_a_day() {
@@ -20,25 +21,12 @@ async fn r5_late_orders_are_refunded_with_a_violation_and_r9_one_digest_a_day() 
         ("o-late", now - Duration::days(5) - Duration::minutes(1)),
         ("o-on-time", now - Duration::days(5) + Duration::minutes(1)),
     ] {
-        release::release_order(
-            &mut conn,
-            now,
-            &policy,
-            &w.actor,
-            &ReleaseInput {
-                order_id: id.into(),
-                merchant_id: "m-1".into(),
-                released_at: Some(released),
-                is_wish_express: false,
-                is_advanced_logistics: false,
-                shipping_detail: Some(address("Alice", "US")),
-                customer_shipping_detail: None,
-                product_id: format!("p-{id}"),
-                product_name: "Mug".into(),
-                quantity: 1,
-            },
-        )
-        .unwrap();
+        // No customer address of its own: these orders are not A+.
+        let input = ReleaseInput {
+            customer_shipping_detail: None,
+            ..release_input(id, "m-1", released, false, format!("p-{id}"))
+        };
+        release::release_order(&mut conn, now, &policy, &w.actor, &input).unwrap();
     }
     // A dry run says what it would do and changes nothing.
     let (dry, lines) = w.dry_run::<DeadlineEnforcer>().await;

@@ -11,6 +11,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod cases;
 mod differences;
 mod world;
@@ -18,13 +21,14 @@ mod world;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, TimeZone, Utc};
 use diesel::PgConnection;
 use fulfillment_core::models::Order;
 use fulfillment_core::repo;
 use fulfillment_orders::merchants;
 use fulfillment_policy::cancellation::CancellationDecision;
 use fulfillment_workers::reconcile::{AplusReset, CancellationDetector, ReReleaseDecider};
+
+use common::at;
 
 use cases::{COUNTRIES, Case, Group, Rng, generate, groups};
 use differences::differences;
@@ -38,10 +42,6 @@ const MOMENTS: [&str; 3] = [
     "after it arrived",
     "after the detector ran",
 ];
-
-fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
-}
 
 #[derive(Debug, Clone, PartialEq)]
 struct Prediction {

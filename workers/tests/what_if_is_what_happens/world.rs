@@ -1,38 +1,24 @@
 //! The test world: one database with a second policy version (R30), a manual clock, and each
 //! case's order released, shipped, scanned and cancelled as the API and the carriers make them.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use fulfillment_core::models::{Address, Order};
+use fulfillment_core::models::Order;
 use fulfillment_core::testing::TestDb;
-use fulfillment_core::{Clock, Db, ManualClock};
 use fulfillment_orders::evaluate::what_if_cancelled;
-use fulfillment_orders::input::{ReleaseInput, TrackingInput};
-use fulfillment_orders::ship::{ShipMode, ShipRequest, ship};
-use fulfillment_orders::{Actor, PolicyStore, release};
+use fulfillment_orders::release;
+use fulfillment_orders::ship::ship;
 use fulfillment_policy::cancellation::CancelledBy;
-use fulfillment_policy::tracking_number::Channel;
-use fulfillment_policy::tracking_status::TrackingStatus;
-use fulfillment_tracking::tracking::{self, IncomingEvent, Source};
-use fulfillment_workers::reconcile::{self, Step};
+use fulfillment_tracking::tracking;
+use fulfillment_workers::reconcile::Step;
 
 use crate::Prediction;
 use crate::at;
 use crate::cases::Case;
-
-fn address(name: &str, country: &str) -> Address {
-    Address {
-        name: name.into(),
-        street_address1: format!("{name} street 1"),
-        city: "City".into(),
-        zipcode: "00-001".into(),
-        country: country.into(),
-        ..Address::default()
-    }
-}
+use crate::common::{
+    Harness, deref_to_harness, first_scan, order_row, release_input, ship_request,
+};
 
 fn their_by(by: CancelledBy) -> tracking::CancelledBy {
     match by {
@@ -41,13 +27,11 @@ fn their_by(by: CancelledBy) -> tracking::CancelledBy {
     }
 }
 
-pub struct World {
-    pub db: TestDb,
-    pool: Db,
-    pub clock: Arc<ManualClock>,
-    policies: Arc<PolicyStore>,
-    actor: Actor,
-}
+/// The what-if's world: a [`Harness`] (its fields read through it) with four connections, its
+/// clock on 2020-01-01 until a group sets it, and a second policy version.
+pub struct World(Harness);
+
+deref_to_harness!(World);
 
 impl World {
     pub fn new() -> Self {
@@ -63,32 +47,15 @@ impl World {
                          '2021-03-04T00:00:00Z', '{CN,HK}')",
             )
             .unwrap();
-        let pool = Db::new(db.pool(4));
-        Self {
-            db,
-            pool,
-            clock: Arc::new(ManualClock::new(at(2020, 1, 1, 0, 0))),
-            policies: Arc::new(PolicyStore::new()),
-            actor: Actor("test".into()),
-        }
+        Self(Harness::new(db, 4, at(2020, 1, 1, 0, 0)))
     }
 
     pub async fn run<S: Step>(&self) -> i64 {
-        let shared: Arc<dyn Clock> = self.clock.clone();
-        reconcile::run::<S>(&self.pool, &shared, &self.policies, 37, false)
-            .await
-            .unwrap()
-            .0
-            .claimed
+        self.run_worker::<S>(37, false).await.0.claimed
     }
 
     pub fn order(&self, conn: &mut PgConnection, id: &str) -> Order {
-        use fulfillment_core::schema::orders;
-        orders::table
-            .find(id)
-            .select(Order::as_select())
-            .first(conn)
-            .unwrap()
+        order_row(conn, id)
     }
 
     /// The order's first link: `(cancellation_outcome, confirmed removed)`.
@@ -105,70 +72,24 @@ impl World {
 
     /// Releases, ships (and scans) the order; the cancellation comes later.
     pub fn seed(&self, conn: &mut PgConnection, case: &Case) {
+        let (id, merchant) = (&case.order_id, &case.merchant_id());
         let policy = self.policies.at(conn, case.released).unwrap();
-        release::release_order(
-            conn,
-            case.released,
-            &policy,
-            &self.actor,
-            &ReleaseInput {
-                order_id: case.order_id.clone(),
-                merchant_id: case.merchant_id(),
-                released_at: Some(case.released),
-                is_wish_express: false,
-                is_advanced_logistics: case.aplus,
-                shipping_detail: Some(if case.aplus {
-                    address("A+ warehouse", "CN")
-                } else {
-                    address("Alice", "US")
-                }),
-                customer_shipping_detail: Some(address("Alice", "US")),
-                product_id: format!("p-{}", case.order_id),
-                product_name: "Mug".into(),
-                quantity: 1,
-            },
-        )
-        .unwrap();
+        let input = release_input(id, merchant, case.released, case.aplus, format!("p-{id}"));
+        release::release_order(conn, case.released, &policy, &self.actor, &input).unwrap();
         let policy = self.policies.at(conn, case.ship_at()).unwrap();
-        ship(
-            conn,
-            case.ship_at(),
-            &policy,
-            &self.actor,
-            &ShipRequest {
-                merchant_id: case.merchant_id(),
-                order_ids: vec![case.order_id.clone()],
-                tracking: TrackingInput {
-                    tracking_number: case.number(),
-                    carrier: case.carrier.into(),
-                    origin_country: "CN".into(),
-                    channel: Channel::Api,
-                },
-                mode: ShipMode::Fulfil,
-            },
-        )
-        .unwrap();
+        let request = ship_request(merchant, id, case.carrier, &case.number());
+        ship(conn, case.ship_at(), &policy, &self.actor, &request).unwrap();
         if case.scanned {
-            tracking::ingest(
+            let carrier = case.carrier.to_ascii_lowercase();
+            let scan = format!("scan-{id}");
+            first_scan(
                 conn,
-                case.scanned_at(),
                 &self.actor,
-                Source::Push,
-                &[IncomingEvent {
-                    carrier: case.carrier.to_ascii_lowercase(),
-                    tracking_number: case.number(),
-                    event_id: Some(format!("scan-{}", case.order_id)),
-                    occurred_at: case.scanned_at(),
-                    status: TrackingStatus::InTransit,
-                    carrier_status_code: "20".into(),
-                    carrier_status_text: "In transit".into(),
-                    location: "Shenzhen".into(),
-                    raw_payload: "{}".into(),
-                }],
-                None,
-                None,
-            )
-            .unwrap();
+                &carrier,
+                &case.number(),
+                scan,
+                case.scanned_at(),
+            );
         }
     }
 
