@@ -80,6 +80,7 @@ macro_rules! call {
 /// and tracking.
 fn unknown_merchant_reads(s: &TestServer) -> Vec<Call> {
     let o = || vec!["o-1".to_string()];
+    let by_order = || Some(pb::get_tracking_request::Lookup::OrderId("o-1".into()));
     vec![
         call!(unary "ListOrdersToFulfill", s.orders, list_orders_to_fulfill,
             pb::ListOrdersToFulfillRequest { ..Default::default() }),
@@ -104,9 +105,7 @@ fn unknown_merchant_reads(s: &TestServer) -> Vec<Call> {
         call!(unary "CheckCombinedShipment", s.policy, check_combined_shipment,
             pb::CheckCombinedShipmentRequest { order_ids: o(), ..Default::default() }),
         call!(unary "GetTracking", s.tracking, get_tracking,
-        pb::GetTrackingRequest {
-            lookup: Some(pb::get_tracking_request::Lookup::OrderId("o-1".into())),
-        }),
+            pb::GetTrackingRequest { lookup: by_order() }),
         call!(unary "ListStuckTrackings", s.tracking, list_stuck_trackings,
             pb::ListStuckTrackingsRequest { ..Default::default() }),
     ]

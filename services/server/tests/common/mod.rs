@@ -2,6 +2,7 @@
 //! controls, and hands out gRPC clients.
 #![allow(dead_code)]
 
+pub mod carrier_fakes;
 pub mod certs;
 pub mod child;
 pub mod raw;
