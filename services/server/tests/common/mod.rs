@@ -227,6 +227,25 @@ pub fn with_token(channel: Channel, token: &'static str) -> Authed {
     Authed::new(channel, Bearer(token))
 }
 
+/// GetBulkJob's job (its first page of rows aside), unwrapped.
+pub async fn bulk_job(
+    client: &mut FulfillmentServiceClient<Channel>,
+    merchant: &str,
+    job_id: &str,
+) -> pb::BulkJob {
+    client
+        .get_bulk_job(pb::GetBulkJobRequest {
+            merchant_id: merchant.into(),
+            job_id: job_id.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap()
+}
+
 pub fn release_request(
     merchant: &str,
     id: &str,
