@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestServer, alice, day, error_reason, today};
+use common::{TestServer, alice, bulk_job, day, error_reason, today};
 use diesel::prelude::*;
 use fulfillment_proto::v1 as pb;
 use tonic::Code;
@@ -86,18 +86,7 @@ async fn finished(
     // machine each call takes longer, and the wait is for the job, not for a number of calls.
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let job = server
-            .orders
-            .get_bulk_job(pb::GetBulkJobRequest {
-                merchant_id: merchant.into(),
-                job_id: job_id.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .job
-            .unwrap();
+        let job = bulk_job(&mut server.orders, merchant, job_id).await;
         if job.state == pb::BulkJobState::Completed as i32 {
             let mut rows = Vec::new();
             let mut token = String::new();

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::bulk_job;
 use common::child::{ServerChild, server_command};
 use common::wait::wait_until_async;
 
@@ -122,17 +123,7 @@ async fn completed(server: &ServerChild, job_id: &str) -> pb::BulkJob {
     wait_until_async("the job is taken over", Duration::from_secs(120), || {
         let mut client = client.clone();
         async move {
-            let job = client
-                .get_bulk_job(pb::GetBulkJobRequest {
-                    merchant_id: "m-1".into(),
-                    job_id: job_id.to_owned(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .job
-                .unwrap();
+            let job = bulk_job(&mut client, "m-1", job_id).await;
             (job.state == pb::BulkJobState::Completed as i32).then_some(job)
         }
     })

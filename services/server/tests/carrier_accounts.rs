@@ -174,15 +174,10 @@ async fn connects_each_carrier_and_reconnects(s: &mut TestServer) -> Connected {
 }
 
 fn no_secret_is_answered_audited_or_stored_in_clear(s: &TestServer, c: &Connected) {
-    let Connected {
-        regular,
-        marketplace,
-        ruch,
-        inpost,
-        again,
-        accounts,
-    } = c;
-    let answered = format!("{regular:?}{marketplace:?}{ruch:?}{inpost:?}{again:?}{accounts:?}");
+    let answered = format!(
+        "{:?}{:?}{:?}{:?}{:?}{:?}",
+        c.regular, c.marketplace, c.ruch, c.inpost, c.again, c.accounts
+    );
     let audit: Vec<(String, serde_json::Value)> = carrier_account_events::table
         .select((
             carrier_account_events::kind,

@@ -7,12 +7,13 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
-use common::child::{ServerChild, grpcurl, server_command};
+use common::carrier_fakes::{EchoGuid, fixture, soap, xml};
+use common::child::{ServerChild, run_grpcurl, server_command};
 use fulfillment_carriers::dispatch::{paczka_w_ruchu, poczta_polska};
 use fulfillment_core::testing::TestDb;
 use fulfillment_server::auth::token_hash_hex;
@@ -30,14 +31,6 @@ const PWR_KEY: &str = "e2e-PwR-partner-key-19be";
 const PWR_BAD_KEY: &str = "e2e-PwR-revoked-key-44aa";
 const EN_PATH: &str = "/websrv/en.php";
 const PWR_PATH: &str = "/WebServicePwR.asmx";
-
-fn fixture(name: &str) -> String {
-    let full = format!(
-        "{}/../carriers/tests/fixtures/dispatch/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
 
 struct Server {
     /// Killed and reaped when the server is dropped.
@@ -66,24 +59,15 @@ impl Server {
 
     /// `grpcurl -plaintext -H auth -d body ADDR method`: success, and what it printed.
     fn call(&self, token: &str, method: &str, body: &str) -> (bool, String) {
-        let out = Command::new(grpcurl())
-            .args([
-                "-plaintext",
-                "-H",
-                &format!("authorization: Bearer {token}"),
-                "-d",
-                body,
-                &self.addr,
-                &format!("fulfillment.v1.FulfillmentService/{method}"),
-            ])
-            .output()
-            .expect("run grpcurl");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        run_grpcurl([
+            "-plaintext",
+            "-H",
+            &format!("authorization: Bearer {token}"),
+            "-d",
+            body,
+            &self.addr,
+            &format!("fulfillment.v1.FulfillmentService/{method}"),
+        ])
     }
 
     fn json(&self, token: &str, method: &str, body: &str) -> Value {
@@ -105,32 +89,6 @@ impl Respond for ShipX {
             .replace("520000011395200025754311", &format!("52{n:022}"));
         ResponseTemplate::new(201).set_body_raw(body, "application/json")
     }
-}
-
-/// EN echoes the guid it was sent; the number is a UPU S10 one.
-struct EchoGuid;
-
-impl Respond for EchoGuid {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body = String::from_utf8_lossy(&request.body);
-        let guid = body
-            .split("guid=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or("none")
-            .to_owned();
-        xml(fixture("poczta_polska/add_shipment_ok.xml")
-            .replace("{GUID}", &guid)
-            .replace("00659007734100020216", "RR123456785PL"))
-    }
-}
-
-fn xml(body: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body, "text/xml; charset=utf-8")
-}
-
-fn soap(action: String) -> wiremock::MockBuilder {
-    Mock::given(method("POST")).and(header("soapaction", action.as_str()))
 }
 
 async fn fakes() -> (MockServer, MockServer, MockServer) {

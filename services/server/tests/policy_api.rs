@@ -69,26 +69,22 @@ fn confirm_tracking(s: &TestServer, number: &str, at: chrono::DateTime<Utc>) {
         .unwrap();
 }
 
+/// EvaluateOrder of m-1's o-1, unwrapped.
+async fn evaluate(s: &mut TestServer) -> pb::EvaluateOrderResponse {
+    let request = pb::EvaluateOrderRequest {
+        merchant_id: "m-1".into(),
+        order_id: "o-1".into(),
+    };
+    s.policy.evaluate_order(request).await.unwrap().into_inner()
+}
+
 #[tokio::test]
 async fn r6_payment_eligibility_needs_a_confirmed_fulfillment() {
     let mut s = TestServer::start().await;
     s.merchant("m-1", "US").await;
     s.release_at("m-1", "o-1", today() - Duration::days(6), alice())
         .await;
-    let eval = |s: &mut TestServer| {
-        let mut client = s.policy.clone();
-        async move {
-            client
-                .evaluate_order(pb::EvaluateOrderRequest {
-                    merchant_id: "m-1".into(),
-                    order_id: "o-1".into(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-        }
-    };
-    let approved = eval(&mut s).await;
+    let approved = evaluate(&mut s).await;
     assert!(approved.overdue, "R5: APPROVED past its deadline");
     assert!(!approved.payment_eligible);
 
@@ -96,7 +92,7 @@ async fn r6_payment_eligibility_needs_a_confirmed_fulfillment() {
         .fulfill_order(fulfil("m-1", "o-1", "usps", "9400111899223334445520"))
         .await
         .unwrap();
-    let pending = eval(&mut s).await;
+    let pending = evaluate(&mut s).await;
     assert!(!pending.overdue && !pending.payment_eligible);
     assert!(
         pending.payment_eligibility_reason.contains("R6"),
@@ -105,7 +101,7 @@ async fn r6_payment_eligibility_needs_a_confirmed_fulfillment() {
     );
 
     confirm_tracking(&s, "9400111899223334445520", today());
-    let confirmed = eval(&mut s).await;
+    let confirmed = evaluate(&mut s).await;
     assert!(
         confirmed.payment_eligible,
         "{}",
@@ -144,20 +140,9 @@ async fn decide(
     by: pb::CancelledBy,
 ) -> pb::CancellationDecision {
     let cancelled = today() - Duration::days(2) + Duration::days(days_after_release);
-    s.policy
-        .decide_cancellation(pb::DecideCancellationRequest {
-            merchant_id: merchant.into(),
-            order_id: id.into(),
-            cancelled_at: Some(ts(cancelled)),
-            cancelled_by: by as i32,
-            // Decided two days after the cancellation arrived.
-            re_released_at: Some(ts(cancelled + Duration::days(2))),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .decision
-        .unwrap()
+    // Decided two days after the cancellation arrived.
+    let decided = cancelled + Duration::days(2);
+    s.decide(merchant, id, cancelled, by, decided).await
 }
 
 #[tokio::test]

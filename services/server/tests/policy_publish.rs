@@ -18,8 +18,6 @@ use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::policy_service_client::PolicyServiceClient;
 use fulfillment_server::app::ServeOptions;
 use fulfillment_server::auth::{TokenTable, token_hash_hex};
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 fn values(rerelease_window_days: i32) -> pb::PolicyValues {
@@ -42,19 +40,6 @@ fn publish(values: pb::PolicyValues, from: DateTime<Utc>) -> pb::PublishPolicyVe
     }
 }
 
-#[derive(Clone)]
-struct Bearer(&'static str);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(&mut self, mut r: Request<()>) -> Result<Request<()>, Status> {
-        r.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {}", self.0).parse().unwrap(),
-        );
-        Ok(r)
-    }
-}
-
 #[tokio::test]
 async fn r30_only_operators_publish_and_simulate() {
     const OPERATOR: &str = "op-issue24-secret";
@@ -73,11 +58,8 @@ async fn r30_only_operators_publish_and_simulate() {
         ..ServeOptions::default()
     };
     let s = TestServer::start_with(options).await;
-    let channel = Channel::from_shared(format!("http://{}", s.addr))
-        .unwrap()
-        .connect_lazy();
-    let client =
-        |token| PolicyServiceClient::new(InterceptedService::new(channel.clone(), Bearer(token)));
+    let channel = s.channel();
+    let client = |token| PolicyServiceClient::new(with_token(channel.clone(), token));
     let request = publish(values(30), today() + Duration::days(1));
     for token in [SERVICE, GATEWAY] {
         let e = client(token)
@@ -173,15 +155,19 @@ async fn r30_publishing_is_validated_with_the_field_named() {
         );
         assert!(e.message().contains("newest version"), "{e:?}");
     }
-    let versions = s
-        .policy
+    let versions = versions(&mut s).await;
+    assert_eq!(versions.len(), 2, "refused requests wrote nothing");
+    s.stop().await;
+}
+
+/// Every policy version, oldest first, as ListPolicyVersions answers.
+async fn versions(s: &mut TestServer) -> Vec<pb::PolicyVersion> {
+    s.policy
         .list_policy_versions(pb::ListPolicyVersionsRequest {})
         .await
         .unwrap()
         .into_inner()
-        .versions;
-    assert_eq!(versions.len(), 2, "refused requests wrote nothing");
-    s.stop().await;
+        .versions
 }
 
 /// A version's differences from the one before: `(field, from, to)`.
@@ -196,13 +182,7 @@ fn changes(version: &pb::PolicyVersion) -> Vec<(&str, &str, &str)> {
 /// The three versions listed: the seed in force, the two published with who, when, the note
 /// and their differences.
 async fn listed_with_their_differences(s: &mut TestServer) {
-    let versions = s
-        .policy
-        .list_policy_versions(pb::ListPolicyVersionsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .versions;
+    let versions = versions(s).await;
     assert_eq!(versions.len(), 3);
     let v1 = &versions[0];
     assert!(v1.in_force && v1.published_by.is_empty(), "{v1:?}");
@@ -403,33 +383,16 @@ async fn r30_r16_a_published_version_takes_effect_exactly_at_its_instant() {
     let just_before = switch - Duration::microseconds(1);
     assert_eq!(policy_at(just_before).await, 1);
     assert_eq!(policy_at(switch).await, 2);
-    let decide = |decided: DateTime<Utc>| {
-        let mut client = s.policy.clone();
-        async move {
-            client
-                .decide_cancellation(pb::DecideCancellationRequest {
-                    merchant_id: "m-cn".into(),
-                    order_id: "o-1".into(),
-                    cancelled_at: Some(ts(cancelled)),
-                    cancelled_by: pb::CancelledBy::Carrier as i32,
-                    re_released_at: Some(ts(decided)),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .decision
-                .unwrap()
-        }
-    };
+    let by = pb::CancelledBy::Carrier;
     // R16 decided a microsecond before the switch keeps version 1; at the switch, version 2.
-    let old = decide(just_before).await;
+    let old = s.decide("m-cn", "o-1", cancelled, by, just_before).await;
     assert_eq!(
         (old.outcome, old.policy_version, old.threshold_days),
         (pb::CancellationOutcome::Refund as i32, 1, 25),
         "{}",
         old.explanation
     );
-    let new = decide(switch).await;
+    let new = s.decide("m-cn", "o-1", cancelled, by, switch).await;
     assert_eq!(
         (new.outcome, new.policy_version, new.threshold_days),
         (pb::CancellationOutcome::ReRelease as i32, 2, 30),

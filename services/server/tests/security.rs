@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use common::raw::{self, Method, call, string_field};
-use common::{TestServer, alice, fulfil, release_request, today};
+use common::{Authed, TestServer, alice, fulfil, release_request, today, with_token};
 use diesel::RunQueryDsl;
 use diesel::sql_types::BigInt;
 use fulfillment_proto::v1 as pb;
@@ -20,8 +20,6 @@ use fulfillment_proto::v1::policy_service_client::PolicyServiceClient;
 use fulfillment_server::app::{Limits, ServeOptions};
 use fulfillment_server::auth::{Role, TokenTable, token_hash_hex};
 use fulfillment_server::authz;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 const OPERATOR: &str = "op-7f3a-secret";
@@ -51,34 +49,8 @@ fn options() -> ServeOptions {
     }
 }
 
-fn channel(s: &TestServer) -> Channel {
-    Channel::from_shared(format!("http://{}", s.addr))
-        .unwrap()
-        .connect_lazy()
-}
-
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-struct Bearer(&'static str);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(&mut self, mut r: Request<()>) -> Result<Request<()>, Status> {
-        r.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {}", self.0).parse().unwrap(),
-        );
-        Ok(r)
-    }
-}
-
-type Authed = InterceptedService<Channel, Bearer>;
-
-fn with_token(channel: Channel, token: &'static str) -> Authed {
-    InterceptedService::new(channel, Bearer(token))
-}
-
 fn orders_as(s: &TestServer, token: &'static str) -> FulfillmentServiceClient<Authed> {
-    FulfillmentServiceClient::new(with_token(channel(s), token))
+    FulfillmentServiceClient::new(with_token(s.channel(), token))
 }
 
 fn token_of(role: Role) -> &'static str {
@@ -124,7 +96,7 @@ fn counts(s: &TestServer) -> Vec<(String, i64)> {
 }
 
 async fn assert_healthy(s: &TestServer) {
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel(s));
+    let mut health = tonic_health::pb::health_client::HealthClient::new(s.channel());
     let status = health
         .check(tonic_health::pb::HealthCheckRequest {
             service: String::new(),
@@ -167,7 +139,7 @@ async fn seed(s: &TestServer) {
 #[tokio::test]
 async fn every_rpc_refuses_missing_and_bad_tokens() {
     let s = TestServer::start_with(options()).await;
-    let ch = channel(&s);
+    let ch = s.channel();
     let methods = raw::methods();
     assert!(methods.len() >= 27);
     for m in &methods {
@@ -208,7 +180,7 @@ async fn every_rpc_refuses_missing_and_bad_tokens() {
 #[tokio::test]
 async fn roles_get_exactly_what_the_authorization_table_allows() {
     let s = TestServer::start_with(options()).await;
-    let ch = channel(&s);
+    let ch = s.channel();
     for m in raw::methods() {
         for role in Role::ALL {
             let result = call(&ch, &m, Some(token_of(role)), vec![]).await;
@@ -246,7 +218,7 @@ async fn a_merchant_gateway_cannot_touch_another_merchants_data() {
     let s = TestServer::start_with(options()).await;
     seed(&s).await;
     let before = counts(&s);
-    let ch = channel(&s);
+    let ch = s.channel();
 
     // Every RPC a gateway may call and that names a merchant refuses a merchant not on the
     // token, before looking anything up.
@@ -326,7 +298,7 @@ async fn abuse_suite_garbage_oversized_and_non_utf8_on_every_rpc() {
     let s = TestServer::start_with(options()).await;
     seed(&s).await;
     let before = counts(&s);
-    let ch = channel(&s);
+    let ch = s.channel();
     for m in raw::methods() {
         let token = token_of(roles(&m)[0]);
         // Not protobuf at all.
@@ -520,7 +492,7 @@ async fn abuse_suite_huge_negative_and_far_off_values_name_the_field() {
     let before = counts(&s);
     let mut svc = orders_as(&s, SERVICE);
     let mut gw = orders_as(&s, GATEWAY_M1);
-    let mut policy = PolicyServiceClient::new(with_token(channel(&s), OPERATOR));
+    let mut policy = PolicyServiceClient::new(with_token(s.channel(), OPERATOR));
 
     far_off_times_name_the_field(&mut svc, &mut policy).await;
     negative_numbers_name_the_field(&mut svc, &mut gw).await;
@@ -569,7 +541,7 @@ async fn deadlines_are_enforced_and_reflection_can_be_switched_off() {
         merchant_id_field: None,
         first_string_field: None,
     };
-    let e = call(&channel(&s), &reflection, None, vec![])
+    let e = call(&s.channel(), &reflection, None, vec![])
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::Unimplemented, "{e:?}");

@@ -35,6 +35,13 @@ type Call = (
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::Status>>>>,
 );
 
+/// A unary answer, as its status alone.
+async fn unary_answer<T>(
+    answer: Result<tonic::Response<T>, tonic::Status>,
+) -> Result<(), tonic::Status> {
+    answer.map(drop)
+}
+
 /// A streamed answer's first message, or the status that refused it.
 async fn first_message<T>(
     answer: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
@@ -42,179 +49,65 @@ async fn first_message<T>(
     answer?.into_inner().message().await.map(drop)
 }
 
-/// The order reads and lists, for the unknown merchant.
-fn order_reads(s: &TestServer) -> Vec<Call> {
-    let o = |id: &str| vec![id.to_string()];
-    let c = || s.orders.clone();
-    let (mut a, mut b, mut d, mut e) = (c(), c(), c(), c());
-    vec![
-        (
-            "ListOrdersToFulfill",
+/// One row of the table below: `$rpc` called on a clone of `$client` with `$request`, whose
+/// `merchant_id` the macro fills in as the misspelt merchant (so no row can forget it). `unary`
+/// rows answer with the call's status; `stream` rows with their first message's, since a
+/// streamed RPC may only refuse once it is read.
+macro_rules! call {
+    (unary $rpc:literal, $client:expr, $method:ident, $($request:ident)::+ { $($fields:tt)* }) => {
+        call!(@row $rpc, $client, $method, $($request)::+ { $($fields)* }, unary_answer)
+    };
+    (stream $rpc:literal, $client:expr, $method:ident, $($request:ident)::+ { $($fields:tt)* }) => {
+        call!(@row $rpc, $client, $method, $($request)::+ { $($fields)* }, first_message)
+    };
+    (@row $rpc:literal, $client:expr, $method:ident,
+        $($request:ident)::+ { $($fields:tt)* }, $read:expr) => {{
+        let mut client = $client.clone();
+        let call: Call = (
+            $rpc,
             Box::pin(async move {
-                a.list_orders_to_fulfill(pb::ListOrdersToFulfillRequest {
-                    merchant_id: MISSPELT.into(),
-                    ..Default::default()
-                })
-                .await
-                .map(drop)
+                let answer = client
+                    .$method($($request)::+ { merchant_id: MISSPELT.into(), $($fields)* })
+                    .await;
+                ($read)(answer).await
             }),
-        ),
-        (
-            "GetOrder",
-            Box::pin(async move {
-                b.get_order(pb::GetOrderRequest {
-                    merchant_id: MISSPELT.into(),
-                    order_id: "o-1".into(),
-                })
-                .await
-                .map(drop)
-            }),
-        ),
-        (
-            "BatchGetOrders",
-            Box::pin(async move {
-                d.batch_get_orders(pb::BatchGetOrdersRequest {
-                    merchant_id: MISSPELT.into(),
-                    order_ids: o("o-1"),
-                })
-                .await
-                .map(drop)
-            }),
-        ),
-        (
-            "ExportOrders",
-            Box::pin(async move {
-                first_message(
-                    e.export_orders(pb::ExportOrdersRequest {
-                        merchant_id: MISSPELT.into(),
-                        ..Default::default()
-                    })
-                    .await,
-                )
-                .await
-            }),
-        ),
-    ]
+        );
+        call
+    }};
 }
 
-/// The bulk jobs' and carrier accounts' reads, for the unknown merchant.
-fn bulk_and_account_reads(s: &TestServer) -> Vec<Call> {
-    let c = || s.orders.clone();
-    let (mut a, mut b, mut d, mut e) = (c(), c(), c(), c());
+/// Every merchant-scoped read and list: orders, bulk jobs, carrier accounts, labels, policy
+/// and tracking.
+fn unknown_merchant_reads(s: &TestServer) -> Vec<Call> {
+    let o = || vec!["o-1".to_string()];
+    let by_order = || Some(pb::get_tracking_request::Lookup::OrderId("o-1".into()));
     vec![
-        (
-            "GetBulkJob",
-            Box::pin(async move {
-                a.get_bulk_job(pb::GetBulkJobRequest {
-                    merchant_id: MISSPELT.into(),
-                    job_id: "j-1".into(),
-                    ..Default::default()
-                })
-                .await
-                .map(drop)
-            }),
-        ),
-        (
-            "DownloadBulkJobResults",
-            Box::pin(async move {
-                first_message(
-                    b.download_bulk_job_results(pb::DownloadBulkJobResultsRequest {
-                        merchant_id: MISSPELT.into(),
-                        job_id: "j-1".into(),
-                    })
-                    .await,
-                )
-                .await
-            }),
-        ),
-        (
-            "ListBulkJobs",
-            Box::pin(async move {
-                d.list_bulk_jobs(pb::ListBulkJobsRequest {
-                    merchant_id: MISSPELT.into(),
-                    ..Default::default()
-                })
-                .await
-                .map(drop)
-            }),
-        ),
-        (
-            "ListCarrierAccounts",
-            Box::pin(async move {
-                e.list_carrier_accounts(pb::ListCarrierAccountsRequest {
-                    merchant_id: MISSPELT.into(),
-                })
-                .await
-                .map(drop)
-            }),
-        ),
-    ]
-}
-
-/// Labels, policy and tracking reads, for the unknown merchant.
-fn label_policy_and_tracking_reads(s: &TestServer) -> Vec<Call> {
-    let o = |id: &str| vec![id.to_string()];
-    let mut orders = s.orders.clone();
-    let (mut p1, mut p2) = (s.policy.clone(), s.policy.clone());
-    let (mut t1, mut t2) = (s.tracking.clone(), s.tracking.clone());
-    vec![
-        (
-            "GetLabels",
-            Box::pin(async move {
-                orders
-                    .get_labels(pb::GetLabelsRequest {
-                        merchant_id: MISSPELT.into(),
-                        order_ids: o("o-1"),
-                    })
-                    .await
-                    .map(drop)
-            }),
-        ),
-        (
-            "EvaluateOrder",
-            Box::pin(async move {
-                p1.evaluate_order(pb::EvaluateOrderRequest {
-                    merchant_id: MISSPELT.into(),
-                    order_id: "o-1".into(),
-                })
-                .await
-                .map(drop)
-            }),
-        ),
-        (
-            "CheckCombinedShipment",
-            Box::pin(async move {
-                p2.check_combined_shipment(pb::CheckCombinedShipmentRequest {
-                    merchant_id: MISSPELT.into(),
-                    order_ids: o("o-1"),
-                    ..Default::default()
-                })
-                .await
-                .map(drop)
-            }),
-        ),
-        (
-            "GetTracking",
-            Box::pin(async move {
-                t1.get_tracking(pb::GetTrackingRequest {
-                    merchant_id: MISSPELT.into(),
-                    lookup: Some(pb::get_tracking_request::Lookup::OrderId("o-1".into())),
-                })
-                .await
-                .map(drop)
-            }),
-        ),
-        (
-            "ListStuckTrackings",
-            Box::pin(async move {
-                t2.list_stuck_trackings(pb::ListStuckTrackingsRequest {
-                    merchant_id: MISSPELT.into(),
-                    ..Default::default()
-                })
-                .await
-                .map(drop)
-            }),
-        ),
+        call!(unary "ListOrdersToFulfill", s.orders, list_orders_to_fulfill,
+            pb::ListOrdersToFulfillRequest { ..Default::default() }),
+        call!(unary "GetOrder", s.orders, get_order,
+            pb::GetOrderRequest { order_id: "o-1".into() }),
+        call!(unary "BatchGetOrders", s.orders, batch_get_orders,
+            pb::BatchGetOrdersRequest { order_ids: o() }),
+        call!(stream "ExportOrders", s.orders, export_orders,
+            pb::ExportOrdersRequest { ..Default::default() }),
+        call!(unary "GetBulkJob", s.orders, get_bulk_job,
+            pb::GetBulkJobRequest { job_id: "j-1".into(), ..Default::default() }),
+        call!(stream "DownloadBulkJobResults", s.orders, download_bulk_job_results,
+            pb::DownloadBulkJobResultsRequest { job_id: "j-1".into() }),
+        call!(unary "ListBulkJobs", s.orders, list_bulk_jobs,
+            pb::ListBulkJobsRequest { ..Default::default() }),
+        call!(unary "ListCarrierAccounts", s.orders, list_carrier_accounts,
+            pb::ListCarrierAccountsRequest {}),
+        call!(unary "GetLabels", s.orders, get_labels,
+            pb::GetLabelsRequest { order_ids: o() }),
+        call!(unary "EvaluateOrder", s.policy, evaluate_order,
+            pb::EvaluateOrderRequest { order_id: "o-1".into() }),
+        call!(unary "CheckCombinedShipment", s.policy, check_combined_shipment,
+            pb::CheckCombinedShipmentRequest { order_ids: o(), ..Default::default() }),
+        call!(unary "GetTracking", s.tracking, get_tracking,
+            pb::GetTrackingRequest { lookup: by_order() }),
+        call!(unary "ListStuckTrackings", s.tracking, list_stuck_trackings,
+            pb::ListStuckTrackingsRequest { ..Default::default() }),
     ]
 }
 
@@ -224,12 +117,7 @@ async fn every_merchant_scoped_read_of_an_unknown_merchant_is_not_found() {
     s.merchant("m-shenzhen", "CN").await;
     s.release_at("m-shenzhen", "o-1", today() - Duration::days(1), alice())
         .await;
-    let calls = [
-        order_reads(&s),
-        bulk_and_account_reads(&s),
-        label_policy_and_tracking_reads(&s),
-    ];
-    for (rpc, call) in calls.into_iter().flatten() {
+    for (rpc, call) in unknown_merchant_reads(&s) {
         assert_unknown_merchant(rpc, call.await);
     }
     a_known_merchant_with_nothing_gets_empty_answers(&mut s).await;

@@ -28,6 +28,25 @@ pub fn grpcurl() -> PathBuf {
     panic!("grpcurl not found: run `bash .ci/install-tools.sh` (or set GRPCURL)");
 }
 
+/// Runs grpcurl with `args`: whether it succeeded, and stdout followed by stderr (grpcurl
+/// prints its errors on stderr, and the tests assert on either).
+pub fn run_grpcurl<I, S>(args: I) -> (bool, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(grpcurl())
+        .args(args)
+        .output()
+        .expect("run grpcurl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// The server binary with no arguments yet; [`ServerChild::start`] adds the listen addresses.
 pub fn server_command() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fulfillment-server"))

@@ -2,6 +2,7 @@
 //! controls, and hands out gRPC clients.
 #![allow(dead_code)]
 
+pub mod carrier_fakes;
 pub mod certs;
 pub mod child;
 pub mod raw;
@@ -95,9 +96,7 @@ impl TestServer {
             grpc.unwrap();
             hooks.unwrap();
         });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
+        let channel = plaintext_channel(addr);
         Self {
             db,
             clock,
@@ -109,6 +108,11 @@ impl TestServer {
             stop: Some(stop),
             handle: Some(handle),
         }
+    }
+
+    /// A new plaintext channel to the server, for clients the test builds itself.
+    pub fn channel(&self) -> Channel {
+        plaintext_channel(self.addr)
     }
 
     pub fn conn(&self) -> PgConnection {
@@ -160,6 +164,31 @@ impl TestServer {
             .unwrap()
     }
 
+    /// DecideCancellation (R16) of `merchant`'s order `id`, cancelled by `by` at `cancelled` and
+    /// decided (the re-release asked) at `decided`; unwrapped.
+    pub async fn decide(
+        &mut self,
+        merchant: &str,
+        id: &str,
+        cancelled: DateTime<Utc>,
+        by: pb::CancelledBy,
+        decided: DateTime<Utc>,
+    ) -> pb::CancellationDecision {
+        self.policy
+            .decide_cancellation(pb::DecideCancellationRequest {
+                merchant_id: merchant.into(),
+                order_id: id.into(),
+                cancelled_at: Some(ts(cancelled)),
+                cancelled_by: by as i32,
+                re_released_at: Some(ts(decided)),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .decision
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);
@@ -168,6 +197,53 @@ impl TestServer {
             handle.await.unwrap();
         }
     }
+}
+
+/// A plaintext channel to `addr`, connecting at the first call.
+pub fn plaintext_channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+/// Adds `authorization: Bearer <token>` to every call, for the servers a token table secures.
+#[derive(Clone)]
+pub struct Bearer(pub &'static str);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        r.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.0).parse().unwrap(),
+        );
+        Ok(r)
+    }
+}
+
+/// A channel whose every call carries a token.
+pub type Authed = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
+
+pub fn with_token(channel: Channel, token: &'static str) -> Authed {
+    Authed::new(channel, Bearer(token))
+}
+
+/// GetBulkJob's job (its first page of rows aside), unwrapped.
+pub async fn bulk_job(
+    client: &mut FulfillmentServiceClient<Channel>,
+    merchant: &str,
+    job_id: &str,
+) -> pb::BulkJob {
+    client
+        .get_bulk_job(pb::GetBulkJobRequest {
+            merchant_id: merchant.into(),
+            job_id: job_id.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap()
 }
 
 pub fn release_request(

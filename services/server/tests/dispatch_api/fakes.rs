@@ -6,9 +6,8 @@ use std::sync::{Arc, Mutex};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::harness::{
-    INPOST_CREATE, INPOST_NUMBER, INPOST_TOKEN, PP_NUMBER, fixture, json_answer, xml,
-};
+pub use crate::common::carrier_fakes::{EchoGuid, soap};
+use crate::harness::{INPOST_CREATE, INPOST_NUMBER, INPOST_TOKEN, fixture, json_answer};
 
 /// ShipX answering a new shipment as bought: the fixture for the first call, then the same
 /// with the next id and tracking number, so every shipment has its own.
@@ -48,29 +47,6 @@ pub async fn mount_inpost_create(server: &MockServer, responder: impl Respond + 
         .respond_with(responder)
         .mount(server)
         .await;
-}
-
-/// EN answering `addShipment` with the guid it was sent, as it does, and an S10 number.
-pub struct EchoGuid;
-
-impl Respond for EchoGuid {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body = String::from_utf8_lossy(&request.body);
-        let guid = body
-            .split("guid=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or("none")
-            .to_owned();
-        xml(fixture("poczta_polska/add_shipment_ok.xml")
-            .replace("{GUID}", &guid)
-            .replace("00659007734100020216", PP_NUMBER))
-    }
-}
-
-/// A SOAP operation, by its action.
-pub fn soap(action: String) -> wiremock::MockBuilder {
-    Mock::given(method("POST")).and(header("soapaction", action.as_str()))
 }
 
 pub async fn inpost_posts(server: &MockServer) -> usize {

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tonic::transport::Channel;
 use wiremock::{MockServer, ResponseTemplate};
 
+pub use crate::common::carrier_fakes::{PP_NUMBER, fixture, fixture_bytes, xml};
 use crate::common::{release_request, today};
 
 pub const K1: &str = "k1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -36,31 +37,8 @@ pub const PWR_PATH: &str = "/WebServicePwR.asmx";
 pub const INPOST_NUMBER: &str = "520000011395200025754311";
 /// The pack code of `paczka_w_ruchu/generate_label_ok.xml`.
 pub const PWR_NUMBER: &str = "6400217359104";
-/// A UPU S10 number for the Poczta Polska answers (R3 holds Poczta Polska to S10).
-pub const PP_NUMBER: &str = "RR123456785PL";
-
-pub fn fixture(path: &str) -> String {
-    let full = format!(
-        "{}/../carriers/tests/fixtures/dispatch/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
-
-pub fn fixture_bytes(path: &str) -> Vec<u8> {
-    let full = format!(
-        "{}/../carriers/tests/fixtures/dispatch/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
-
 pub fn json_answer(status: u16, body: String) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body, "application/json")
-}
-
-pub fn xml(body: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body, "text/xml; charset=utf-8")
 }
 
 pub fn pdf() -> ResponseTemplate {

@@ -1,10 +1,10 @@
 //! The server binary as the e2e tests start it (`--demo`, port 0), and grpcurl calls to it.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::common::child::{ServerChild, grpcurl, server_command};
+use crate::common::child::{ServerChild, run_grpcurl, server_command};
 
 /// `grpcurl TRANSPORT OPTIONS ADDR COMMAND...`: success, and stdout with stderr.
 pub fn grpcurl_call(
@@ -13,19 +13,12 @@ pub fn grpcurl_call(
     options: &[&str],
     command: &[&str],
 ) -> (bool, String) {
-    let out = Command::new(grpcurl())
-        .args(transport)
-        .args(options)
-        .arg(addr)
-        .args(command)
-        .output()
-        .expect("run grpcurl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let args = transport.iter().map(String::as_str);
+    run_grpcurl(
+        args.chain(options.iter().copied())
+            .chain([addr])
+            .chain(command.iter().copied()),
+    )
 }
 
 pub struct Server {

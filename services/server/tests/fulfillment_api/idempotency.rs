@@ -8,36 +8,28 @@ use tonic::{Code, Request};
 
 use crate::common::*;
 
+/// FulfillOrder sent with `idempotency-key: key`, as a client retrying it would.
+async fn fulfil_keyed(
+    s: &mut TestServer,
+    request: pb::FulfillOrderRequest,
+    key: &str,
+) -> Result<pb::FulfillOrderResponse, tonic::Status> {
+    let mut keyed = Request::new(request);
+    keyed
+        .metadata_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    s.orders.fulfill_order(keyed).await.map(|r| r.into_inner())
+}
+
 #[tokio::test]
 async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_request() {
     let mut s = TestServer::start().await;
     s.merchant("m-1", "US").await;
     s.release_at("m-1", "o-1", day(1), alice()).await;
-    let keyed = |req: pb::FulfillOrderRequest, key: &str| {
-        let mut r = Request::new(req);
-        r.metadata_mut()
-            .insert("idempotency-key", key.parse().unwrap());
-        r
-    };
-    let first = s
-        .orders
-        .fulfill_order(keyed(
-            fulfil("m-1", "o-1", "usps", "9400111899223334445511"),
-            "k-1",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let request = || fulfil("m-1", "o-1", "usps", "9400111899223334445511");
+    let first = fulfil_keyed(&mut s, request(), "k-1").await.unwrap();
     s.clock.advance(Duration::hours(1));
-    let replay = s
-        .orders
-        .fulfill_order(keyed(
-            fulfil("m-1", "o-1", "usps", "9400111899223334445511"),
-            "k-1",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let replay = fulfil_keyed(&mut s, request(), "k-1").await.unwrap();
     assert_eq!(first, replay);
     let mut conn = s.conn();
     assert_eq!(
@@ -48,14 +40,13 @@ async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_reques
         "shipped once"
     );
 
-    let other = s
-        .orders
-        .fulfill_order(keyed(
-            fulfil("m-1", "o-1", "usps", "9400111899223334445512"),
-            "k-1",
-        ))
-        .await
-        .unwrap_err();
+    let other = fulfil_keyed(
+        &mut s,
+        fulfil("m-1", "o-1", "usps", "9400111899223334445512"),
+        "k-1",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(other.code(), Code::FailedPrecondition);
     assert_eq!(error_reason(&other).0, "IDEMPOTENCY_KEY_REUSED");
     // Without a key, a repeat is a new request: the order is already shipped.
@@ -78,44 +69,30 @@ async fn idempotency_keys_expire_after_the_retention_and_the_purge_skips_locked_
         s.release_at("m-1", id, today() - Duration::hours(1), alice())
             .await;
     }
-    let keyed = |order: &str, number: &str, key: &str| {
-        let mut r = Request::new(fulfil("m-1", order, "usps", number));
-        r.metadata_mut()
-            .insert("idempotency-key", key.parse().unwrap());
-        r
-    };
+    /// m-1's `order` shipped by USPS as `number`, under `key`; it must succeed.
+    async fn keyed(
+        s: &mut TestServer,
+        order: &str,
+        number: &str,
+        key: &str,
+    ) -> pb::FulfillOrderResponse {
+        let request = fulfil("m-1", order, "usps", number);
+        fulfil_keyed(s, request, key).await.unwrap()
+    }
     // At t0: two keys; 23 hours later: a third.
     for (order, key) in [("o-1", "k-old"), ("o-2", "k-gone")] {
-        s.orders
-            .fulfill_order(keyed(order, "9400111899223334445511", key))
-            .await
-            .unwrap();
+        keyed(&mut s, order, "9400111899223334445511", key).await;
     }
     s.clock.advance(Duration::hours(23));
-    let live = s
-        .orders
-        .fulfill_order(keyed("o-3", "9400111899223334445522", "k-live"))
-        .await
-        .unwrap()
-        .into_inner();
+    let live = keyed(&mut s, "o-3", "9400111899223334445522", "k-live").await;
     s.clock.advance(Duration::hours(2));
 
     // 25 h after t0: the 2-hour-old key still replays...
-    let replay = s
-        .orders
-        .fulfill_order(keyed("o-3", "9400111899223334445522", "k-live"))
-        .await
-        .unwrap()
-        .into_inner();
+    let replay = keyed(&mut s, "o-3", "9400111899223334445522", "k-live").await;
     assert_eq!(replay, live);
     // ...and a 25-hour-old one counts as never seen, before any purge: a new request with it is
     // done, not refused as IDEMPOTENCY_KEY_REUSED.
-    let reused = s
-        .orders
-        .fulfill_order(keyed("o-4", "9400111899223334445533", "k-old"))
-        .await
-        .unwrap()
-        .into_inner();
+    let reused = keyed(&mut s, "o-4", "9400111899223334445533", "k-old").await;
     assert_eq!(reused.order.unwrap().id, "o-4");
 
     // The purge removes only what expired, in batches (of 1 here), skipping a key a call holds.
