@@ -429,23 +429,20 @@ mod tests {
             ..five.clone()
         };
         let shipped = at(2022, 1, 5) + Duration::hours(12);
-        assert_eq!(
-            judge_late(LateDecision::Shipment, release, shipped, &five).outcome,
-            "SHIPPED_ON_TIME"
-        );
-        assert_eq!(
-            judge_late(LateDecision::Shipment, release, shipped, &four).outcome,
-            "SHIPPED_LATE"
-        );
         let refunded = at(2022, 1, 6) + Duration::minutes(5);
-        assert_eq!(
-            judge_late(LateDecision::Refund, release, refunded, &five).outcome,
-            "REFUND"
-        );
-        assert_eq!(
-            judge_late(LateDecision::Refund, release, refunded, &seven).outcome,
-            "NOT_YET_DUE"
-        );
+        for (decision, when, values, want) in [
+            (LateDecision::Shipment, shipped, &five, "SHIPPED_ON_TIME"),
+            (LateDecision::Shipment, shipped, &four, "SHIPPED_LATE"),
+            (LateDecision::Refund, refunded, &five, "REFUND"),
+            (LateDecision::Refund, refunded, &seven, "NOT_YET_DUE"),
+        ] {
+            let days = values.fulfillment_window_days;
+            assert_eq!(
+                judge_late(decision, release, when, values).outcome,
+                want,
+                "{decision:?} at {when} with a {days}-day window"
+            );
+        }
         // R16: a re-released order counts its re-release deadline, not the fulfilment window.
         let re = Release::ReRelease(at(2022, 2, 1));
         assert_eq!(deadline_after(re, &seven), at(2022, 2, 6));
