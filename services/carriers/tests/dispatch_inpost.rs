@@ -12,7 +12,7 @@ use fulfillment_carriers::dispatch::{
 };
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 const ORG: &str = "5123";
 const TOKEN: &str = "shipx-eyJhbGciOiJSUzI1NiJ9-SecretToken";
@@ -51,6 +51,13 @@ fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
 
+/// A request to `verb at` that carries our token; every ShipX call must.
+fn with_token(verb: &str, at: &str) -> MockBuilder {
+    Mock::given(method(verb))
+        .and(path(at))
+        .and(header("authorization", bearer().as_str()))
+}
+
 fn shipment() -> ShipmentRef {
     ShipmentRef::new("49201373", NUMBER, "49201373")
 }
@@ -63,9 +70,7 @@ async fn create(
     Result<fulfillment_carriers::dispatch::CreatedShipment, DispatchError>,
 ) {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_PATH))
-        .and(header("authorization", bearer().as_str()))
+    with_token("POST", CREATE_PATH)
         .respond_with(template)
         .expect(1)
         .mount(&server)
@@ -87,9 +92,7 @@ async fn created_then_polled(poll: ResponseTemplate, polls: u64) -> MockServer {
 #[tokio::test]
 async fn locker_shipment_is_polled_until_its_tracking_number_appears() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_PATH))
-        .and(header("authorization", bearer().as_str()))
+    with_token("POST", CREATE_PATH)
         .and(header("content-type", "application/json"))
         .and(body_partial_json(json!({
             "receiver": {
@@ -120,18 +123,14 @@ async fn locker_shipment_is_polled_until_its_tracking_number_appears() {
         .mount(&server)
         .await;
     // Still buying at the first poll, bought at the second.
-    Mock::given(method("GET"))
-        .and(path(SHIPMENT_PATH))
-        .and(header("authorization", bearer().as_str()))
+    with_token("GET", SHIPMENT_PATH)
         .respond_with(json(200, fixture("inpost/shipment_created.json")))
         .up_to_n_times(1)
         .with_priority(1)
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(SHIPMENT_PATH))
-        .and(header("authorization", bearer().as_str()))
+    with_token("GET", SHIPMENT_PATH)
         .respond_with(json(200, fixture("inpost/shipment_confirmed.json")))
         .expect(1)
         .mount(&server)
@@ -237,9 +236,7 @@ async fn a_shipments_list_answer_gives_its_first_item() {
 #[tokio::test]
 async fn a_pending_shipment_is_resolved_later_by_its_id() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(SHIPMENT_PATH))
-        .and(header("authorization", bearer().as_str()))
+    with_token("GET", SHIPMENT_PATH)
         .respond_with(json(200, fixture("inpost/shipment_confirmed.json")))
         .expect(1)
         .mount(&server)
@@ -287,14 +284,7 @@ async fn an_error_echoing_the_token_is_redacted() {
 async fn letters_and_a_missing_sending_locker_are_refused_without_a_call() {
     let server = never_called().await;
     let client = client(&server);
-    let err = client
-        .create_shipment(&request(ShipmentType::RegisteredLetter))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, DispatchError::Refused(r) if r.contains("parcels only")),
-        "{err:?}"
-    );
+    assert_parcels_only(&client).await;
 
     let mut settings = settings();
     settings.sending_locker = None;
@@ -310,11 +300,9 @@ async fn letters_and_a_missing_sending_locker_are_refused_without_a_call() {
 #[tokio::test]
 async fn label_is_the_pdf() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/shipments/49201373/label"))
+    with_token("GET", "/v1/shipments/49201373/label")
         .and(query_param("format", "pdf"))
         .and(query_param("type", "normal"))
-        .and(header("authorization", bearer().as_str()))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_raw(fixture_bytes("inpost/label.pdf"), "application/pdf"),
@@ -351,9 +339,7 @@ async fn label_fetch_with_a_rejected_token_and_an_html_body() {
 #[tokio::test]
 async fn cancel_deletes_the_shipment() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .and(path(SHIPMENT_PATH))
-        .and(header("authorization", bearer().as_str()))
+    with_token("DELETE", SHIPMENT_PATH)
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&server)

@@ -172,18 +172,8 @@ async fn an_asmx_server_fault_is_unavailable() {
 async fn letters_and_missing_point_or_sender_are_refused_before_any_call() {
     let server = never_called().await;
     let client = client(&server);
-    let err = client
-        .create_shipment(&request(ShipmentType::RegisteredLetter))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, DispatchError::Refused(r) if r.contains("parcels only")),
-        "{err:?}"
-    );
-    let err = client
-        .create_shipment(&request(ShipmentType::Parcel))
-        .await
-        .unwrap_err();
+    assert_parcels_only(&client).await;
+    let err = refusal(&client, &request(ShipmentType::Parcel)).await;
     let DispatchError::Validation(errors) = &err else {
         panic!("{err:?}")
     };

@@ -9,22 +9,14 @@ use fulfillment_carriers::intelipost::{
     API_KEY_HEADER, IntelipostClient, IntelipostPush, PushError, parse_push,
 };
 use fulfillment_carriers::{TrackError, TrackReport, TrackingClient, TrackingStatus};
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 /// Our tracking number for Intelipost: the NF-e number.
 const INVOICE: &str = "12345";
 const PATH: &str = "/api/v1/shipment_order/invoice/12345";
 
 async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .and(header(API_KEY_HEADER, KEY))
-        .respond_with(template)
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = serve_get(PATH, (API_KEY_HEADER, KEY), template).await;
     let client = IntelipostClient::new(config(&server)).unwrap();
     assert_eq!(client.carrier(), "intelipost");
     client.track(INVOICE).await
@@ -32,79 +24,27 @@ async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
 
 #[tokio::test]
 async fn normal_answer_maps_the_history_of_our_invoice() {
-    let report = track(json(200, fixture("intelipost/shipment_order.json")))
-        .await
-        .unwrap();
-    assert_eq!(report.tracking_number, INVOICE);
+    let report = answered(track(json(200, fixture("intelipost/shipment_order.json")))).await;
     // Volume 2 belongs to invoice 99999: left out.
-    check_events(
-        &report.events,
-        &[
-            Expected {
-                id: Some("1384001"),
-                at: "2016-06-30T13:00:00Z",
-                status: TrackingStatus::InfoReceived,
-                code: "NEW",
-                text: "CRIADO",
-                location: "",
-            },
-            Expected {
-                id: Some("1384656"),
-                at: "2016-07-01T20:22:00Z",
-                status: TrackingStatus::InTransit,
-                code: "IN_TRANSIT",
-                text: "CARGA REDESPACHADA",
-                location: "",
-            },
-            Expected {
-                id: Some("1385990"),
-                at: "2016-07-04T16:40:00Z",
-                status: TrackingStatus::Delivered,
-                code: "DELIVERED",
-                text: "ENTREGUE",
-                location: "",
-            },
-            // Out of order; no ISO date, epoch milliseconds; no micro state.
-            Expected {
-                id: Some("1384310"),
-                at: "2016-07-01T13:00:00Z",
-                // The shipper's own "shipped" mark: not the carrier's scan (R6).
-                status: TrackingStatus::InfoReceived,
-                code: "SHIPPED",
-                text: "Despachado",
-                location: "",
-            },
-        ],
-    );
-    let raw: serde_json::Value = serde_json::from_str(&report.events[1].raw_payload).unwrap();
-    assert_eq!(raw["provider_state"], "ABC123");
+    check_report(&report, INVOICE, SHIPMENT_ORDER_JSON);
+    assert_eq!(raw_json(&report.events[1])["provider_state"], "ABC123");
 }
 
 #[tokio::test]
 async fn unknown_invoice_is_not_found() {
-    let err = track(json(400, fixture("intelipost/not_found.json")))
-        .await
-        .unwrap_err();
+    let err = failed(track(json(400, fixture("intelipost/not_found.json")))).await;
     assert_eq!(err, TrackError::NotFound);
-    let err = track(json(200, fixture("intelipost/not_found.json")))
-        .await
-        .unwrap_err();
+    let err = failed(track(json(200, fixture("intelipost/not_found.json")))).await;
     assert_eq!(err, TrackError::NotFound);
-    let err = track(json(200, fixture("intelipost/empty_content.json")))
-        .await
-        .unwrap_err();
+    let err = failed(track(json(200, fixture("intelipost/empty_content.json")))).await;
     assert_eq!(err, TrackError::NotFound);
 }
 
 #[tokio::test]
 async fn server_error_is_a_carrier_error() {
-    let err = track(json(500, fixture("intelipost/server_error.json")))
-        .await
-        .unwrap_err();
+    let err = failed(track(json(500, fixture("intelipost/server_error.json")))).await;
     assert_carrier_status(&err, 500);
-    let err = track(json(200, fixture("intelipost/server_error.json")))
-        .await
-        .unwrap_err();
+    let err = failed(track(json(200, fixture("intelipost/server_error.json")))).await;
     assert!(
         matches!(err, TrackError::Carrier { ref message, .. } if message.contains("internal.server.error")),
         "{err:?}"
@@ -113,28 +53,28 @@ async fn server_error_is_a_carrier_error() {
 
 #[tokio::test]
 async fn slow_answer_times_out() {
-    let err = track(slow(json(200, fixture("intelipost/shipment_order.json"))))
-        .await
-        .unwrap_err();
+    let err = failed(track(slow(json(
+        200,
+        fixture("intelipost/shipment_order.json"),
+    ))))
+    .await;
     assert_eq!(err, TrackError::Timeout);
 }
 
 #[tokio::test]
 async fn malformed_body_is_malformed() {
-    let err = track(json(200, fixture("intelipost/malformed.json")))
-        .await
-        .unwrap_err();
+    let err = failed(track(json(200, fixture("intelipost/malformed.json")))).await;
     assert!(
         matches!(err, TrackError::Malformed(ref m) if m.contains("shipment_order_volume_state")),
         "{err:?}"
     );
-    let err = track(json(200, "not json".into())).await.unwrap_err();
+    let err = failed(track(json(200, "not json".into()))).await;
     assert!(matches!(err, TrackError::Malformed(_)), "{err:?}");
 }
 
 #[tokio::test]
 async fn rate_limit_carries_retry_after() {
-    let err = track(rate_limited()).await.unwrap_err();
+    let err = failed(track(rate_limited())).await;
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
 }
 
@@ -143,12 +83,12 @@ async fn rejected_key_is_unauthorized_and_never_shown() {
     let body = format!(
         r#"{{"status":"ERROR","messages":[{{"type":"ERROR","text":"api-key {KEY} inválida","key":"invalid.api.key"}}]}}"#
     );
-    let err = track(json(401, body)).await.unwrap_err();
+    let err = failed(track(json(401, body))).await;
     assert_eq!(err, TrackError::Unauthorized);
     let body = format!(
         r#"{{"status":"ERROR","messages":[{{"type":"ERROR","text":"falha com chave {KEY}","key":"quote.failed"}}]}}"#
     );
-    let err = track(json(200, body)).await.unwrap_err();
+    let err = failed(track(json(200, body))).await;
     assert!(matches!(err, TrackError::Carrier { .. }), "{err:?}");
     assert_no_secret(&err, &[KEY]);
 }
@@ -166,9 +106,9 @@ fn push_of_the_sdk_shape_is_read() {
     assert_eq!(push.tracking_code.as_deref(), Some("QB512930466BR"));
     assert_eq!(push.order_number.as_deref(), Some("WISH-7F3A2"));
     assert_eq!(push.volume_number.as_deref(), Some("1"));
-    check_events(
-        std::slice::from_ref(&push.event),
-        &[Expected {
+    check_event(
+        &push.event,
+        &Expected {
             id: Some("5550101"),
             // event_date_iso, -03:00, milliseconds kept.
             at: "2023-11-21T13:20:00.398Z",
@@ -177,7 +117,7 @@ fn push_of_the_sdk_shape_is_read() {
             // No micro state: the localized macro state is the carrier's text.
             text: "Criado",
             location: "",
-        }],
+        },
     );
 }
 
@@ -186,17 +126,8 @@ fn push_in_transit_with_micro_state_and_documented_extras() {
     let push = push("push_in_transit.json").unwrap();
     assert_eq!(push.tracking_code.as_deref(), Some("IP20160701BR"));
     assert_eq!(push.invoice_number.as_deref(), Some("12345"));
-    check_events(
-        std::slice::from_ref(&push.event),
-        &[Expected {
-            id: Some("1384656"),
-            at: "2016-07-01T20:22:00Z",
-            status: TrackingStatus::InTransit,
-            code: "IN_TRANSIT",
-            text: "CARGA REDESPACHADA",
-            location: "",
-        }],
-    );
+    // The same history entry as the poll's second event (`shipment_order.json`).
+    check_event(&push.event, &SHIPMENT_ORDER_JSON[1]);
     let raw: serde_json::Value = serde_json::from_str(&push.event.raw_payload).unwrap();
     assert_eq!(raw["esprinter_message"], "OBJETO EM RUA");
 }
@@ -204,9 +135,7 @@ fn push_in_transit_with_micro_state_and_documented_extras() {
 #[tokio::test]
 async fn a_pushed_event_and_the_same_event_polled_are_equal() {
     let push = push("push_in_transit.json").unwrap();
-    let report = track(json(200, fixture("intelipost/shipment_order.json")))
-        .await
-        .unwrap();
+    let report = answered(track(json(200, fixture("intelipost/shipment_order.json")))).await;
     let polled = &report.events[1];
     assert_eq!(polled.event_id, push.event.event_id);
     assert_eq!(polled.occurred_at, push.event.occurred_at);
@@ -383,3 +312,43 @@ fn push_not_utf8_not_json_or_empty() {
     assert!(matches!(err, PushError::NotJson(_)), "{err:?}");
     assert!(err.to_string().starts_with("the body is not JSON"), "{err}");
 }
+
+// --- the events each fixture holds, as the tests above expect them ---
+
+/// The history of our invoice in `intelipost/shipment_order.json`, in the answer's order.
+const SHIPMENT_ORDER_JSON: &[Expected<'static>] = &[
+    Expected {
+        id: Some("1384001"),
+        at: "2016-06-30T13:00:00Z",
+        status: TrackingStatus::InfoReceived,
+        code: "NEW",
+        text: "CRIADO",
+        location: "",
+    },
+    Expected {
+        id: Some("1384656"),
+        at: "2016-07-01T20:22:00Z",
+        status: TrackingStatus::InTransit,
+        code: "IN_TRANSIT",
+        text: "CARGA REDESPACHADA",
+        location: "",
+    },
+    Expected {
+        id: Some("1385990"),
+        at: "2016-07-04T16:40:00Z",
+        status: TrackingStatus::Delivered,
+        code: "DELIVERED",
+        text: "ENTREGUE",
+        location: "",
+    },
+    // Out of order; no ISO date, epoch milliseconds; no micro state.
+    Expected {
+        id: Some("1384310"),
+        at: "2016-07-01T13:00:00Z",
+        // The shipper's own "shipped" mark: not the carrier's scan (R6).
+        status: TrackingStatus::InfoReceived,
+        code: "SHIPPED",
+        text: "Despachado",
+        location: "",
+    },
+];

@@ -39,60 +39,13 @@ async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
 
 #[tokio::test]
 async fn normal_answer_maps_every_track() {
-    let report = track(xml(
+    let report = answered(track(xml(
         200,
         fixture("wishpost/modelled_from_schema_tracking.xml"),
-    ))
-    .await
-    .unwrap();
-    assert_eq!(report.tracking_number, NUMBER);
+    )))
+    .await;
     // Dates carry no zone: China Standard Time, UTC+8.
-    check_events(
-        &report.events,
-        &[
-            Expected {
-                id: None,
-                at: "2024-03-01T01:12:00Z",
-                status: TrackingStatus::InfoReceived,
-                code: "1",
-                text: "Wishpost订单已生成",
-                location: "Shenzhen",
-            },
-            Expected {
-                id: None,
-                at: "2024-03-01T10:40:00Z",
-                status: TrackingStatus::InTransit,
-                code: "2",
-                text: "揽件",
-                location: "Shenzhen, Guangdong, CN",
-            },
-            // Out of order in the answer.
-            Expected {
-                id: None,
-                at: "2024-03-03T18:05:00Z",
-                status: TrackingStatus::InTransit,
-                code: "16",
-                text: "从机场发往目的国",
-                location: "Shenzhen Bao'an Airport",
-            },
-            Expected {
-                id: None,
-                at: "2024-03-02T00:30:00Z",
-                status: TrackingStatus::InTransit,
-                code: "3",
-                text: "到达头程分拣中心",
-                location: "Shenzhen sorting centre & hub",
-            },
-            Expected {
-                id: None,
-                at: "2024-03-12T13:22:00Z",
-                status: TrackingStatus::Delivered,
-                code: "23",
-                text: "妥投",
-                location: "Warszawa, PL",
-            },
-        ],
-    );
+    check_report(&report, NUMBER, TRACKING_XML);
     let raw = &report.events[4].raw_payload;
     assert!(raw.starts_with("<track>"), "{raw}");
     assert!(raw.contains("<status_number>23</status_number>"), "{raw}");
@@ -101,12 +54,11 @@ async fn normal_answer_maps_every_track() {
 
 #[tokio::test]
 async fn the_go_clients_spelling_parses_too() {
-    let report = track(xml(
+    let report = answered(track(xml(
         200,
         fixture("wishpost/modelled_from_schema_tracking_go_spelling.xml"),
-    ))
-    .await
-    .unwrap();
+    )))
+    .await;
     let event = &report.events[0];
     assert_eq!(event.carrier_status_code, "2");
     assert_eq!(event.status, TrackingStatus::InTransit);
@@ -115,12 +67,11 @@ async fn the_go_clients_spelling_parses_too() {
 
 #[tokio::test]
 async fn cancelled_is_cancelled() {
-    let report = track_number(
+    let report = answered(track_number(
         "LM987654321CN",
         xml(200, fixture("wishpost/modelled_from_schema_cancelled.xml")),
-    )
-    .await
-    .unwrap();
+    ))
+    .await;
     assert_eq!(report.tracking_number, "LM987654321CN");
     let last = report.events.last().unwrap();
     assert_eq!(last.status, TrackingStatus::Cancelled);
@@ -130,12 +81,11 @@ async fn cancelled_is_cancelled() {
 
 #[tokio::test]
 async fn invalid_barcode_is_not_found() {
-    let err = track(xml(
+    let err = failed(track(xml(
         200,
         fixture("wishpost/modelled_from_schema_invalid_barcode.xml"),
-    ))
-    .await
-    .unwrap_err();
+    )))
+    .await;
     assert_eq!(err, TrackError::NotFound);
 }
 
@@ -145,31 +95,29 @@ async fn an_answer_about_another_barcode_is_malformed() {
         .replace(NUMBER, "LM000000000CN")
         .replace("<tracks ", "<tracks x=\"1\" ")
         .replace("</tracks>", "</tracks><tracks barcode=\"LM111111111CN\"/>");
-    let err = track(xml(200, body)).await.unwrap_err();
+    let err = failed(track(xml(200, body))).await;
     assert!(matches!(err, TrackError::Malformed(_)), "{err:?}");
 }
 
 #[tokio::test]
 async fn rejected_token_is_unauthorized_and_never_shown() {
-    let err = track(xml(
+    let err = failed(track(xml(
         200,
         fixture("wishpost/modelled_from_schema_bad_token.xml"),
-    ))
-    .await
-    .unwrap_err();
+    )))
+    .await;
     assert_eq!(err, TrackError::Unauthorized);
-    let err = track(xml(
+    let err = failed(track(xml(
         401,
         fixture("wishpost/modelled_from_schema_bad_token.xml"),
-    ))
-    .await
-    .unwrap_err();
+    )))
+    .await;
     assert_eq!(err, TrackError::Unauthorized);
     // A request error echoing the token: reported, redacted.
     let echo = format!(
         "<root><status>2</status><error_message>upstream refused {KEY}</error_message></root>"
     );
-    let err = track(xml(200, echo)).await.unwrap_err();
+    let err = failed(track(xml(200, echo))).await;
     assert_carrier_status(&err, 200);
     assert_no_secret(&err, &[KEY]);
 }
@@ -190,10 +138,54 @@ async fn the_token_is_escaped_in_the_body() {
         .await;
     let mut config = config(&server);
     config.api_key = Some("a&b<c".into());
-    let report = WishPostClient::new(config)
-        .unwrap()
-        .track(NUMBER)
-        .await
-        .unwrap();
+    let client = WishPostClient::new(config).unwrap();
+    let report = answered(client.track(NUMBER)).await;
     assert_eq!(report.events.len(), 5);
 }
+
+// --- the events each fixture holds, as the tests above expect them ---
+
+/// The tracks of `wishpost/modelled_from_schema_tracking.xml`, in the answer's order.
+const TRACKING_XML: &[Expected<'static>] = &[
+    Expected {
+        id: None,
+        at: "2024-03-01T01:12:00Z",
+        status: TrackingStatus::InfoReceived,
+        code: "1",
+        text: "Wishpost订单已生成",
+        location: "Shenzhen",
+    },
+    Expected {
+        id: None,
+        at: "2024-03-01T10:40:00Z",
+        status: TrackingStatus::InTransit,
+        code: "2",
+        text: "揽件",
+        location: "Shenzhen, Guangdong, CN",
+    },
+    // Out of order in the answer.
+    Expected {
+        id: None,
+        at: "2024-03-03T18:05:00Z",
+        status: TrackingStatus::InTransit,
+        code: "16",
+        text: "从机场发往目的国",
+        location: "Shenzhen Bao'an Airport",
+    },
+    Expected {
+        id: None,
+        at: "2024-03-02T00:30:00Z",
+        status: TrackingStatus::InTransit,
+        code: "3",
+        text: "到达头程分拣中心",
+        location: "Shenzhen sorting centre & hub",
+    },
+    Expected {
+        id: None,
+        at: "2024-03-12T13:22:00Z",
+        status: TrackingStatus::Delivered,
+        code: "23",
+        text: "妥投",
+        location: "Warszawa, PL",
+    },
+];

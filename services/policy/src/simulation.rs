@@ -125,26 +125,21 @@ pub struct Unjudged {
     pub message: &'static str,
 }
 
-pub const FACTS_NOT_RECORDED: Unjudged = Unjudged {
-    reason: "FACTS_NOT_RECORDED",
-    message: "the decision's record lacks an input of R15-R18 (carrier, cancellation time or canceller, initial release, merchant country)",
-};
-pub const TRACKING_UNKNOWN: Unjudged = Unjudged {
-    reason: "TRACKING_UNKNOWN",
-    message: "the cancelled tracking (or its link to the order) is no longer stored, so whether it had a confirmed date and was current is unknown",
-};
-pub const STATE_UNKNOWN: Unjudged = Unjudged {
-    reason: "STATE_UNKNOWN",
-    message: "the order's state before the decision was not recorded",
-};
-pub const RELEASE_UNKNOWN: Unjudged = Unjudged {
-    reason: "RELEASE_UNKNOWN",
-    message: "no release or re-release of the order is recorded before the decision, so its deadline is unknown",
-};
-pub const VERSION_UNKNOWN: Unjudged = Unjudged {
-    reason: "VERSION_UNKNOWN",
-    message: "the policy version that made the decision (or fixed its deadline) is not recorded",
-};
+/// Declares each [`Unjudged`] whose stable code is its own name, one a line: the codes are a
+/// table, and spelling each out as a struct literal only repeated `reason` and `message`.
+macro_rules! unjudged_reasons {
+    ($($name:ident: $message:literal;)*) => {
+        $(pub const $name: Unjudged = Unjudged { reason: stringify!($name), message: $message };)*
+    };
+}
+
+unjudged_reasons! {
+    FACTS_NOT_RECORDED: "the decision's record lacks an input of R15-R18 (carrier, cancellation time or canceller, initial release, merchant country)";
+    TRACKING_UNKNOWN: "the cancelled tracking (or its link to the order) is no longer stored, so whether it had a confirmed date and was current is unknown";
+    STATE_UNKNOWN: "the order's state before the decision was not recorded";
+    RELEASE_UNKNOWN: "no release or re-release of the order is recorded before the decision, so its deadline is unknown";
+    VERSION_UNKNOWN: "the policy version that made the decision (or fixed its deadline) is not recorded";
+}
 
 /// What history holds about one cancellation decision; `None` where it holds nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -434,23 +429,20 @@ mod tests {
             ..five.clone()
         };
         let shipped = at(2022, 1, 5) + Duration::hours(12);
-        assert_eq!(
-            judge_late(LateDecision::Shipment, release, shipped, &five).outcome,
-            "SHIPPED_ON_TIME"
-        );
-        assert_eq!(
-            judge_late(LateDecision::Shipment, release, shipped, &four).outcome,
-            "SHIPPED_LATE"
-        );
         let refunded = at(2022, 1, 6) + Duration::minutes(5);
-        assert_eq!(
-            judge_late(LateDecision::Refund, release, refunded, &five).outcome,
-            "REFUND"
-        );
-        assert_eq!(
-            judge_late(LateDecision::Refund, release, refunded, &seven).outcome,
-            "NOT_YET_DUE"
-        );
+        for (decision, when, values, want) in [
+            (LateDecision::Shipment, shipped, &five, "SHIPPED_ON_TIME"),
+            (LateDecision::Shipment, shipped, &four, "SHIPPED_LATE"),
+            (LateDecision::Refund, refunded, &five, "REFUND"),
+            (LateDecision::Refund, refunded, &seven, "NOT_YET_DUE"),
+        ] {
+            let days = values.fulfillment_window_days;
+            assert_eq!(
+                judge_late(decision, release, when, values).outcome,
+                want,
+                "{decision:?} at {when} with a {days}-day window"
+            );
+        }
         // R16: a re-released order counts its re-release deadline, not the fulfilment window.
         let re = Release::ReRelease(at(2022, 2, 1));
         assert_eq!(deadline_after(re, &seven), at(2022, 2, 6));

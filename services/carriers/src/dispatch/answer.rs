@@ -17,6 +17,33 @@ pub(crate) fn connect(
     Ok((trim_base(base_url.into()), build_client(timeout)?))
 }
 
+/// The dispatch client of one SOAP account (Paczka w Ruchu, Poczta Polska): where to send,
+/// the account, and the HTTP client. Both carriers hold exactly these and connect the same
+/// way, so they share this one type and constructor; each adds its own calls in its own
+/// `impl` block (see `PaczkaWRuchuDispatcher` and `PocztaPolskaDispatcher`).
+#[derive(Debug, Clone)]
+pub struct SoapDispatcher<S> {
+    pub(crate) endpoint: String,
+    pub(crate) settings: S,
+    pub(crate) http: reqwest::Client,
+}
+
+impl<S> SoapDispatcher<S> {
+    /// `base_url`: the service endpoint (the `.asmx` or `.php` the carrier publishes).
+    pub fn new(
+        base_url: impl Into<String>,
+        settings: S,
+        timeout: Duration,
+    ) -> Result<Self, DispatchError> {
+        let (endpoint, http) = connect(base_url, timeout)?;
+        Ok(Self {
+            endpoint,
+            settings,
+            http,
+        })
+    }
+}
+
 /// A client for one carrier account: the whole-request timeout, no cookies, a user agent.
 fn build_client(timeout: Duration) -> Result<reqwest::Client, DispatchError> {
     reqwest::Client::builder()

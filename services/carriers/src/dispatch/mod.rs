@@ -34,6 +34,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+pub use answer::SoapDispatcher;
 pub(crate) use answer::{common_status, connect, send, soap_answer, text, unexpected};
 pub use error::{DispatchError, FieldError};
 pub use label::Label;

@@ -39,13 +39,11 @@
 //! PartnerKey or authorisation, fields by element names and Polish words in `ErrDes`), and how
 //! `LabelPrintDuplicate` and `PutCustomerPackCanceled` report an error.
 
-use std::time::Duration;
-
 use super::soap::{self, Element, esc};
 use super::{
     Contact, CreatedShipment, DispatchError, FieldError, Label, Secret, ShipmentRef,
-    ShipmentRequest, ShipmentType, connect, decode_base64, field_from_message, national_phone,
-    send, soap_answer, split_name,
+    ShipmentRequest, ShipmentType, SoapDispatcher, decode_base64, field_from_message,
+    national_phone, send, soap_answer, split_name,
 };
 use crate::error::excerpt;
 
@@ -70,29 +68,11 @@ pub struct PaczkaWRuchuSettings {
     pub default_size: String,
 }
 
-/// The Paczka w Ruchu dispatch client for one account.
-#[derive(Debug, Clone)]
-pub struct PaczkaWRuchuDispatcher {
-    endpoint: String,
-    settings: PaczkaWRuchuSettings,
-    http: reqwest::Client,
-}
+/// The Paczka w Ruchu dispatch client for one account; `new` takes the service endpoint
+/// (`.../WebServicePwR.asmx`).
+pub type PaczkaWRuchuDispatcher = SoapDispatcher<PaczkaWRuchuSettings>;
 
 impl PaczkaWRuchuDispatcher {
-    /// `base_url`: the service endpoint (`.../WebServicePwR.asmx`).
-    pub fn new(
-        base_url: impl Into<String>,
-        settings: PaczkaWRuchuSettings,
-        timeout: Duration,
-    ) -> Result<Self, DispatchError> {
-        let (endpoint, http) = connect(base_url, timeout)?;
-        Ok(Self {
-            endpoint,
-            settings,
-            http,
-        })
-    }
-
     /// What errors must not show: the key, and the partner id unless it is too short to be
     /// told apart from ordinary words.
     fn secrets(&self) -> Vec<&str> {

@@ -12,144 +12,42 @@ use super::CODE;
 /// Being handed to WishPost's pickup is the first scan (2, `揽件`); every move is
 /// `IN_TRANSIT`; returns and failed customs clearance are `EXCEPTION`; "tracking ended" (27)
 /// without a delivery is `EXPIRED`, final, as nothing more will come.
+// One status a line, as a table reads: rustfmt would break most rows over four lines and
+// make the table hard to scan (and look like repeated code).
+#[rustfmt::skip]
 pub const STATUSES: [(&str, &str, &str, TrackingStatus); 30] = {
     use TrackingStatus::*;
     [
-        (
-            "1",
-            "Wishpost订单已生成",
-            "WishPost order created",
-            InfoReceived,
-        ),
+        ("1", "Wishpost订单已生成", "WishPost order created", InfoReceived),
         ("2", "揽件", "Picked up", InTransit),
-        (
-            "3",
-            "到达头程分拣中心",
-            "Arrived at the first-mile sorting centre",
-            InTransit,
-        ),
-        (
-            "4",
-            "在头程分拣中心处处理",
-            "Processed at the first-mile sorting centre",
-            InTransit,
-        ),
-        (
-            "5",
-            "离开头程分拣中心",
-            "Left the first-mile sorting centre",
-            InTransit,
-        ),
-        (
-            "6",
-            "头程分拣中心退回",
-            "Returned by the first-mile sorting centre",
-            Exception,
-        ),
-        (
-            "7",
-            "到达物流服务商处",
-            "Arrived at the logistics provider",
-            InTransit,
-        ),
-        (
-            "8",
-            "在物流服务商处处理",
-            "Processed at the logistics provider",
-            InTransit,
-        ),
-        (
-            "9",
-            "从物流服务商处发出",
-            "Dispatched by the logistics provider",
-            InTransit,
-        ),
-        (
-            "10",
-            "物流服务商退回",
-            "Returned by the logistics provider",
-            Exception,
-        ),
-        (
-            "11",
-            "到达始发国海关",
-            "Arrived at origin customs",
-            InTransit,
-        ),
-        (
-            "12",
-            "始发国海关清关失败",
-            "Origin customs clearance failed",
-            Exception,
-        ),
+        ("3", "到达头程分拣中心", "Arrived at the first-mile sorting centre", InTransit),
+        ("4", "在头程分拣中心处处理", "Processed at the first-mile sorting centre", InTransit),
+        ("5", "离开头程分拣中心", "Left the first-mile sorting centre", InTransit),
+        ("6", "头程分拣中心退回", "Returned by the first-mile sorting centre", Exception),
+        ("7", "到达物流服务商处", "Arrived at the logistics provider", InTransit),
+        ("8", "在物流服务商处处理", "Processed at the logistics provider", InTransit),
+        ("9", "从物流服务商处发出", "Dispatched by the logistics provider", InTransit),
+        ("10", "物流服务商退回", "Returned by the logistics provider", Exception),
+        ("11", "到达始发国海关", "Arrived at origin customs", InTransit),
+        ("12", "始发国海关清关失败", "Origin customs clearance failed", Exception),
         ("13", "离开始发国海关", "Left origin customs", InTransit),
         ("14", "计划交航", "Scheduled for the flight", InTransit),
-        (
-            "15",
-            "到达始发国机场",
-            "Arrived at the origin airport",
-            InTransit,
-        ),
-        (
-            "16",
-            "从机场发往目的国",
-            "Departed to the destination country",
-            InTransit,
-        ),
-        (
-            "17",
-            "到达目的国海关",
-            "Arrived at destination customs",
-            InTransit,
-        ),
-        (
-            "18",
-            "目的国海关清关失败",
-            "Destination customs clearance failed",
-            Exception,
-        ),
-        (
-            "19",
-            "离开目的国海关",
-            "Left destination customs",
-            InTransit,
-        ),
-        (
-            "20",
-            "到达目的国",
-            "Arrived in the destination country",
-            InTransit,
-        ),
-        (
-            "21",
-            "到达收寄站",
-            "Arrived at the delivery office",
-            InTransit,
-        ),
+        ("15", "到达始发国机场", "Arrived at the origin airport", InTransit),
+        ("16", "从机场发往目的国", "Departed to the destination country", InTransit),
+        ("17", "到达目的国海关", "Arrived at destination customs", InTransit),
+        ("18", "目的国海关清关失败", "Destination customs clearance failed", Exception),
+        ("19", "离开目的国海关", "Left destination customs", InTransit),
+        ("20", "到达目的国", "Arrived in the destination country", InTransit),
+        ("21", "到达收寄站", "Arrived at the delivery office", InTransit),
         ("22", "尝试投递", "Delivery attempted", FailedAttempt),
         ("23", "妥投", "Delivered", Delivered),
         ("24", "签收", "Signed for", Delivered),
         ("25", "海外退回", "Returned from abroad", Exception),
-        (
-            "26",
-            "Your parcel is being shipped.",
-            "Your parcel is being shipped.",
-            InTransit,
-        ),
+        ("26", "Your parcel is being shipped.", "Your parcel is being shipped.", InTransit),
         ("27", "跟踪结束", "Tracking ended", Expired),
-        (
-            "28",
-            "到达中转中心",
-            "Arrived at a transit centre",
-            InTransit,
-        ),
+        ("28", "到达中转中心", "Arrived at a transit centre", InTransit),
         ("29", "离开中转中心", "Left a transit centre", InTransit),
-        (
-            "30",
-            "到达目的国机场",
-            "Arrived at the destination airport",
-            InTransit,
-        ),
+        ("30", "到达目的国机场", "Arrived at the destination airport", InTransit),
     ]
 };
 

@@ -9,7 +9,9 @@ pub use mock::{json, mount};
 
 use std::time::Duration;
 
-use fulfillment_carriers::dispatch::{Contact, DispatchError, ShipmentRequest, ShipmentType};
+use fulfillment_carriers::dispatch::{
+    Contact, DispatchError, Dispatcher, ShipmentRequest, ShipmentType,
+};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -71,6 +73,21 @@ pub fn sender() -> Contact {
 
 pub fn request(shipment_type: ShipmentType) -> ShipmentRequest {
     ShipmentRequest::new("ORD-2024-000123", receiver(), shipment_type)
+}
+
+/// The error of a shipment `client` must refuse (or fail) to create.
+pub async fn refusal(client: &dyn Dispatcher, req: &ShipmentRequest) -> DispatchError {
+    client.create_shipment(req).await.unwrap_err()
+}
+
+/// A carrier that takes parcels only refuses a registered letter (R19); callers check that no
+/// call was made.
+pub async fn assert_parcels_only(client: &dyn Dispatcher) {
+    let err = refusal(client, &request(ShipmentType::RegisteredLetter)).await;
+    assert!(
+        matches!(&err, DispatchError::Refused(r) if r.contains("parcels only")),
+        "{err:?}"
+    );
 }
 
 /// No error may show a credential, in its message or its `Debug`.

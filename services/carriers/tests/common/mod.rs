@@ -7,11 +7,13 @@ mod mock;
 #[allow(unused_imports)]
 pub use mock::{json, mount};
 
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fulfillment_carriers::{CarrierConfig, CarrierEvent, TrackError, TrackingStatus};
-use wiremock::{MockServer, ResponseTemplate};
+use fulfillment_carriers::{CarrierConfig, CarrierEvent, TrackError, TrackReport, TrackingStatus};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The API key every test client uses; no error message may show it.
 pub const KEY: &str = "sk_test_51HvQ9kT0pSecretKey";
@@ -28,6 +30,30 @@ pub fn config(server: &MockServer) -> CarrierConfig {
     config.api_key = Some(KEY.to_owned());
     config.timeout = TIMEOUT;
     config
+}
+
+/// A server answering `answer` once to `GET at` carrying the `credential` header (name,
+/// value): the request every GET-based tracking client must send.
+pub async fn serve_get(at: &str, credential: (&str, &str), answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(at))
+        .and(header(credential.0, credential.1))
+        .respond_with(answer)
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The report of a tracking call that must succeed.
+pub async fn answered(call: impl Future<Output = Result<TrackReport, TrackError>>) -> TrackReport {
+    call.await.unwrap()
+}
+
+/// The error of a tracking call that must fail.
+pub async fn failed(call: impl Future<Output = Result<TrackReport, TrackError>>) -> TrackError {
+    call.await.unwrap_err()
 }
 
 pub fn xml(status: u16, body: String) -> ResponseTemplate {
@@ -68,6 +94,22 @@ pub fn check_events(events: &[CarrierEvent], expected: &[Expected<'_>]) {
         assert_eq!(event.location, want.location, "event {i} location");
         assert!(!event.raw_payload.is_empty(), "event {i} raw payload");
     }
+}
+
+/// One event is exactly what `expected` says.
+pub fn check_event(event: &CarrierEvent, expected: &Expected<'_>) {
+    check_events(std::slice::from_ref(event), std::slice::from_ref(expected));
+}
+
+/// An event's raw payload read as JSON.
+pub fn raw_json(event: &CarrierEvent) -> serde_json::Value {
+    serde_json::from_str(&event.raw_payload).unwrap()
+}
+
+/// The report is about `number` and holds exactly the `expected` events, in that order.
+pub fn check_report(report: &TrackReport, number: &str, expected: &[Expected<'_>]) {
+    assert_eq!(report.tracking_number, number);
+    check_events(&report.events, expected);
 }
 
 /// `err` is the carrier's error with this HTTP status.

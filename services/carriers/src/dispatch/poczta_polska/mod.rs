@@ -42,7 +42,7 @@ use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 mod en_error;
 mod shipment;
@@ -54,7 +54,7 @@ use fulfillment_policy::tracking_number::normalize_tracking_number;
 
 use super::soap::{self, Element, esc};
 use super::{
-    CreatedShipment, DispatchError, Label, Secret, ShipmentRef, ShipmentRequest, connect,
+    CreatedShipment, DispatchError, Label, Secret, ShipmentRef, ShipmentRequest, SoapDispatcher,
     decode_base64, send, soap_answer,
 };
 
@@ -99,29 +99,11 @@ pub struct EnvelopeSent {
     pub status: String,
 }
 
-/// The EN dispatch client for one account.
-#[derive(Debug, Clone)]
-pub struct PocztaPolskaDispatcher {
-    endpoint: String,
-    settings: PocztaPolskaSettings,
-    http: reqwest::Client,
-}
+/// The EN dispatch client for one account; `new` takes the service endpoint
+/// (`https://e-nadawca.poczta-polska.pl/websrv/en.php`).
+pub type PocztaPolskaDispatcher = SoapDispatcher<PocztaPolskaSettings>;
 
 impl PocztaPolskaDispatcher {
-    /// `base_url`: the service endpoint (`https://e-nadawca.poczta-polska.pl/websrv/en.php`).
-    pub fn new(
-        base_url: impl Into<String>,
-        settings: PocztaPolskaSettings,
-        timeout: Duration,
-    ) -> Result<Self, DispatchError> {
-        let (endpoint, http) = connect(base_url, timeout)?;
-        Ok(Self {
-            endpoint,
-            settings,
-            http,
-        })
-    }
-
     pub fn kind(&self) -> PocztaAccountKind {
         self.settings.kind
     }

@@ -1,6 +1,7 @@
 use super::en_error::field_of;
 use super::*;
 use crate::dispatch::{CashOnDelivery, Contact, ShipmentType};
+use std::time::Duration;
 
 fn settings() -> PocztaPolskaSettings {
     PocztaPolskaSettings {
