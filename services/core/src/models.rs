@@ -71,38 +71,65 @@ macro_rules! ship_address {
 }
 pub(crate) use ship_address;
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
-#[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
-pub struct Order {
-    pub id: String,
-    pub merchant_id: String,
-    pub state: String,
-    pub initial_released_at: DateTime<Utc>,
-    pub released_at: DateTime<Utc>,
-    pub fulfillment_deadline: DateTime<Utc>,
-    pub is_wish_express: bool,
-    pub is_advanced_logistics: bool,
-    pub ship_name: String,
-    pub ship_street_address1: String,
-    pub ship_street_address2: String,
-    pub ship_city: String,
-    pub ship_state: String,
-    pub ship_zipcode: String,
-    pub ship_country: String,
-    pub ship_phone_number: String,
-    pub customer_shipping_detail: serde_json::Value,
-    pub product_id: String,
-    pub product_name: String,
-    pub quantity: i32,
-    pub tracking_number_cancelled: bool,
-    pub tracking_number_cancelled_date: Option<DateTime<Utc>>,
-    pub is_re_released: bool,
-    pub order_re_released_date: Option<DateTime<Utc>>,
-    pub flags: Vec<String>,
-    pub refund_reason: Option<String>,
-    pub refunded_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+/// Declares [`Order`] (the row as stored) and [`NewOrder`] (what a release inserts) from one
+/// list of the columns a release writes, so the two cannot drift apart; the columns only later
+/// writes set follow in `Order` alone. The field order is the table's column order.
+macro_rules! order_rows {
+    (
+        released { $($field:ident: $ty:ty,)* }
+        later { $($later:ident: $later_ty:ty,)* }
+    ) => {
+        #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
+        #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
+        pub struct Order {
+            $(pub $field: $ty,)*
+            $(pub $later: $later_ty,)*
+            pub created_at: DateTime<Utc>,
+            pub updated_at: DateTime<Utc>,
+        }
+
+        #[derive(Debug, Clone, Insertable)]
+        #[diesel(table_name = orders)]
+        pub struct NewOrder {
+            $(pub $field: $ty,)*
+            pub created_at: DateTime<Utc>,
+            pub updated_at: DateTime<Utc>,
+        }
+    };
+}
+
+order_rows! {
+    released {
+        id: String,
+        merchant_id: String,
+        state: String,
+        initial_released_at: DateTime<Utc>,
+        released_at: DateTime<Utc>,
+        fulfillment_deadline: DateTime<Utc>,
+        is_wish_express: bool,
+        is_advanced_logistics: bool,
+        ship_name: String,
+        ship_street_address1: String,
+        ship_street_address2: String,
+        ship_city: String,
+        ship_state: String,
+        ship_zipcode: String,
+        ship_country: String,
+        ship_phone_number: String,
+        customer_shipping_detail: serde_json::Value,
+        product_id: String,
+        product_name: String,
+        quantity: i32,
+    }
+    later {
+        tracking_number_cancelled: bool,
+        tracking_number_cancelled_date: Option<DateTime<Utc>>,
+        is_re_released: bool,
+        order_re_released_date: Option<DateTime<Utc>>,
+        flags: Vec<String>,
+        refund_reason: Option<String>,
+        refunded_at: Option<DateTime<Utc>>,
+    }
 }
 
 impl Order {
@@ -114,33 +141,6 @@ impl Order {
     pub fn customer_shipping_detail(&self) -> Address {
         Address::from_stored_json(&self.customer_shipping_detail)
     }
-}
-
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = orders)]
-pub struct NewOrder {
-    pub id: String,
-    pub merchant_id: String,
-    pub state: String,
-    pub initial_released_at: DateTime<Utc>,
-    pub released_at: DateTime<Utc>,
-    pub fulfillment_deadline: DateTime<Utc>,
-    pub is_wish_express: bool,
-    pub is_advanced_logistics: bool,
-    pub ship_name: String,
-    pub ship_street_address1: String,
-    pub ship_street_address2: String,
-    pub ship_city: String,
-    pub ship_state: String,
-    pub ship_zipcode: String,
-    pub ship_country: String,
-    pub ship_phone_number: String,
-    pub customer_shipping_detail: serde_json::Value,
-    pub product_id: String,
-    pub product_name: String,
-    pub quantity: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
@@ -175,7 +175,7 @@ pub struct NewTracking<'a> {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = order_trackings, check_for_backend(diesel::pg::Pg))]
 pub struct OrderTracking {
     pub id: i64,

@@ -84,84 +84,47 @@ fn bruno() -> Address {
     )
 }
 
+impl DemoOrder {
+    fn wish_express(self) -> Self {
+        DemoOrder {
+            wish_express: true,
+            ..self
+        }
+    }
+
+    fn aplus(self) -> Self {
+        DemoOrder {
+            aplus: true,
+            ..self
+        }
+    }
+}
+
 /// The demo's orders: combinable (R10), too far apart, near their deadline, Wish Express, A+,
 /// Brazilian (one to be stuck, R13) and Polish.
+// A table, one order a line: rustfmt would give each order a block of its own.
+#[rustfmt::skip]
 fn demo_orders() -> [DemoOrder; 9] {
     let alice = address("Alice Smith", "1 Main St", "Springfield", "12345", "US");
     // The same address written differently: still combinable (R10 ignores case and spacing).
     let alice_again = address("ALICE SMITH", "1  main st", "springfield", "12345", "US");
+    let chen = address("Chen Wei", "12 Nanjing Rd", "Shanghai", "200001", "CN");
+    let dana = address("Dana White", "9 Elm St", "Portland", "97201", "US");
+    let eve = address("Eve Martin", "4 Rue Verte", "Lyon", "69001", "FR");
+    let jan = address("Jan Kowalski", "ul. Floriańska 3", "Kraków", "31-019", "PL");
     let bruno = bruno();
-    let shenzhen = "m-shenzhen";
+    let (shenzhen, sao_paulo) = ("m-shenzhen", "m-saopaulo");
+    let (days, hours) = (Duration::days, Duration::hours);
     [
-        order(
-            "o-fresh-1",
-            shenzhen,
-            Duration::hours(2),
-            alice.clone(),
-            "USB-C cable",
-        ),
-        order(
-            "o-fresh-2",
-            shenzhen,
-            Duration::days(2),
-            alice_again,
-            "Phone case",
-        ),
-        order(
-            "o-far-apart",
-            shenzhen,
-            Duration::days(7) + Duration::hours(1),
-            alice,
-            "Screen protector",
-        ),
-        order(
-            "o-near-deadline",
-            shenzhen,
-            Duration::days(4) + Duration::hours(22),
-            address("Chen Wei", "12 Nanjing Rd", "Shanghai", "200001", "CN"),
-            "Desk lamp",
-        ),
-        DemoOrder {
-            wish_express: true,
-            ..order(
-                "o-wish-express",
-                shenzhen,
-                Duration::days(1),
-                address("Dana White", "9 Elm St", "Portland", "97201", "US"),
-                "Headphones",
-            )
-        },
-        DemoOrder {
-            aplus: true,
-            ..order(
-                "o-aplus",
-                shenzhen,
-                Duration::days(1),
-                address("Eve Martin", "4 Rue Verte", "Lyon", "69001", "FR"),
-                "Smart watch",
-            )
-        },
-        order(
-            "o-br-1",
-            "m-saopaulo",
-            Duration::hours(5),
-            bruno.clone(),
-            "Havaianas",
-        ),
-        order(
-            "o-br-2",
-            "m-saopaulo",
-            Duration::days(1),
-            bruno,
-            "Coffee beans",
-        ),
-        order(
-            "o-pl-1",
-            "m-krakow",
-            Duration::days(3),
-            address("Jan Kowalski", "ul. Floriańska 3", "Kraków", "31-019", "PL"),
-            "Amber necklace",
-        ),
+        order("o-fresh-1", shenzhen, hours(2), alice.clone(), "USB-C cable"),
+        order("o-fresh-2", shenzhen, days(2), alice_again, "Phone case"),
+        order("o-far-apart", shenzhen, days(7) + hours(1), alice, "Screen protector"),
+        order("o-near-deadline", shenzhen, days(4) + hours(22), chen, "Desk lamp"),
+        order("o-wish-express", shenzhen, days(1), dana, "Headphones").wish_express(),
+        order("o-aplus", shenzhen, days(1), eve, "Smart watch").aplus(),
+        order("o-br-1", sao_paulo, hours(5), bruno.clone(), "Havaianas"),
+        order("o-br-2", sao_paulo, days(1), bruno, "Coffee beans"),
+        order("o-pl-1", "m-krakow", days(3), jan, "Amber necklace"),
     ]
 }
 

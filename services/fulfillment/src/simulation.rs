@@ -92,7 +92,7 @@ pub fn simulate(
     };
     let mut cursor = start;
     loop {
-        let rows = repo::late_decisions(conn, input.from, input.to, cursor, PAGE)?;
+        let rows = repo::decisions::<LateDecisionRow>(conn, input.from, input.to, cursor, PAGE)?;
         let Some(last) = rows.last() else { break };
         let reached = last.occurred_at;
         cursor.after = last.id;
@@ -104,7 +104,8 @@ pub fn simulate(
 
     let mut cursor = start;
     loop {
-        let rows = repo::cancellation_decisions(conn, input.from, input.to, cursor, PAGE)?;
+        let rows =
+            repo::decisions::<CancellationDecisionRow>(conn, input.from, input.to, cursor, PAGE)?;
         let Some(last) = rows.last() else { break };
         let reached = last.occurred_at;
         cursor.after = last.id;

@@ -56,24 +56,20 @@ const DATABASE_URL_ENV: &str = "DATABASE_URL";
 const TOKENS_ENV: &str = "FULFILLMENT_AUTH_TOKENS";
 const KEYS_ENV: &str = "FULFILLMENT_ENCRYPTION_KEYS";
 
+// A flag whose `long`, `env` and default do not fit one line names its `env` in an `#[arg]` of
+// its own (clap merges them): one line each, not a block per flag.
 #[derive(clap::Args)]
 struct ServeArgs {
     /// gRPC listen address.
     #[arg(long, env = "FULFILLMENT_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
     /// Listen address for carrier webhooks (the Intelipost push, R14); TLS as for gRPC.
-    #[arg(
-        long,
-        env = "FULFILLMENT_WEBHOOK_LISTEN",
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(env = "FULFILLMENT_WEBHOOK_LISTEN")]
     webhook_listen: SocketAddr,
     /// Largest webhook body accepted, in bytes (larger: 413).
-    #[arg(
-        long,
-        env = "FULFILLMENT_WEBHOOK_MAX_BODY_BYTES",
-        default_value_t = webhook::DEFAULT_MAX_BODY_BYTES
-    )]
+    #[arg(long, default_value_t = webhook::DEFAULT_MAX_BODY_BYTES)]
+    #[arg(env = "FULFILLMENT_WEBHOOK_MAX_BODY_BYTES")]
     webhook_max_body_bytes: usize,
     /// Load sample merchants and orders.
     #[arg(long)]
@@ -83,18 +79,12 @@ struct ServeArgs {
     pool_size: u32,
     /// How often readiness asks PostgreSQL (ms); the services turn NOT_SERVING after three
     /// intervals without an answer, and SERVING again at the next one.
-    #[arg(
-        long,
-        env = "FULFILLMENT_READINESS_INTERVAL_MS",
-        default_value_t = 1000
-    )]
+    #[arg(long, default_value_t = 1000)]
+    #[arg(env = "FULFILLMENT_READINESS_INTERVAL_MS")]
     readiness_interval_ms: u64,
     /// Hours an idempotency key is remembered; older keys count as never seen and are removed.
-    #[arg(
-        long,
-        env = "FULFILLMENT_IDEMPOTENCY_RETENTION_HOURS",
-        default_value_t = 24
-    )]
+    #[arg(long, default_value_t = 24)]
+    #[arg(env = "FULFILLMENT_IDEMPOTENCY_RETENTION_HOURS")]
     idempotency_retention_hours: u64,
     /// Bulk CSV job processors in this server (R7); 0: store uploads for other replicas.
     #[arg(long, env = "FULFILLMENT_BULK_PROCESSORS", default_value_t = 1)]
@@ -122,35 +112,23 @@ struct DispatchArgs {
     #[arg(long, env = "FULFILLMENT_DISPATCH_INPOST_URL", default_value = dispatch::INPOST_URL)]
     dispatch_inpost_url: String,
     /// Poczta Polska Elektroniczny Nadawca endpoint.
-    #[arg(
-        long,
-        env = "FULFILLMENT_DISPATCH_POCZTA_POLSKA_URL",
-        default_value = dispatch::POCZTA_POLSKA_URL
-    )]
+    #[arg(long, default_value = dispatch::POCZTA_POLSKA_URL)]
+    #[arg(env = "FULFILLMENT_DISPATCH_POCZTA_POLSKA_URL")]
     dispatch_poczta_polska_url: String,
     /// Paczka w Ruchu (ORLEN Paczka) web service endpoint.
-    #[arg(
-        long,
-        env = "FULFILLMENT_DISPATCH_PACZKA_W_RUCHU_URL",
-        default_value = dispatch::PACZKA_W_RUCHU_URL
-    )]
+    #[arg(long, default_value = dispatch::PACZKA_W_RUCHU_URL)]
+    #[arg(env = "FULFILLMENT_DISPATCH_PACZKA_W_RUCHU_URL")]
     dispatch_paczka_w_ruchu_url: String,
     /// Whole-request timeout of one carrier call, in milliseconds.
-    #[arg(
-        long,
-        env = "FULFILLMENT_DISPATCH_TIMEOUT_MS",
-        default_value_t = 10_000
-    )]
+    #[arg(long, default_value_t = 10_000)]
+    #[arg(env = "FULFILLMENT_DISPATCH_TIMEOUT_MS")]
     dispatch_timeout_ms: u64,
     /// Times a new InPost shipment is asked for its tracking number.
     #[arg(long, env = "FULFILLMENT_DISPATCH_INPOST_POLLS", default_value_t = 10)]
     dispatch_inpost_polls: u32,
     /// Pause between those polls, in milliseconds.
-    #[arg(
-        long,
-        env = "FULFILLMENT_DISPATCH_INPOST_POLL_INTERVAL_MS",
-        default_value_t = 1_000
-    )]
+    #[arg(long, default_value_t = 1_000)]
+    #[arg(env = "FULFILLMENT_DISPATCH_INPOST_POLL_INTERVAL_MS")]
     dispatch_inpost_poll_interval_ms: u64,
     /// Orders of one CreateShipments or GetLabels call sent to carriers at the same time.
     #[arg(long, env = "FULFILLMENT_DISPATCH_CONCURRENCY", default_value_t = 8)]
@@ -205,11 +183,8 @@ struct SecurityArgs {
     #[arg(long, env = "FULFILLMENT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
     /// Calls one caller may have in flight at once.
-    #[arg(
-        long,
-        env = "FULFILLMENT_MAX_IN_FLIGHT_PER_CALLER",
-        default_value_t = 64
-    )]
+    #[arg(long, default_value_t = 64)]
+    #[arg(env = "FULFILLMENT_MAX_IN_FLIGHT_PER_CALLER")]
     max_in_flight_per_caller: usize,
 }
 

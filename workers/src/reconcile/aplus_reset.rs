@@ -11,7 +11,7 @@ use fulfillment_core::{ServiceError, ServiceResult};
 use fulfillment_policy::cancellation::{aplus_leaves_program, rerelease_flag};
 use serde_json::json;
 
-use super::cancellation::batch_of;
+use super::cancellation::claim;
 use super::{Batch, BatchScope, Step, outbox_row};
 
 pub struct AplusReset;
@@ -21,13 +21,7 @@ impl Step for AplusReset {
 
     fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
         let (now, policy, actor) = (scope.now, scope.policy, scope.actor);
-        let links = repo::claim_cancelled(
-            conn,
-            CancellationQueue::AplusReset,
-            scope.after,
-            scope.limit,
-        )?;
-        let mut batch = batch_of(&links, scope.after);
+        let (links, mut batch) = claim(conn, CancellationQueue::AplusReset, scope)?;
         let mut settled = Vec::with_capacity(links.len());
         let mut resets = Vec::new();
         let mut events = Vec::new();

@@ -10,22 +10,16 @@ use fulfillment_core::repo::reconcile::{
     self as repo, CancellationQueue, CancelledLink, Detection, LinkDecision, ReRelease,
 };
 use fulfillment_core::{ServiceError, ServiceResult};
-use fulfillment_orders::Actor;
 use fulfillment_policy::cancellation::{
     CancellationDecision, CancellationInput, CancellationOutcome, decide_cancellation,
 };
 use fulfillment_policy::order_state::OrderState;
-use fulfillment_policy::values::Policy;
 use serde_json::json;
 
 use super::{Batch, BatchScope, Step, outbox_row};
 
-/// The decision on one claimed link at `now` (also the re-release moment).
-fn decide(
-    link: &CancelledLink,
-    now: DateTime<Utc>,
-    policy: &Policy,
-) -> ServiceResult<CancellationDecision> {
+/// The decision on one claimed link at the scope's `now` (also the re-release moment).
+fn decide(link: &CancelledLink, scope: &BatchScope<'_>) -> ServiceResult<CancellationDecision> {
     let state: OrderState = link.state.parse().map_err(ServiceError::internal)?;
     let cancelled_by = link.cancelled_by.parse().map_err(ServiceError::internal)?;
     Ok(decide_cancellation(
@@ -39,9 +33,9 @@ fn decide(
             cancelled_at: link.cancelled_at,
             cancelled_by,
             tracking_is_current: link.is_current,
-            re_released_at: now,
+            re_released_at: scope.now,
         },
-        &policy.values,
+        &scope.policy.values,
     ))
 }
 
@@ -61,11 +55,9 @@ fn inputs(link: &CancelledLink, decision: &CancellationDecision) -> serde_json::
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The audit row of a decision on `link`, made at the scope's moment under its policy.
 fn audit_row<'a>(
-    now: DateTime<Utc>,
-    policy: &Policy,
-    actor: &'a Actor,
+    scope: &BatchScope<'a>,
     link: &'a CancelledLink,
     kind: &'a str,
     state_after: &'a str,
@@ -74,18 +66,31 @@ fn audit_row<'a>(
     NewOrderEvent {
         order_id: &link.order_id,
         merchant_id: &link.merchant_id,
-        actor: &actor.0,
+        actor: &scope.actor.0,
         kind,
         state_before: Some(&link.state),
         state_after,
-        policy_version: Some(policy.version),
+        policy_version: Some(scope.policy.version),
         details,
-        occurred_at: now,
+        occurred_at: scope.now,
     }
 }
 
-pub(super) fn batch_of(links: &[CancelledLink], after: i64) -> Batch {
-    Batch::claimed(links.len(), links.last().map_or(after, |l| l.link_id))
+/// Claims the next links of `queue` after the scope's last key, with the batch that counts
+/// them. The detector's queue is walked by tracking (see `CancellationQueue::Detect`), so its
+/// last key is a tracking id; the others are walked by link.
+pub(super) fn claim(
+    conn: &mut PgConnection,
+    queue: CancellationQueue,
+    scope: &BatchScope<'_>,
+) -> ServiceResult<(Vec<CancelledLink>, Batch)> {
+    let links = repo::claim_cancelled(conn, queue, scope.after, scope.limit)?;
+    let last_key = links.last().map_or(scope.after, |l| match queue {
+        CancellationQueue::Detect => l.tracking_id,
+        CancellationQueue::Decide | CancellationQueue::AplusReset => l.link_id,
+    });
+    let batch = Batch::claimed(links.len(), last_key);
+    Ok((links, batch))
 }
 
 /// R16's re-release of one link: the order's new deadline and flags, the address it now ships
@@ -157,18 +162,11 @@ impl Step for CancellationDetector {
     const NAME: &'static str = "cancellation-detector";
 
     fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
-        let (now, policy, actor) = (scope.now, scope.policy, scope.actor);
-        let links =
-            repo::claim_cancelled(conn, CancellationQueue::Detect, scope.after, scope.limit)?;
-        // This queue is walked by tracking (see `CancellationQueue::Detect`).
-        let mut batch = Batch::claimed(
-            links.len(),
-            links.last().map_or(scope.after, |l| l.tracking_id),
-        );
+        let (links, mut batch) = claim(conn, CancellationQueue::Detect, scope)?;
         let mut detections = Vec::with_capacity(links.len());
         let mut events = Vec::with_capacity(links.len());
         for link in &links {
-            let decision = decide(link, now, policy)?;
+            let decision = decide(link, scope)?;
             let not_applicable = decision.outcome == CancellationOutcome::NotApplicable;
             detections.push(Detection {
                 link_id: link.link_id,
@@ -194,20 +192,12 @@ impl Step for CancellationDetector {
                 "order {}: {kind} ({})",
                 link.order_id, decision.explanation
             ));
-            events.push(audit_row(
-                now,
-                policy,
-                actor,
-                link,
-                kind,
-                &link.state,
-                details,
-            ));
+            events.push(audit_row(scope, link, kind, &link.state, details));
         }
-        repo::write_detections(conn, &detections, now)?;
+        repo::write_detections(conn, &detections, scope.now)?;
         let mut trackings: Vec<i64> = links.iter().map(|l| l.tracking_id).collect();
         trackings.dedup();
-        repo::mark_trackings_detected(conn, &trackings, now)?;
+        repo::mark_trackings_detected(conn, &trackings, scope.now)?;
         repo::record_events(conn, &events)?;
         Ok(batch)
     }
@@ -224,22 +214,19 @@ impl Step for ReReleaseDecider {
     const NAME: &'static str = "re-release-decider";
 
     fn batch(conn: &mut PgConnection, scope: &BatchScope<'_>) -> ServiceResult<Batch> {
-        let (now, policy, actor) = (scope.now, scope.policy, scope.actor);
-        let links =
-            repo::claim_cancelled(conn, CancellationQueue::Decide, scope.after, scope.limit)?;
-        let mut batch = batch_of(&links, scope.after);
+        let (links, mut batch) = claim(conn, CancellationQueue::Decide, scope)?;
         let mut re_releases = Vec::new();
         let mut refunds = Vec::new();
         let mut link_decisions = Vec::with_capacity(links.len());
         let mut events = Vec::with_capacity(links.len());
         let mut outbox = Vec::new();
         for link in &links {
-            let decision = decide(link, now, policy)?;
+            let decision = decide(link, scope)?;
             let mut details = inputs(link, &decision);
             details["rule"] = json!("R16");
             let (kind, state_after) = match decision.outcome {
                 CancellationOutcome::ReRelease => {
-                    let (re_release, event) = re_release(link, &decision, now, &mut details)?;
+                    let (re_release, event) = re_release(link, &decision, scope.now, &mut details)?;
                     re_releases.push(re_release);
                     outbox.push(event);
                     ("re_released", OrderState::Approved.as_str())
@@ -250,7 +237,7 @@ impl Step for ReReleaseDecider {
                     })?;
                     refunds.push((link.order_id.clone(), reason));
                     outbox.push(outbox_row(
-                        now,
+                        scope.now,
                         "refund.requested",
                         &link.order_id,
                         &link.merchant_id,
@@ -281,19 +268,11 @@ impl Step for ReReleaseDecider {
                 decision.outcome.as_str(),
                 decision.explanation
             ));
-            events.push(audit_row(
-                now,
-                policy,
-                actor,
-                link,
-                kind,
-                state_after,
-                details,
-            ));
+            events.push(audit_row(scope, link, kind, state_after, details));
         }
-        repo::write_re_releases(conn, &re_releases, now)?;
-        repo::write_refunds(conn, &refunds, now)?;
-        repo::write_link_decisions(conn, &link_decisions, now)?;
+        repo::write_re_releases(conn, &re_releases, scope.now)?;
+        repo::write_refunds(conn, &refunds, scope.now)?;
+        repo::write_link_decisions(conn, &link_decisions, scope.now)?;
         repo::record_events(conn, &events)?;
         repo::enqueue_events(conn, &outbox)?;
         Ok(batch)

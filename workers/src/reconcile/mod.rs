@@ -128,16 +128,7 @@ pub async fn run<S: Step>(
             .transaction(move |conn| {
                 let now = clock.now();
                 let policy = policies.at(conn, now)?;
-                S::batch(
-                    conn,
-                    &BatchScope {
-                        now,
-                        policy: &policy,
-                        actor: &actor,
-                        limit,
-                        after,
-                    },
-                )
+                batch_after::<S>(conn, now, &policy, &actor, limit, after)
             })
             .await?;
         if batch.claimed == 0 {
@@ -161,6 +152,28 @@ pub async fn run<S: Step>(
     Ok((summary, Vec::new()))
 }
 
+/// One batch of `S`, claiming after the key `after`: what a run and a dry run both do, each
+/// with the moment and policy of its own transaction.
+fn batch_after<S: Step>(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    actor: &Actor,
+    limit: i64,
+    after: i64,
+) -> ServiceResult<Batch> {
+    S::batch(
+        conn,
+        &BatchScope {
+            now,
+            policy,
+            actor,
+            limit,
+            after,
+        },
+    )
+}
+
 /// The run's work in one transaction that is rolled back: what it would do, and its lines.
 async fn dry_run_of<S: Step>(
     db: &Db,
@@ -178,16 +191,7 @@ async fn dry_run_of<S: Step>(
             let mut lines = Vec::new();
             let mut after = 0;
             loop {
-                let batch = S::batch(
-                    conn,
-                    &BatchScope {
-                        now,
-                        policy: &policy,
-                        actor: &actor,
-                        limit,
-                        after,
-                    },
-                )?;
+                let batch = batch_after::<S>(conn, now, &policy, &actor, limit, after)?;
                 if batch.claimed == 0 {
                     break;
                 }

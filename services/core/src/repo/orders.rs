@@ -171,34 +171,16 @@ pub struct Shipment<'a> {
 #[derive(Debug, Clone, QueryableByName)]
 #[diesel(table_name = order_trackings, check_for_backend(diesel::pg::Pg))]
 pub struct ShippedLink {
-    pub id: i64,
-    pub order_id: String,
-    pub tracking_id: i64,
-    pub origin_country: String,
-    pub channel: String,
-    pub shipped_at: DateTime<Utc>,
-    pub shipped_late: bool,
-    pub is_current: bool,
-    pub replaced_at: Option<DateTime<Utc>>,
-    pub confirmed_removed_at: Option<DateTime<Utc>>,
+    /// The inserted row: `RETURNING *` of `order_trackings`, the columns of [`OrderTracking`].
+    #[diesel(embed)]
+    link: OrderTracking,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     pub has_history: bool,
 }
 
 impl ShippedLink {
     pub fn link(&self) -> OrderTracking {
-        OrderTracking {
-            id: self.id,
-            order_id: self.order_id.clone(),
-            tracking_id: self.tracking_id,
-            origin_country: self.origin_country.clone(),
-            channel: self.channel.clone(),
-            shipped_at: self.shipped_at,
-            shipped_late: self.shipped_late,
-            is_current: self.is_current,
-            replaced_at: self.replaced_at,
-            confirmed_removed_at: self.confirmed_removed_at,
-        }
+        self.link.clone()
     }
 }
 
@@ -276,50 +258,59 @@ pub fn record_shipment(
         shipment
             .orders
             .iter()
-            .position(|o| o.order_id == l.order_id)
+            .position(|o| o.order_id == l.link.order_id)
     });
     Ok(links)
+}
+
+// The tracking columns of [`lock_for_shipping`]'s answer: no table, a name for their SQL types
+// (all nullable: the tracking is LEFT JOINed), so that [`LockedRow`] maps them by name without
+// a `sql_type` beside every field.
+diesel::table! {
+    locked_tracking (t_id) {
+        t_id -> Nullable<BigInt>,
+        t_merchant_id -> Nullable<Text>,
+        t_carrier -> Nullable<Text>,
+        t_tracking_number -> Nullable<Text>,
+        t_status -> Nullable<Text>,
+        t_carrier_status_code -> Nullable<Text>,
+        t_carrier_status_text -> Nullable<Text>,
+        t_confirmed_fulfillment_at -> Nullable<Timestamptz>,
+        t_delivered_at -> Nullable<Timestamptz>,
+        t_cancelled_at -> Nullable<Timestamptz>,
+        t_cancelled_by -> Nullable<Text>,
+        t_last_event_at -> Nullable<Timestamptz>,
+        t_next_poll_at -> Nullable<Timestamptz>,
+        t_poll_failures -> Nullable<Integer>,
+        t_created_at -> Nullable<Timestamptz>,
+        t_updated_at -> Nullable<Timestamptz>,
+        t_created -> Nullable<Bool>,
+    }
 }
 
 /// A row of [`lock_for_shipping`]: a locked order and the tracking (its columns prefixed `t_`;
 /// all `NULL` when the tracking could not be had in the same statement).
 #[derive(QueryableByName)]
+#[diesel(table_name = locked_tracking)]
 struct LockedRow {
     #[diesel(embed)]
     order: Order,
-    #[diesel(sql_type = Nullable<BigInt>)]
     t_id: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
     t_merchant_id: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t_carrier: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t_tracking_number: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t_status: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t_carrier_status_code: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t_carrier_status_text: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     t_confirmed_fulfillment_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     t_delivered_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     t_cancelled_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Text>)]
     t_cancelled_by: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     t_last_event_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     t_next_poll_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Integer>)]
     t_poll_failures: Option<i32>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     t_created_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
     t_updated_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Bool>)]
     t_created: Option<bool>,
 }
 

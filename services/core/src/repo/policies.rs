@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 
 use crate::models::PolicyRow;
 use crate::prepared::prepared;
-use crate::schema::{policies, policy_audit};
+use crate::schema::{order_events, policies, policy_audit};
 
 /// Every policy version, oldest first.
 pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<PolicyRow>> {
@@ -114,19 +114,16 @@ pub fn decision_id_bounds(
 }
 
 /// An R5 decision point: a shipment of an `APPROVED` order, or a late refund, with the release
-/// its deadline counted from (the latest release or re-release event before it).
+/// its deadline counted from (the latest release or re-release event before it). The fields
+/// without a `sql_type` are the decision's own `order_events` columns.
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = order_events)]
 pub struct LateDecisionRow {
-    #[diesel(sql_type = BigInt)]
     pub id: i64,
-    #[diesel(sql_type = Timestamptz)]
     pub occurred_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
     pub order_id: String,
-    #[diesel(sql_type = Text)]
     pub merchant_id: String,
     /// `shipped` or `refunded`.
-    #[diesel(sql_type = Text)]
     pub kind: String,
     #[diesel(sql_type = Nullable<Bool>)]
     pub shipped_late: Option<bool>,
@@ -160,15 +157,26 @@ const LATE_DECISIONS: &str = "
     ORDER BY e.id
     LIMIT $5";
 
-/// Up to `limit` R5 decision points in `[from, to)` within `after`, in id order.
-pub fn late_decisions(
+/// A kind of decision a simulation replays, read in pages by [`decisions`] with its query.
+pub trait Decision: QueryableByName<diesel::pg::Pg> + 'static {
+    /// Binds `$1`, `$2`: the window `[from, to)`; `$3`, `$4`: the [`Cursor`]; `$5`: the limit.
+    const QUERY: &'static str;
+}
+
+/// R5: the shipments of `APPROVED` orders and the late refunds.
+impl Decision for LateDecisionRow {
+    const QUERY: &'static str = LATE_DECISIONS;
+}
+
+/// Up to `limit` decisions of kind `D` in `[from, to)` within `after`, in id order.
+pub fn decisions<D: Decision>(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     after: Cursor,
     limit: i64,
-) -> QueryResult<Vec<LateDecisionRow>> {
-    prepared(LATE_DECISIONS)
+) -> QueryResult<Vec<D>> {
+    prepared(D::QUERY)
         .bind::<Timestamptz, _>(from)
         .bind::<Timestamptz, _>(to)
         .bind::<BigInt, _>(after.after)
@@ -178,20 +186,16 @@ pub fn late_decisions(
 }
 
 /// A final R15–R18 decision on a cancelled tracking (the decider's, or the detector's
-/// `NOT_APPLICABLE`), with the facts it was made on as far as history holds them.
+/// `NOT_APPLICABLE`), with the facts it was made on as far as history holds them. The fields
+/// without a `sql_type` are the decision's own `order_events` columns.
 #[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = order_events)]
 pub struct CancellationDecisionRow {
-    #[diesel(sql_type = BigInt)]
     pub id: i64,
-    #[diesel(sql_type = Timestamptz)]
     pub occurred_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
     pub order_id: String,
-    #[diesel(sql_type = Text)]
     pub merchant_id: String,
-    #[diesel(sql_type = Nullable<Text>)]
     pub state_before: Option<String>,
-    #[diesel(sql_type = Nullable<Int4>)]
     pub policy_version: Option<i32>,
     #[diesel(sql_type = Nullable<Text>)]
     pub recorded_outcome: Option<String>,
@@ -247,19 +251,7 @@ const CANCELLATION_DECISIONS: &str = "
     ORDER BY e.id
     LIMIT $5";
 
-/// Up to `limit` final cancellation decisions in `[from, to)` within `after`, in id order.
-pub fn cancellation_decisions(
-    conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    after: Cursor,
-    limit: i64,
-) -> QueryResult<Vec<CancellationDecisionRow>> {
-    prepared(CANCELLATION_DECISIONS)
-        .bind::<Timestamptz, _>(from)
-        .bind::<Timestamptz, _>(to)
-        .bind::<BigInt, _>(after.after)
-        .bind::<BigInt, _>(after.last)
-        .bind::<BigInt, _>(limit)
-        .load(conn)
+/// R15–R18: the final decisions on cancelled trackings.
+impl Decision for CancellationDecisionRow {
+    const QUERY: &'static str = CANCELLATION_DECISIONS;
 }

@@ -196,27 +196,29 @@ pub fn record_carrier_ids(
         .execute(conn)
 }
 
-/// Lets go of a `REQUESTED` row that could not be finished now, noting why; the next call
-/// takes it up again.
-pub fn release(
-    conn: &mut PgConnection,
-    id: &str,
-    reason: &str,
-    message: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
-    leave_requested(conn, id, REQUESTED, (reason, message), now)
+/// The ways a `REQUESTED` row's lease ends with a reason, one function each so that a caller
+/// says which it means: the same signature, only the state the row is left in differs.
+macro_rules! lease_endings {
+    ($($(#[$doc:meta])* $name:ident => $state:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(
+            conn: &mut PgConnection,
+            id: &str,
+            reason: &str,
+            message: &str,
+            now: DateTime<Utc>,
+        ) -> QueryResult<usize> {
+            leave_requested(conn, id, $state, (reason, message), now)
+        }
+    )*};
 }
 
-/// `REQUESTED → FAILED`, with the reason.
-pub fn fail(
-    conn: &mut PgConnection,
-    id: &str,
-    reason: &str,
-    message: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
-    leave_requested(conn, id, FAILED, (reason, message), now)
+lease_endings! {
+    /// Lets go of a `REQUESTED` row that could not be finished now, noting why; the next call
+    /// takes it up again.
+    release => REQUESTED;
+    /// `REQUESTED → FAILED`, with the reason.
+    fail => FAILED;
 }
 
 /// A `REQUESTED` row's lease given up with why, in `state` (still `REQUESTED` to be taken up
