@@ -109,7 +109,13 @@ pub fn ship_on_generic_plans(
     actor: &Actor,
     request: &ShipRequest,
 ) -> ServiceResult<ShipOutcome> {
-    ship_planned(conn, (now, Plans::GenericThroughout), policy, actor, request)
+    ship_planned(
+        conn,
+        (now, Plans::GenericThroughout),
+        policy,
+        actor,
+        request,
+    )
 }
 
 fn ship_planned(

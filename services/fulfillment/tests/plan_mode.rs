@@ -9,8 +9,8 @@
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use fulfillment_core::testing::TestDb;
 use fulfillment_core::prepared;
+use fulfillment_core::testing::TestDb;
 use fulfillment_orders::demo::load_demo_data;
 use fulfillment_orders::input::{Actor, TrackingInput};
 use fulfillment_orders::policies::PolicyStore;

@@ -243,26 +243,28 @@ impl AppState {
         let actor = Actor::api(&caller);
         let state = self.clone();
         let call = move |conn: &mut PgConnection| {
-                let Some(key) = key else {
-                    return f(conn, &state, &actor, message);
-                };
-                let now = state.clock.now();
-                let expired_before = state.idempotency.expired_before(now);
-                match idempotency::claim(conn, &caller, &key, rpc, &hash, now, expired_before)? {
-                    Claim::New => {
-                        let response = f(conn, &state, &actor, message)?;
-                        idempotency::complete(conn, &caller, &key, &response.encode_to_vec())?;
-                        Ok(response)
-                    }
-                    Claim::Replay(bytes) => Resp::decode(bytes.as_slice()).map_err(ServiceError::internal),
-                    Claim::Mismatch { rpc: first_rpc } => Err(ServiceError::precondition(
-                        "IDEMPOTENCY_KEY_REUSED",
-                        format!(
-                            "idempotency key {key:?} was first used for a different {first_rpc} request; use a new key"
-                        ),
-                    )),
-                }
+            let Some(key) = key else {
+                return f(conn, &state, &actor, message);
             };
+            let now = state.clock.now();
+            let expired_before = state.idempotency.expired_before(now);
+            match idempotency::claim(conn, &caller, &key, rpc, &hash, now, expired_before)? {
+                Claim::New => {
+                    let response = f(conn, &state, &actor, message)?;
+                    idempotency::complete(conn, &caller, &key, &response.encode_to_vec())?;
+                    Ok(response)
+                }
+                Claim::Replay(bytes) => {
+                    Resp::decode(bytes.as_slice()).map_err(ServiceError::internal)
+                }
+                Claim::Mismatch { rpc: first_rpc } => Err(ServiceError::precondition(
+                    "IDEMPOTENCY_KEY_REUSED",
+                    format!(
+                        "idempotency key {key:?} was first used for a different {first_rpc} request; use a new key"
+                    ),
+                )),
+            }
+        };
         match begin {
             Begin::Plain => self.db.transaction(call).await,
             Begin::OnGenericPlans => self.db.transaction_on_generic_plans(call).await,
