@@ -74,7 +74,7 @@ pub struct ShipRequest {
 
 /// How the caller's transaction plans its statements when `ship` is called (issue 21).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Plans {
+pub enum Plans {
     /// Anyone's transaction: `ship` sets generic plans for its two statements and gives the
     /// transaction back PostgreSQL's own choice when it is done.
     Shared,
@@ -97,28 +97,13 @@ pub fn ship(
     actor: &Actor,
     request: &ShipRequest,
 ) -> ServiceResult<ShipOutcome> {
-    ship_planned(conn, (now, Plans::Shared), policy, actor, request)
+    ship_with_plans(conn, (now, Plans::Shared), policy, actor, request)
 }
 
-/// [`ship`] in a transaction begun with `Db::transaction_on_generic_plans`, which it leaves on
-/// generic plans: only primary-key statements (the idempotency record) may follow.
-pub fn ship_on_generic_plans(
-    conn: &mut PgConnection,
-    now: DateTime<Utc>,
-    policy: &Policy,
-    actor: &Actor,
-    request: &ShipRequest,
-) -> ServiceResult<ShipOutcome> {
-    ship_planned(
-        conn,
-        (now, Plans::GenericThroughout),
-        policy,
-        actor,
-        request,
-    )
-}
-
-fn ship_planned(
+/// [`ship`], told how the caller's transaction plans: with [`Plans::GenericThroughout`] (a
+/// transaction begun by `Db::transaction_on_generic_plans`) it leaves generic plans on, so only
+/// primary-key statements (the idempotency record) may follow.
+pub fn ship_with_plans(
     conn: &mut PgConnection,
     (now, plans): (DateTime<Utc>, Plans),
     policy: &Policy,

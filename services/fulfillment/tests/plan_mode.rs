@@ -1,7 +1,7 @@
 //! Issue 21: the ship path runs its two statements on generic plans (`SET LOCAL
 //! plan_cache_mode`). `ship` gives the rest of the caller's transaction back PostgreSQL's own
 //! choice: a bulk file's next rows, and any read whose bound value selects a partial index,
-//! must not inherit generic plans. `ship_on_generic_plans` (the gRPC calls, whose transaction
+//! must not inherit generic plans. `ship_with_plans` on `Plans::GenericThroughout` (the gRPC calls, whose transaction
 //! began on generic plans) leaves them on: nothing but the idempotency record follows.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
@@ -14,7 +14,7 @@ use fulfillment_core::testing::TestDb;
 use fulfillment_orders::demo::load_demo_data;
 use fulfillment_orders::input::{Actor, TrackingInput};
 use fulfillment_orders::policies::PolicyStore;
-use fulfillment_orders::ship::{ShipMode, ShipRequest, ship_on_generic_plans};
+use fulfillment_orders::ship::{Plans, ShipMode, ShipRequest, ship_with_plans};
 use fulfillment_policy::tracking_number::Channel;
 
 fn plan_cache_mode(conn: &mut PgConnection) -> String {
@@ -68,7 +68,13 @@ fn shipping_on_generic_plans_leaves_them_on_and_ships() {
     };
     conn.transaction(|conn| {
         prepared::generic_plans(conn)?;
-        let outcome = ship_on_generic_plans(conn, now, &policy, &Actor::api("test"), &request)?;
+        let outcome = ship_with_plans(
+            conn,
+            (now, Plans::GenericThroughout),
+            &policy,
+            &Actor::api("test"),
+            &request,
+        )?;
         assert_eq!(outcome.orders[0].order.id, order_id);
         assert_eq!(outcome.orders[0].order.state, "SHIPPED");
         assert_eq!(plan_cache_mode(conn), "force_generic_plan");

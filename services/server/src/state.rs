@@ -185,42 +185,6 @@ impl AppState {
     /// the same key with a different request is refused.
     pub async fn mutate<Req, Resp, F>(
         &self,
-        rpc: &'static str,
-        request: Request<Req>,
-        f: F,
-    ) -> Result<Resp, Status>
-    where
-        Req: Message + MerchantScoped + Send + 'static,
-        Resp: Message + Default + Send + 'static,
-        F: FnOnce(&mut PgConnection, &AppState, &Actor, Req) -> ServiceResult<Resp>
-            + Send
-            + 'static,
-    {
-        self.mutate_begun(Begin::Plain, rpc, request, f).await
-    }
-
-    /// [`AppState::mutate`] for the ship RPCs (issue 21): the transaction begins on generic
-    /// plans in the same round trip as `BEGIN`, and `f` must be `ship_on_generic_plans`, after
-    /// which only the idempotency record (a primary-key update) runs.
-    pub async fn mutate_on_generic_plans<Req, Resp, F>(
-        &self,
-        rpc: &'static str,
-        request: Request<Req>,
-        f: F,
-    ) -> Result<Resp, Status>
-    where
-        Req: Message + MerchantScoped + Send + 'static,
-        Resp: Message + Default + Send + 'static,
-        F: FnOnce(&mut PgConnection, &AppState, &Actor, Req) -> ServiceResult<Resp>
-            + Send
-            + 'static,
-    {
-        self.mutate_begun(Begin::OnGenericPlans, rpc, request, f)
-            .await
-    }
-
-    async fn mutate_begun<Req, Resp, F>(
-        &self,
         begin: Begin,
         rpc: &'static str,
         request: Request<Req>,
@@ -275,7 +239,11 @@ impl AppState {
 
 /// How a mutation's transaction begins.
 #[derive(Debug, Clone, Copy)]
-enum Begin {
+pub enum Begin {
+    /// `BEGIN`.
     Plain,
+    /// `BEGIN` on generic plans, in the same round trip (issue 21): for the ship RPCs only,
+    /// whose `f` is `ship_with_plans(.., Plans::GenericThroughout, ..)` and after which only
+    /// the idempotency record (a primary-key update) runs.
     OnGenericPlans,
 }

@@ -1,11 +1,10 @@
 use diesel::PgConnection;
-use fulfillment_core::ServiceResult;
 use fulfillment_dispatch::carrier_accounts;
 use fulfillment_dispatch::dispatch;
 use fulfillment_orders::Actor;
 use fulfillment_orders::export::{self, ExportFilter};
 use fulfillment_orders::input::{ReleaseInput, TrackingInput};
-use fulfillment_orders::ship::{ShipMode, ShipOutcome, ShipRequest, ship_on_generic_plans};
+use fulfillment_orders::ship::{Plans, ShipMode, ShipOutcome, ShipRequest, ship_with_plans};
 use fulfillment_orders::{bulk, feeds, merchants, queries, release};
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::fulfillment_service_server::FulfillmentService;
@@ -14,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert;
 use crate::grpc::snapshot_stream::snapshot_stream;
-use crate::state::{AppState, authorize, idempotency_key};
+use crate::state::{AppState, Begin, MerchantScoped, authorize, idempotency_key};
 use crate::status::{invalid_field, to_status};
 
 /// The export filter of a request, with wire-level checks.
@@ -66,16 +65,30 @@ macro_rules! ship_request {
     };
 }
 
-/// Ships at the clock's now under the policy in force (R3, R4, R10, R11).
-fn ship_now(
-    conn: &mut PgConnection,
+/// A ship RPC (FulfillOrder, FulfillOrders, ModifyTracking): the request's shipment shipped at
+/// the clock's now under the policy in force (R3, R4, R10, R11), in a transaction begun on
+/// generic plans (issue 21), answered by `answer`.
+async fn ship_rpc<Req, Resp>(
     state: &AppState,
-    actor: &Actor,
-    request: ShipRequest,
-) -> ServiceResult<ShipOutcome> {
-    let now = state.clock.now();
-    let policy = state.policies.at(conn, now)?;
-    ship_on_generic_plans(conn, now, &policy, actor, &request)
+    (rpc, request): (&'static str, Request<Req>),
+    shipment: impl FnOnce(Req) -> ShipRequest + Send + 'static,
+    answer: impl FnOnce(ShipOutcome) -> Resp + Send + 'static,
+) -> Result<Response<Resp>, Status>
+where
+    Req: prost::Message + MerchantScoped + Send + 'static,
+    Resp: prost::Message + Default + Send + 'static,
+{
+    let shipped = move |conn: &mut PgConnection, state: &AppState, actor: &Actor, req: Req| {
+        let now = state.clock.now();
+        let policy = state.policies.at(conn, now)?;
+        let request = shipment(req);
+        let plans = (now, Plans::GenericThroughout);
+        ship_with_plans(conn, plans, &policy, actor, &request).map(answer)
+    };
+    let response = state
+        .mutate(Begin::OnGenericPlans, rpc, request, shipped)
+        .await?;
+    Ok(Response::new(response))
 }
 
 #[tonic::async_trait]
@@ -86,20 +99,25 @@ impl FulfillmentService for FulfillmentApi {
     ) -> Result<Response<pb::UpsertMerchantResponse>, Status> {
         let response = self
             .state
-            .mutate("UpsertMerchant", request, |conn, state, _actor, req| {
-                let m = req.merchant.unwrap_or_default();
-                let (merchant, created) = merchants::upsert_merchant(
-                    conn,
-                    state.clock.now(),
-                    &m.id,
-                    &m.name,
-                    &m.country,
-                )?;
-                Ok(pb::UpsertMerchantResponse {
-                    merchant: Some(convert::merchant(merchant)),
-                    created,
-                })
-            })
+            .mutate(
+                Begin::Plain,
+                "UpsertMerchant",
+                request,
+                |conn, state, _actor, req| {
+                    let m = req.merchant.unwrap_or_default();
+                    let (merchant, created) = merchants::upsert_merchant(
+                        conn,
+                        state.clock.now(),
+                        &m.id,
+                        &m.name,
+                        &m.country,
+                    )?;
+                    Ok(pb::UpsertMerchantResponse {
+                        merchant: Some(convert::merchant(merchant)),
+                        created,
+                    })
+                },
+            )
             .await?;
         Ok(Response::new(response))
     }
@@ -116,29 +134,35 @@ impl FulfillmentService for FulfillmentApi {
         };
         let response = self
             .state
-            .mutate("ReleaseOrder", request, move |conn, state, actor, req| {
-                let now = state.clock.now();
-                let policy = state.policies.at(conn, now)?;
-                let input = ReleaseInput {
-                    order_id: req.order_id,
-                    merchant_id: req.merchant_id,
-                    released_at,
-                    is_wish_express: req.is_wish_express,
-                    is_advanced_logistics: req.is_advanced_logistics,
-                    shipping_detail: req.shipping_detail.map(convert::address_from_pb),
-                    customer_shipping_detail: req
-                        .customer_shipping_detail
-                        .map(convert::address_from_pb),
-                    product_id: req.product_id,
-                    product_name: req.product_name,
-                    quantity: req.quantity,
-                };
-                let (view, created) = release::release_order(conn, now, &policy, actor, &input)?;
-                Ok(pb::ReleaseOrderResponse {
-                    order: Some(convert::order(&view)),
-                    created,
-                })
-            })
+            .mutate(
+                Begin::Plain,
+                "ReleaseOrder",
+                request,
+                move |conn, state, actor, req| {
+                    let now = state.clock.now();
+                    let policy = state.policies.at(conn, now)?;
+                    let input = ReleaseInput {
+                        order_id: req.order_id,
+                        merchant_id: req.merchant_id,
+                        released_at,
+                        is_wish_express: req.is_wish_express,
+                        is_advanced_logistics: req.is_advanced_logistics,
+                        shipping_detail: req.shipping_detail.map(convert::address_from_pb),
+                        customer_shipping_detail: req
+                            .customer_shipping_detail
+                            .map(convert::address_from_pb),
+                        product_id: req.product_id,
+                        product_name: req.product_name,
+                        quantity: req.quantity,
+                    };
+                    let (view, created) =
+                        release::release_order(conn, now, &policy, actor, &input)?;
+                    Ok(pb::ReleaseOrderResponse {
+                        order: Some(convert::order(&view)),
+                        created,
+                    })
+                },
+            )
             .await?;
         Ok(Response::new(response))
     }
@@ -206,67 +230,49 @@ impl FulfillmentService for FulfillmentApi {
         &self,
         request: Request<pb::FulfillOrderRequest>,
     ) -> Result<Response<pb::FulfillOrderResponse>, Status> {
-        let response = self
-            .state
-            .mutate_on_generic_plans("FulfillOrder", request, |conn, state, actor, req| {
-                let outcome = ship_now(
-                    conn,
-                    state,
-                    actor,
-                    ship_request!(req, vec![req.order_id], ShipMode::Fulfil),
-                )?;
-                Ok(pb::FulfillOrderResponse {
-                    order: outcome.orders.first().map(convert::order),
-                    combined_with_order_ids: outcome.combined_with,
-                })
-            })
-            .await?;
-        Ok(Response::new(response))
+        ship_rpc(
+            &self.state,
+            ("FulfillOrder", request),
+            |req| ship_request!(req, vec![req.order_id], ShipMode::Fulfil),
+            |outcome| pb::FulfillOrderResponse {
+                order: outcome.orders.first().map(convert::order),
+                combined_with_order_ids: outcome.combined_with,
+            },
+        )
+        .await
     }
 
     async fn fulfill_orders(
         &self,
         request: Request<pb::FulfillOrdersRequest>,
     ) -> Result<Response<pb::FulfillOrdersResponse>, Status> {
-        let response = self
-            .state
-            .mutate_on_generic_plans("FulfillOrders", request, |conn, state, actor, req| {
-                let outcome = ship_now(
-                    conn,
-                    state,
-                    actor,
-                    ship_request!(req, req.order_ids, ShipMode::Fulfil),
-                )?;
-                Ok(pb::FulfillOrdersResponse {
-                    orders: outcome.orders.iter().map(convert::order).collect(),
-                    requirement: convert::requirement(outcome.check.requirement) as i32,
-                    deadline: convert::opt_timestamp(outcome.check.deadline),
-                })
-            })
-            .await?;
-        Ok(Response::new(response))
+        ship_rpc(
+            &self.state,
+            ("FulfillOrders", request),
+            |req| ship_request!(req, req.order_ids, ShipMode::Fulfil),
+            |outcome| pb::FulfillOrdersResponse {
+                orders: outcome.orders.iter().map(convert::order).collect(),
+                requirement: convert::requirement(outcome.check.requirement) as i32,
+                deadline: convert::opt_timestamp(outcome.check.deadline),
+            },
+        )
+        .await
     }
 
     async fn modify_tracking(
         &self,
         request: Request<pb::ModifyTrackingRequest>,
     ) -> Result<Response<pb::ModifyTrackingResponse>, Status> {
-        let response = self
-            .state
-            .mutate_on_generic_plans("ModifyTracking", request, |conn, state, actor, req| {
-                let outcome = ship_now(
-                    conn,
-                    state,
-                    actor,
-                    ship_request!(req, vec![req.order_id], ShipMode::ModifyTracking),
-                )?;
-                Ok(pb::ModifyTrackingResponse {
-                    order: outcome.orders.first().map(convert::order),
-                    previous_tracking: outcome.previous.as_ref().map(convert::order_tracking),
-                })
-            })
-            .await?;
-        Ok(Response::new(response))
+        ship_rpc(
+            &self.state,
+            ("ModifyTracking", request),
+            |req| ship_request!(req, vec![req.order_id], ShipMode::ModifyTracking),
+            |outcome| pb::ModifyTrackingResponse {
+                order: outcome.orders.first().map(convert::order),
+                previous_tracking: outcome.previous.as_ref().map(convert::order_tracking),
+            },
+        )
+        .await
     }
 
     type ExportOrdersStream = BoxStream<pb::ExportOrdersResponse>;
@@ -304,6 +310,7 @@ impl FulfillmentService for FulfillmentApi {
         let response = self
             .state
             .mutate(
+                Begin::Plain,
                 "StartBulkFulfillment",
                 request,
                 |conn, state, actor, req| {

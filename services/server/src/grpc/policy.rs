@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert;
 use crate::grpc::snapshot_stream::snapshot_stream;
-use crate::state::{AppState, authorize};
+use crate::state::{AppState, Begin, authorize};
 use crate::status::{invalid_field, to_status};
 
 const DEFAULT_SAMPLES: usize = 5;
@@ -376,6 +376,7 @@ impl PolicyService for PolicyApi {
         let (version, created) = self
             .state
             .mutate(
+                Begin::Plain,
                 "PublishPolicyVersion",
                 request,
                 |conn, state, actor, req: pb::PublishPolicyVersionRequest| {
