@@ -1,6 +1,6 @@
 -- What the pipeline should have decided for each cancelled order of seed.sql, worked out from
--- the seed's own draws (the same hashes of the order number, not the tables) and RULES.md
--- R15-R18 read directly, against what order_trackings says was decided. Prints the outcome
+-- the seed's own draws (draws.sql: the same hashes of the order number, not the tables) and
+-- RULES.md R15-R18 read directly, against what order_trackings says was decided. Prints the outcome
 -- counts and the number of orders decided otherwise (0 expected).
 -- Usage: psql -v n=N -v merchants=M -f expected.sql DB   (after the three steps)
 \set ON_ERROR_STOP 1
@@ -8,6 +8,7 @@ SET TIME ZONE 'UTC';
 \pset format unaligned
 \pset tuples_only on
 \pset footer off
+\ir draws.sql
 
 CREATE TEMP TABLE expected AS
 SELECT 'o-' || lpad(i::text, 8, '0') AS order_id,
@@ -16,27 +17,13 @@ SELECT 'o-' || lpad(i::text, 8, '0') AS order_id,
            WHEN r < timestamptz '2020-11-10 00:00Z' THEN 'NOT_APPLICABLE' -- R15: released before
            WHEN h5 % 100 < 5 THEN 'NOT_APPLICABLE'                       -- never scanned
            WHEN (1 + h1 % :merchants) % 10 >= 7 THEN 'FLAG_ONLY'         -- R16: not CN
-           WHEN c < timestamptz '2021-03-04 00:00Z' THEN 'FLAG_ONLY'     -- R16: before re-release
-           WHEN c::date - r::date >= 25 THEN 'REFUND'                    -- R16: 25 calendar days
+           WHEN cancel_at < timestamptz '2021-03-04 00:00Z' THEN 'FLAG_ONLY' -- R16: before re-release
+           WHEN cancel_at::date - r::date >= 25 THEN 'REFUND'              -- R16: 25 calendar days
            ELSE 'RE_RELEASE'
        END AS outcome,
        h2 % 100 < 10 AND h8 % 100 >= 30 AS aplus_by_carrier           -- R18
 FROM generate_series(20, :n, 20) i
-CROSS JOIN LATERAL (
-    SELECT hashint8extended(i, 1) & 9223372036854775807 AS h1,
-           hashint8extended(i, 2) & 9223372036854775807 AS h2,
-           hashint8extended(i, 3) & 9223372036854775807 AS h3,
-           hashint8extended(i, 4) & 9223372036854775807 AS h4,
-           hashint8extended(i, 5) & 9223372036854775807 AS h5,
-           hashint8extended(i, 7) & 9223372036854775807 AS h7,
-           hashint8extended(i, 8) & 9223372036854775807 AS h8
-) h
-CROSS JOIN LATERAL (
-    SELECT timestamptz '2020-10-15 00:00Z' + (h4 % (443 * 1440)) * interval '1 minute' AS r
-) rel
-CROSS JOIN LATERAL (
-    SELECT r + interval '2 days' + (1 + h7 % (39 * 1440)) * interval '1 minute' AS c
-) can;
+CROSS JOIN LATERAL pg_temp.draws(i);
 
 SELECT 'expected ' || outcome || CASE WHEN outcome = 'RE_RELEASE' AND aplus_by_carrier
                                       THEN ' + A+ reset' ELSE '' END, count(*)

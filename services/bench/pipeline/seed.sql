@@ -36,18 +36,8 @@ SET client_min_messages = warning;
 SET maintenance_work_mem = '256MB';
 SET work_mem = '64MB';
 
--- chrono's serde form of a DateTime<Utc> (what json!() stores): 2021-03-04T10:00:00Z, with
--- .mmm or .uuuuuu only when the fraction is not zero.
-CREATE FUNCTION pg_temp.rfc3339z(ts timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-        || CASE
-               WHEN extract(microseconds FROM ts)::bigint % 1000000 = 0 THEN ''
-               WHEN extract(microseconds FROM ts)::bigint % 1000 = 0
-                   THEN '.' || to_char(ts AT TIME ZONE 'UTC', 'MS')
-               ELSE '.' || to_char(ts AT TIME ZONE 'UTC', 'US')
-           END
-        || 'Z'
-$$;
+\ir rfc3339.sql
+\ir draws.sql
 
 BEGIN;
 
@@ -57,8 +47,8 @@ SELECT 'm-' || lpad(m::text, 5, '0'), 'Merchant ' || m,
        timestamptz '2020-01-01 00:00Z', timestamptz '2020-01-01 00:00Z'
 FROM generate_series(1, :merchants) m;
 
--- One row per order: everything random is drawn here, once (hashes of the order number, so
--- the same :n always gives the same data).
+-- One row per order: everything random is drawn here, once (draws.sql: hashes of the order
+-- number, so the same :n always gives the same data).
 CREATE TEMP TABLE plan AS
 SELECT i,
        'o-' || lpad(i::text, 8, '0') AS order_id,
@@ -71,8 +61,7 @@ SELECT i,
        r + interval '1 day' AS shipped,
        CASE WHEN i % 20 = 0 AND h5 % 100 < 5 THEN NULL ELSE r + interval '2 days' END AS scanned,
        CASE WHEN i % 20 <> 0 AND h6 % 100 < 60 THEN r + interval '9 days' END AS delivered,
-       CASE WHEN i % 20 = 0 THEN r + interval '2 days' + (1 + h7 % (39 * 1440)) * interval '1 minute' END
-           AS cancelled,
+       CASE WHEN i % 20 = 0 THEN cancel_at END AS cancelled,
        CASE WHEN i % 20 = 0 THEN CASE WHEN h8 % 100 < 30 THEN 'MERCHANT' ELSE 'CARRIER' END END
            AS cancelled_by,
        jsonb_build_object(
@@ -85,20 +74,7 @@ SELECT i,
            'country', (ARRAY['US', 'GB', 'DE', 'FR', 'BR', 'PL', 'CA', 'AU'])[1 + h9 % 8],
            'phone_number', '+1555' || lpad((h9 % 10000000)::text, 7, '0')) AS customer
 FROM generate_series(1, :n) i
-CROSS JOIN LATERAL (
-    SELECT hashint8extended(i, 1) & 9223372036854775807 AS h1,
-           hashint8extended(i, 2) & 9223372036854775807 AS h2,
-           hashint8extended(i, 3) & 9223372036854775807 AS h3,
-           hashint8extended(i, 4) & 9223372036854775807 AS h4,
-           hashint8extended(i, 5) & 9223372036854775807 AS h5,
-           hashint8extended(i, 6) & 9223372036854775807 AS h6,
-           hashint8extended(i, 7) & 9223372036854775807 AS h7,
-           hashint8extended(i, 8) & 9223372036854775807 AS h8,
-           hashint8extended(i, 9) & 9223372036854775807 AS h9
-) h
-CROSS JOIN LATERAL (
-    SELECT timestamptz '2020-10-15 00:00Z' + (h4 % (443 * 1440)) * interval '1 minute' AS r
-) rel;
+CROSS JOIN LATERAL pg_temp.draws(i) h;
 
 -- release::release_order: APPROVED, deadline = release + fulfillment_window_days (5); then
 -- ship: SHIPPED, updated_at = ship time. A+ orders ship to the program's warehouse; the

@@ -13,30 +13,7 @@
 \set ON_ERROR_STOP 1
 SET TIME ZONE 'UTC';
 
--- chrono's serde form of a DateTime<Utc> (json!() in the workers): 2021-03-04T10:00:00Z, with
--- .mmm or .uuuuuu only when the fraction is not zero.
-CREATE FUNCTION pg_temp.rfc3339z(ts timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-        || CASE
-               WHEN extract(microseconds FROM ts)::bigint % 1000000 = 0 THEN ''
-               WHEN extract(microseconds FROM ts)::bigint % 1000 = 0
-                   THEN '.' || to_char(ts AT TIME ZONE 'UTC', 'MS')
-               ELSE '.' || to_char(ts AT TIME ZONE 'UTC', 'US')
-           END
-        || 'Z'
-$$;
-
--- chrono's to_rfc3339() (in the explanations): 2020-11-10T00:00:00+00:00.
-CREATE FUNCTION pg_temp.rfc3339(ts timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-        || CASE
-               WHEN extract(microseconds FROM ts)::bigint % 1000000 = 0 THEN ''
-               WHEN extract(microseconds FROM ts)::bigint % 1000 = 0
-                   THEN '.' || to_char(ts AT TIME ZONE 'UTC', 'MS')
-               ELSE '.' || to_char(ts AT TIME ZONE 'UTC', 'US')
-           END
-        || '+00:00'
-$$;
+\ir rfc3339.sql
 
 -- An address as serde writes fulfillment_core::models::Address (every field, '' by default).
 CREATE FUNCTION pg_temp.address(a jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
