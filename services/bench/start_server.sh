@@ -1,8 +1,10 @@
-# Sourced by the benchmark scripts: start_server BIN LOGDIR [server flags...]
+# Sourced by lib.sh: start_server BIN LOGDIR [server flags...]
 # Starts fulfillment-server on 127.0.0.1:0 (gRPC and webhook: no port picked beforehand that
 # another process could take meanwhile), waits up to 60 s for the address it prints once bound,
 # and sets SERVER_PID and ADDR (host:port). The caller's environment (DATABASE_URL, RUST_LOG)
 # reaches the server. Its stdout and stderr stay in LOGDIR/server.{out,log}.
+# stop_server stops it (if one runs); peak_rss_mib is its peak RSS so far (VmHWM), in MiB.
+SERVER_PID=""
 start_server() {
   local bin=$1 logdir=$2
   shift 2
@@ -23,3 +25,10 @@ start_server() {
     sleep 0.1
   done
 }
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status"; }

@@ -4,36 +4,20 @@
 #      a fresh server for each, so the peak is the export's);
 #   2. StartBulkFulfillment of a 50,000-row CSV, followed to the end: rows/s;
 #   3. FulfillOrder by the load generator on the same database: req/s, for the ratio.
-# Loopback only; the scratch database is dropped and the server stopped at the end.
-set -euo pipefail
-cd "$(dirname "$0")/../../.."
-. services/bench/start_server.sh
-EXPORT_ORDERS=${EXPORT_ORDERS:-1000000}
-UPLOAD_ROWS=${UPLOAD_ROWS:-50000}
-FULFILL_SECONDS=${FULFILL_SECONDS:-20}
-PG="-h 127.0.0.1 -U postgres"
+# Loopback only; the scratch database is dropped and the server stopped at the end. PROFILE=debug
+# runs the debug build (figures meaningless), SKIP_BUILD=1 the one already built.
+. "$(dirname "$0")/../lib.sh"
+defaults EXPORT_ORDERS=1000000 UPLOAD_ROWS=50000 FULFILL_SECONDS=20
 DB=fulfillment_bench_bulk
-URL="postgres://postgres@127.0.0.1:5432/$DB"
-WORK=$(mktemp -d)
-SERVER_PID=""
-stop_server() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
-cleanup() {
-  stop_server
-  psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+URL="$PGURL/$DB"
+cleanup() { drop_db $DB; }
 
-serve() { DATABASE_URL="$URL" RUST_LOG=warn start_server target/release/fulfillment-server "$WORK" "$@"; }
-peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status"; }
+serve() { DATABASE_URL="$URL" RUST_LOG=warn start_server "$BIN/fulfillment-server" "$WORK" "$@"; }
 
-cargo build --release -q -p fulfillment-server -p fulfillment-bench
-cleanup
+build -p fulfillment-server -p fulfillment-bench
+drop_db $DB
 psql $PG -qc "CREATE DATABASE $DB" postgres
-DATABASE_URL="$URL" RUST_LOG=warn target/release/fulfillment-server migrate
+DATABASE_URL="$URL" RUST_LOG=warn $BIN/fulfillment-server migrate
 echo "seeding $EXPORT_ORDERS orders to export and $UPLOAD_ROWS to upload..."
 psql $PG -q -v export_orders="$((EXPORT_ORDERS + 100000))" -v upload_orders="$UPLOAD_ROWS" \
   -f services/bench/bulk/seed.sql "$DB" >/dev/null
@@ -48,15 +32,15 @@ SQL
 for merchant in m-export-small m-export; do
   serve
   echo "$merchant: server peak RSS before the export: $(peak_rss_mib) MiB"
-  target/release/fulfillment-bench export --addr "http://$ADDR" --merchant "$merchant"
+  $BIN/fulfillment-bench export --addr "http://$ADDR" --merchant "$merchant"
   echo "$merchant: server peak RSS after the export: $(peak_rss_mib) MiB"
   stop_server
 done
 
 serve
-target/release/fulfillment-bench upload --addr "http://$ADDR" --merchant m-upload --rows "$UPLOAD_ROWS" | tee /tmp/bulk-upload.txt
+$BIN/fulfillment-bench upload --addr "http://$ADDR" --merchant m-upload --rows "$UPLOAD_ROWS" | tee /tmp/bulk-upload.txt
 echo "server peak RSS after the upload: $(peak_rss_mib) MiB"
-FULFILL=$(target/release/fulfillment-bench fulfill --addr "http://$ADDR" --duration "${FULFILL_SECONDS}s" | tee /dev/stderr | tail -n 1)
+FULFILL=$($BIN/fulfillment-bench fulfill --addr "http://$ADDR" --duration "${FULFILL_SECONDS}s" | tee /dev/stderr | tail -n 1)
 UP=$(awk '/^bulk:/ {print $(NF-1)}' /tmp/bulk-upload.txt)
 RPS=$(echo "$FULFILL" | awk '{print int($2)}')
 echo "bulk upload rows/s / FulfillOrder req/s: $(python3 -c "print(f'{$UP/$RPS:.2f}')")"

@@ -5,19 +5,15 @@
 # outbox row), then the figures side by side and the plans of the hot queries (explain.sql).
 # Long: seeding 5,000,000 orders takes about half an hour on the 2-core machine; the seeded
 # databases are kept (fulfillment_bench_<n>) and reused by the next run. Not for CI.
-set -euo pipefail
-cd "$(dirname "$0")/../../.."
-SMALL=${SMALL:-100000}
-LARGE=${LARGE:-5000000}
-PG="-h 127.0.0.1 -U postgres"
-URL="postgres://postgres@127.0.0.1:5432"
-if [ "${SKIP_BUILD:-0}" != 1 ]; then cargo build --release --locked -q -p fulfillment-server -p fulfillment-bench; fi
+. "$(dirname "$0")/../lib.sh"
+defaults SMALL=100000 LARGE=5000000
+build -p fulfillment-server -p fulfillment-bench
 name() { case $1 in 100000) echo 100k ;; 5000000) echo 5m ;; *) echo "$1" ;; esac; }
 for n in "$SMALL" "$LARGE"; do
   db=fulfillment_bench_$(name "$n")
   if [ -z "$(psql $PG -qAt -c "SELECT 1 FROM pg_database WHERE datname = '$db'" postgres)" ]; then
     psql $PG -qc "CREATE DATABASE $db" postgres
-    DATABASE_URL="$URL/$db" target/release/fulfillment-server migrate >/dev/null
+    DATABASE_URL="$PGURL/$db" "$BIN/fulfillment-server" migrate >/dev/null
     for ((from = 0; from < n; from += 1000000)); do
       chunk=$(( n - from < 1000000 ? n - from : 1000000 ))
       echo "seeding $db: orders $from to $((from + chunk))"

@@ -16,45 +16,28 @@
 #                          seed_filler.sql (growth.sh); default: a scratch one
 #   ONLY                   parts, e.g. fulfill,get (see `fulfillment-bench hot --help`)
 #   SKIP_BUILD=1           use the binaries already built
-#   PROFILE (release)      debug: the debug build (.ci/run's smoke run: figures meaningless)
+#   PROFILE (release)      debug: the debug build (.ci/run's smoke run: figures meaningless);
+#                          it and SKIP_BUILD reach pgbench/ingest.sh too
 #   ORDERS (60000)         orders released first; they must outlast the FulfillOrder runs
 #   CPU_LOG                a file: cpu_sample.py logs the CPU seconds of PostgreSQL, the server
 #                          and the client there every half second, and each output line of the
 #                          benchmark is prefixed with its unix time, so a phase's CPU per call
 #                          can be read off (docs/benchmarks.md)
-set -euo pipefail
-cd "$(dirname "$0")/../../.."
-. services/bench/start_server.sh
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-CALLERS=${CALLERS:-1,8,32}
-LIST_ORDERS=${LIST_ORDERS:-100000}
-POOL_SIZE=${POOL_SIZE:-16}
-ORDERS=${ORDERS:-60000}
-PG="-h 127.0.0.1 -U postgres"
+. "$(dirname "$0")/../lib.sh"
+defaults SECONDS_PER_RUN=10 CALLERS=1,8,32 LIST_ORDERS=100000 POOL_SIZE=16 ORDERS=60000
 PGBENCH_DB=fulfillment_bench_hot_pgbench_$$
 SCRATCH=0
 if [ -z "${DB:-}" ]; then DB=fulfillment_bench_hot_$$; SCRATCH=1; fi
-URL="postgres://postgres@127.0.0.1:5432"
-WORK=$(mktemp -d)
-SERVER_PID=""
 SAMPLER_PID=""
 cleanup() {
   if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; fi
   if [ "${KEEP_DB:-0}" != 1 ]; then
-    psql $PG -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" postgres >/dev/null 2>&1 || true
-    if [ "$SCRATCH" = 1 ]; then psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1 || true; fi
+    drop_db $PGBENCH_DB
+    if [ "$SCRATCH" = 1 ]; then drop_db $DB; fi
   fi
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
-PROFILE=${PROFILE:-release}
-BIN=target/$PROFILE
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  if [ "$PROFILE" = release ]; then RELEASE=--release; else RELEASE=; fi
-  cargo build $RELEASE --locked -q -p fulfillment-server -p fulfillment-bench
-fi
+build -p fulfillment-server -p fulfillment-bench
 echo "load: $(uptime)"
 if [ -n "${CPU_LOG:-}" ]; then
   python3 services/bench/hot_paths/cpu_sample.py "$CPU_LOG" &
@@ -62,14 +45,14 @@ if [ -n "${CPU_LOG:-}" ]; then
 fi
 stamp() { if [ -n "${CPU_LOG:-}" ]; then while IFS= read -r l; do echo "$(date +%s.%N | cut -c1-13) $l"; done; else cat; fi; }
 
-psql $PG -qc "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" postgres >/dev/null 2>&1
+drop_db $PGBENCH_DB
 psql $PG -qc "CREATE DATABASE $PGBENCH_DB" postgres
 pgbench $PG -q -i -s "${PGBENCH_SCALE:-10}" "$PGBENCH_DB" >/dev/null 2>&1
 if [ "$SCRATCH" = 1 ]; then
-  psql $PG -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" postgres >/dev/null 2>&1
+  drop_db $DB
   psql $PG -qc "CREATE DATABASE $DB" postgres
 fi
-DATABASE_URL="$URL/$DB" $BIN/fulfillment-server migrate >"$WORK/migrate.log" 2>&1 ||
+DATABASE_URL="$PGURL/$DB" $BIN/fulfillment-server migrate >"$WORK/migrate.log" 2>&1 ||
   { cat "$WORK/migrate.log" >&2; exit 1; }
 LIST_MERCHANT="list-$LIST_ORDERS"
 if [ "$(psql $PG -qAt -c "SELECT count(*) FROM merchants WHERE id = '$LIST_MERCHANT'" "$DB")" = 0 ]; then
@@ -78,16 +61,15 @@ if [ "$(psql $PG -qAt -c "SELECT count(*) FROM merchants WHERE id = '$LIST_MERCH
 fi
 echo "orders in the database: $(psql $PG -qAt -c "SELECT count(*) FROM orders" "$DB")"
 
-DATABASE_URL="$URL/$DB" RUST_LOG=warn start_server "$BIN/fulfillment-server" "$WORK" \
+DATABASE_URL="$PGURL/$DB" RUST_LOG=warn start_server "$BIN/fulfillment-server" "$WORK" \
   --pool-size "$POOL_SIZE"
-if ! $BIN/fulfillment-bench hot --addr "http://$ADDR" --service-db "$URL/$DB" \
-  --pgbench-db "$URL/$PGBENCH_DB" --duration "${SECONDS_PER_RUN}s" --callers "$CALLERS" \
+if ! $BIN/fulfillment-bench hot --addr "http://$ADDR" --service-db "$PGURL/$DB" \
+  --pgbench-db "$PGURL/$PGBENCH_DB" --duration "${SECONDS_PER_RUN}s" --callers "$CALLERS" \
   --orders "$ORDERS" --list-merchant "$LIST_MERCHANT" ${ONLY:+--only "$ONLY"} | stamp; then
   cat "$WORK/server.log" >&2
   exit 1
 fi
-kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
+stop_server
 echo "load: $(uptime)"
 if [ "${INGEST:-1}" = 1 ]; then
   echo "== IngestTrackingEvents next to COPY"

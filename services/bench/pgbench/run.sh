@@ -3,26 +3,15 @@
 #   1. pgbench -N (the built-in simple-update transaction),
 #   2. pgbench with fulfill.sql (the very SQL of one FulfillOrder),
 #   3. fulfillment-bench against a release build of the server.
-# Loopback only; scratch databases are dropped and the server stopped at the end.
-set -euo pipefail
-cd "$(dirname "$0")/../../.."
-. services/bench/start_server.sh
-CLIENTS=${CLIENTS:-32}
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
-PG="-h 127.0.0.1 -U postgres"
-WORK=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  for db in fulfillment_bench_pgbench fulfillment_bench_sql fulfillment_bench_service; do
-    psql $PG -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres >/dev/null 2>&1 || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# Loopback only; scratch databases are dropped and the server stopped at the end. PROFILE=debug
+# runs the debug build (figures meaningless), SKIP_BUILD=1 the one already built.
+. "$(dirname "$0")/../lib.sh"
+defaults CLIENTS=32 SECONDS_PER_RUN=20
+DBS="fulfillment_bench_pgbench fulfillment_bench_sql fulfillment_bench_service"
+cleanup() { drop_db $DBS; }
 
-cargo build --release -q -p fulfillment-server -p fulfillment-bench
-cleanup
+build -p fulfillment-server -p fulfillment-bench
+drop_db $DBS
 
 psql $PG -qc "CREATE DATABASE fulfillment_bench_pgbench" postgres
 pgbench $PG -q -i -s 10 fulfillment_bench_pgbench >/dev/null 2>&1
@@ -36,9 +25,8 @@ SQL_TPS=$(pgbench $PG -n -f services/bench/pgbench/fulfill.sql -c "$CLIENTS" -j 
 echo "pgbench fulfill.sql: $SQL_TPS tps"
 
 psql $PG -qc "CREATE DATABASE fulfillment_bench_service" postgres
-DATABASE_URL="postgres://postgres@127.0.0.1:5432/fulfillment_bench_service" RUST_LOG=warn \
-  start_server target/release/fulfillment-server "$WORK"
-LAST=$(target/release/fulfillment-bench fulfill --addr "http://$ADDR" --concurrency "$CLIENTS" --duration "${SECONDS_PER_RUN}s" | tee /dev/stderr | tail -n 1)
+DATABASE_URL="$PGURL/fulfillment_bench_service" RUST_LOG=warn start_server "$BIN/fulfillment-server" "$WORK"
+LAST=$("$BIN/fulfillment-bench" fulfill --addr "http://$ADDR" --concurrency "$CLIENTS" --duration "${SECONDS_PER_RUN}s" | tee /dev/stderr | tail -n 1)
 RPS=$(echo "$LAST" | awk '{print int($2)}')
-echo "FulfillOrder / pgbench -N:     $(python3 -c "print(f'{$RPS/$N_TPS:.2f}')")"
-echo "FulfillOrder / fulfill.sql:    $(python3 -c "print(f'{$RPS/$SQL_TPS:.2f}')")"
+echo "FulfillOrder / pgbench -N:     $(calc "f'{$RPS/$N_TPS:.2f}'")"
+echo "FulfillOrder / fulfill.sql:    $(calc "f'{$RPS/$SQL_TPS:.2f}'")"

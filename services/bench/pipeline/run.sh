@@ -11,36 +11,22 @@
 #      kind/actor, outbox type, and checksums): DIFFERENT if they disagree;
 #   4. the ratio pipeline / set-based.
 # The pipeline's decisions are also checked against the seed's design (expected.sql).
-# N (1000000), MERCHANTS (2000), RUNS (2) vary it; SKIP_BUILD=1 uses the existing release
-# binaries; BIN (target/release) is where the binaries are; KEEP_DB=1 keeps the databases;
-# VERBOSE=1 prints the compared end state. Loopback PostgreSQL at 127.0.0.1:5432, user postgres.
+# N (1000000), MERCHANTS (2000), RUNS (2) vary it; SKIP_BUILD=1 uses the existing binaries,
+# PROFILE=debug the debug ones; BIN (target/$PROFILE) is where the binaries are (elsewhere: no
+# build); KEEP_DB=1 keeps the databases; VERBOSE=1 prints the compared end state. Loopback
+# PostgreSQL at 127.0.0.1:5432, user postgres.
 # The whole script is one { } block, so bash reads it all before running it: editing the file
 # during a run cannot change that run.
 {
-set -euo pipefail
-cd "$(dirname "$0")/../../.."
-N=${N:-1000000}
-MERCHANTS=${MERCHANTS:-2000}
-RUNS=${RUNS:-2}
-BIN=${BIN:-target/release}
-PG="-h 127.0.0.1 -U postgres"
+. "$(dirname "$0")/../lib.sh"
+defaults N=1000000 MERCHANTS=2000 RUNS=2
 SEED_DB=fulfillment_bench_pipeline_seed
 PIPE_DB=fulfillment_bench_pipeline_workers
 SQL_DB=fulfillment_bench_pipeline_setbased
 HERE=services/bench/pipeline
 STEPS="cancellation-detector re-release-decider aplus-reset"
-WORK=$(mktemp -d)
-drop() { psql $PG -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" postgres >/dev/null 2>&1 || true; }
-cleanup() {
-  if [ "${KEEP_DB:-0}" != 1 ]; then
-    for db in $SEED_DB $PIPE_DB $SQL_DB; do drop $db; done
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-url() { echo "postgres://postgres@127.0.0.1:5432/$1"; }
-now() { date +%s.%N; }
-calc() { python3 -c "print($1)"; }
+cleanup() { if [ "${KEEP_DB:-0}" != 1 ]; then drop_db $SEED_DB $PIPE_DB $SQL_DB; fi; }
+url() { echo "$PGURL/$1"; }
 # Peak RSS of a command, in KiB, into $WORK/rss; its wall time in seconds into $WORK/wall.
 measure() {
   local start rc=0
@@ -57,12 +43,10 @@ sys.exit(rc)' "$WORK/rss" "$@" || rc=$?
   return $rc
 }
 
-if [ "${SKIP_BUILD:-0}" != 1 ] && [ "$BIN" = target/release ]; then
-  cargo build --release --locked -q -p fulfillment-server -p fulfillment-workers
-fi
+build -p fulfillment-server -p fulfillment-workers
 
 echo "== seeding $N orders, $MERCHANTS merchants"
-drop $SEED_DB
+drop_db $SEED_DB
 psql $PG -qc "CREATE DATABASE $SEED_DB" postgres
 DATABASE_URL=$(url $SEED_DB) "$BIN/fulfillment-server" migrate >"$WORK/migrate.log" 2>&1 ||
   { cat "$WORK/migrate.log" >&2; exit 1; }
@@ -75,7 +59,7 @@ STATUS=0
 for run in $(seq "$RUNS"); do
   echo "== run $run of $RUNS ($(uptime | sed 's/.*load/load/'))"
   # The pipeline: each binary once, in order, default batch size.
-  drop $PIPE_DB
+  drop_db $PIPE_DB
   psql $PG -qc "CREATE DATABASE $PIPE_DB TEMPLATE $SEED_DB" postgres
   psql $PG -qc "CHECKPOINT" $PIPE_DB
   PIPE_TOTAL=0
@@ -97,7 +81,7 @@ for run in $(seq "$RUNS"); do
   fi
 
   # The same in set-based SQL, on a fresh copy.
-  drop $SQL_DB
+  drop_db $SQL_DB
   psql $PG -qc "CREATE DATABASE $SQL_DB TEMPLATE $SEED_DB" postgres
   psql $PG -qc "CHECKPOINT" $SQL_DB
   measure psql $PG -q -v ON_ERROR_STOP=1 -c '\timing on' -f $HERE/setbased.sql $SQL_DB \
