@@ -13,8 +13,8 @@ use fulfillment_proto::v1::fulfillment_service_client::FulfillmentServiceClient;
 
 use crate::pgbench::{Figure, PgbenchScript, pgbench};
 use crate::{
-    bench_merchant, drive, fulfill_request, order_id, parse_duration, percentile_ms,
-    release_request,
+    BenchOrders, Step, bench_merchant, drive, fulfill_request, order_id, parse_duration,
+    percentile_ms,
 };
 
 #[derive(clap::Args)]
@@ -164,18 +164,14 @@ impl HotRun {
     /// ReleaseOrder: the orders every later part uses, released at `concurrency` callers.
     async fn release(&mut self) -> anyhow::Result<()> {
         let started = Instant::now();
-        let (run, m) = (self.run, self.merchant.clone());
-        let mut released = drive(
-            &self.clients,
-            self.args.concurrency,
-            self.args.orders,
-            None,
-            move |mut c, i| {
-                let request = release_request(run, m.clone(), i);
-                async move { c.release_order(request).await.map(drop) }
-            },
-        )
-        .await;
+        let orders = BenchOrders {
+            clients: &self.clients,
+            run: self.run,
+            merchant: &self.merchant,
+        };
+        let mut released = orders
+            .drive(Step::Release, self.args.concurrency, self.args.orders, None)
+            .await;
         let elapsed = started.elapsed();
         if released.errors > 0 {
             bail!(

@@ -16,8 +16,8 @@ use fulfillment_proto::v1::tracking_service_client::TrackingServiceClient;
 use tonic::transport::Channel;
 
 use crate::{
-    Driven, channels, drive, fulfill_request, parse_duration, percentile_ms, release_request,
-    tracking_number, upsert_bench_merchant,
+    BenchOrders, Driven, Step, channels, drive, parse_duration, percentile_ms, tracking_number,
+    upsert_bench_merchant,
 };
 
 #[derive(clap::Args)]
@@ -181,45 +181,33 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 /// Set-up, not measured: one shipped order (so one tracking) per tracking number the events
 /// name.
 async fn set_up(args: &IngestArgs, channels: &[Channel], run: i64) -> anyhow::Result<()> {
-    let orders: Vec<_> = channels
+    let clients: Vec<_> = channels
         .iter()
         .cloned()
         .map(FulfillmentServiceClient::new)
         .collect();
-    let merchant = upsert_bench_merchant(&mut orders[0].clone(), run).await?;
+    let merchant = upsert_bench_merchant(&mut clients[0].clone(), run).await?;
+    let orders = BenchOrders {
+        clients: &clients,
+        run,
+        merchant: &merchant,
+    };
     let started = Instant::now();
-    let m = merchant.clone();
-    let released = drive(
-        &orders,
-        args.setup_concurrency,
-        args.trackings,
-        None,
-        move |mut c, i| {
-            let request = release_request(run, m.clone(), i);
-            async move { c.release_order(request).await.map(drop) }
-        },
-    )
-    .await;
-    let shipped = drive(
-        &orders,
-        args.setup_concurrency,
-        args.trackings,
-        None,
-        move |mut c, i| {
-            let request = fulfill_request(run, merchant.clone(), i);
-            async move { c.fulfill_order(request).await.map(drop) }
-        },
-    )
-    .await;
+    let mut errors = 0;
+    let mut notes = String::new();
+    for step in [Step::Release, Step::Fulfill] {
+        let driven = orders
+            .drive(step, args.setup_concurrency, args.trackings, None)
+            .await;
+        errors += driven.errors;
+        notes.push_str(&driven.first_error_note());
+    }
     println!(
-        "set-up (not measured): {} orders released and shipped with usps trackings in {:.1} s, {} errors{}{}",
+        "set-up (not measured): {} orders released and shipped with usps trackings in {:.1} s, {errors} errors{notes}",
         args.trackings,
         started.elapsed().as_secs_f64(),
-        released.errors + shipped.errors,
-        released.first_error_note(),
-        shipped.first_error_note(),
     );
-    if released.errors + shipped.errors > 0 {
+    if errors > 0 {
         bail!("the set-up failed; events for missing trackings would not be stored");
     }
     Ok(())

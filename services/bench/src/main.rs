@@ -168,6 +168,50 @@ fn fulfill_request(run: i64, merchant: String, i: usize) -> pb::FulfillOrderRequ
     }
 }
 
+/// The two writes that prepare (and, in `fulfill`, measure) a run's orders.
+#[derive(Clone, Copy)]
+enum Step {
+    Release,
+    Fulfill,
+}
+
+/// A run's orders (`order_id(run, i)`) of its merchant, through the FulfillmentService.
+struct BenchOrders<'a> {
+    clients: &'a [FulfillmentServiceClient<Channel>],
+    run: i64,
+    merchant: &'a str,
+}
+
+impl BenchOrders<'_> {
+    /// Orders 0..`total` through `step` ([`release_request`] / [`fulfill_request`]),
+    /// `concurrency` callers at a time, until `until` if given.
+    async fn drive(
+        &self,
+        step: Step,
+        concurrency: usize,
+        total: usize,
+        until: Option<Instant>,
+    ) -> Driven {
+        let (run, merchant) = (self.run, self.merchant.to_owned());
+        drive(self.clients, concurrency, total, until, move |mut c, i| {
+            let merchant = merchant.clone();
+            async move {
+                match step {
+                    Step::Release => c
+                        .release_order(release_request(run, merchant, i))
+                        .await
+                        .map(drop),
+                    Step::Fulfill => c
+                        .fulfill_order(fulfill_request(run, merchant, i))
+                        .await
+                        .map(drop),
+                }
+            }
+        })
+        .await
+    }
+}
+
 /// What [`drive`] saw: one latency per call, the failed calls and the first failure.
 struct Driven {
     latencies: Vec<Duration>,
@@ -257,19 +301,16 @@ async fn fulfill(args: FulfillArgs) -> anyhow::Result<()> {
     }
     let (clients, run, merchant) = bench_merchant(&args.addr, args.connections).await?;
 
+    let orders = BenchOrders {
+        clients: &clients,
+        run,
+        merchant: &merchant,
+    };
+
     let started = Instant::now();
-    let m = merchant.clone();
-    let released = drive(
-        &clients,
-        args.concurrency,
-        args.orders,
-        None,
-        move |mut c, i| {
-            let request = release_request(run, m.clone(), i);
-            async move { c.release_order(request).await.map(drop) }
-        },
-    )
-    .await;
+    let released = orders
+        .drive(Step::Release, args.concurrency, args.orders, None)
+        .await;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "release (warm-up): {} orders in {secs:.1} s, {:.0} req/s, {} errors{}",
@@ -280,18 +321,10 @@ async fn fulfill(args: FulfillArgs) -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let m = merchant.clone();
-    let mut shipped = drive(
-        &clients,
-        args.concurrency,
-        args.orders,
-        Some(started + args.duration),
-        move |mut c, i| {
-            let request = fulfill_request(run, m.clone(), i);
-            async move { c.fulfill_order(request).await.map(drop) }
-        },
-    )
-    .await;
+    let until = Some(started + args.duration);
+    let mut shipped = orders
+        .drive(Step::Fulfill, args.concurrency, args.orders, until)
+        .await;
     let elapsed = started.elapsed();
     if elapsed < args.duration {
         println!(
