@@ -419,16 +419,12 @@ async fn poll_one(
     };
     let events: Vec<IncomingEvent> = report
         .into_iter()
-        .map(|e| IncomingEvent {
-            carrier: tracking.carrier.clone(),
-            tracking_number: tracking.tracking_number.clone(),
-            event_id: e.event_id,
-            occurred_at: e.occurred_at,
-            status: e.status,
-            carrier_status_code: e.carrier_status_code,
-            carrier_status_text: e.carrier_status_text,
-            location: e.location,
-            raw_payload: e.raw_payload,
+        .map(|e| {
+            IncomingEvent::new(
+                tracking.carrier.clone(),
+                tracking.tracking_number.clone(),
+                e,
+            )
         })
         .collect();
     let seen = events.len();

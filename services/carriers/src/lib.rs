@@ -16,26 +16,11 @@ pub mod registry;
 pub mod wishpost;
 mod xml;
 
-use chrono::{DateTime, Utc};
 pub use config::CarrierConfig;
 pub use error::TrackError;
-pub use fulfillment_policy::tracking_status::TrackingStatus;
+// One definition of an event, shared with the tracking service through the policy crate.
+pub use fulfillment_policy::tracking_status::{CarrierEvent, TrackingStatus};
 pub use registry::Registry;
-
-/// One checkpoint as the carrier reported it, already mapped to our status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CarrierEvent {
-    /// The carrier's own event id, when it has one (R22 deduplicates by it, else by a hash).
-    pub event_id: Option<String>,
-    pub occurred_at: DateTime<Utc>,
-    pub status: TrackingStatus,
-    /// The carrier's own status code and text, kept beside ours (R21).
-    pub carrier_status_code: String,
-    pub carrier_status_text: String,
-    pub location: String,
-    /// This checkpoint's part of the carrier's answer, as JSON or XML text.
-    pub raw_payload: String,
-}
 
 /// What a carrier says about one tracking number: its checkpoints, in any order.
 #[derive(Debug, Clone, PartialEq, Eq)]

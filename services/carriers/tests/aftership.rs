@@ -14,10 +14,15 @@ const PATH: &str = "/v4/trackings/usps/9400111899223100001234";
 
 /// Tracks NUMBER against a server answering `template` to requests that carry the key.
 async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
-    let server = serve_get(PATH, (API_KEY_HEADER, KEY), template).await;
-    let client = AfterShipClient::new("usps", config(&server)).unwrap();
-    assert_eq!(client.carrier(), "usps");
-    client.track(NUMBER).await
+    let make = |config| AfterShipClient::new("usps", config).unwrap();
+    track_get(
+        PATH,
+        (API_KEY_HEADER, KEY),
+        template,
+        make,
+        ("usps", NUMBER),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -55,13 +55,7 @@ struct EchoGuid(String);
 
 impl Respond for EchoGuid {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body = String::from_utf8_lossy(&request.body);
-        let guid = body
-            .split("guid=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or("none")
-            .to_owned();
+        let guid = request_guid(request);
         xml(200, self.0.replace("{GUID}", &guid))
     }
 }

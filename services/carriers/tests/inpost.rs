@@ -14,10 +14,16 @@ const PATH: &str = "/v1/tracking/520113017830399002575123";
 
 /// Tracks NUMBER against a server answering `template` to requests with the bearer token.
 async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
-    let server = serve_get(PATH, ("authorization", &format!("Bearer {KEY}")), template).await;
-    let client = InPostClient::new(config(&server)).unwrap();
-    assert_eq!(client.carrier(), "inpost");
-    client.track(NUMBER).await
+    let bearer = format!("Bearer {KEY}");
+    let make = |config| InPostClient::new(config).unwrap();
+    track_get(
+        PATH,
+        ("authorization", &bearer),
+        template,
+        make,
+        ("inpost", NUMBER),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use common::*;
 use fulfillment_carriers::intelipost::{
     API_KEY_HEADER, IntelipostClient, IntelipostPush, PushError, parse_push,
 };
-use fulfillment_carriers::{TrackError, TrackReport, TrackingClient, TrackingStatus};
+use fulfillment_carriers::{TrackError, TrackReport, TrackingStatus};
 use wiremock::ResponseTemplate;
 
 /// Our tracking number for Intelipost: the NF-e number.
@@ -16,10 +16,15 @@ const INVOICE: &str = "12345";
 const PATH: &str = "/api/v1/shipment_order/invoice/12345";
 
 async fn track(template: ResponseTemplate) -> Result<TrackReport, TrackError> {
-    let server = serve_get(PATH, (API_KEY_HEADER, KEY), template).await;
-    let client = IntelipostClient::new(config(&server)).unwrap();
-    assert_eq!(client.carrier(), "intelipost");
-    client.track(INVOICE).await
+    let make = |config| IntelipostClient::new(config).unwrap();
+    track_get(
+        PATH,
+        (API_KEY_HEADER, KEY),
+        template,
+        make,
+        ("intelipost", INVOICE),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -9,6 +9,23 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 
+/// One checkpoint as the carrier reported it, already mapped to our status (R21). The carrier
+/// clients produce it and the tracking service stores it; both name it from here, the crate
+/// they share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierEvent {
+    /// The carrier's own event id, when it has one (R22 deduplicates by it, else by a hash).
+    pub event_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub status: TrackingStatus,
+    /// The carrier's own status code and text, kept beside ours (R21).
+    pub carrier_status_code: String,
+    pub carrier_status_text: String,
+    pub location: String,
+    /// This checkpoint's part of the carrier's answer, as JSON or XML text.
+    pub raw_payload: String,
+}
+
 /// R21: the normalised statuses (AfterShip's tags, plus `CANCELLED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrackingStatus {

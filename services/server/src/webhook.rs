@@ -218,20 +218,13 @@ async fn intelipost_push_unmeasured(
         }
     };
     // R14: no sales channel to check; the merchant's event rule in Intelipost filters it.
+    // The raw payload kept is the whole push body, not only its history entry.
+    let mut event = parsed.event;
+    event.raw_payload = String::from_utf8_lossy(&body).into_owned();
     let push = Push {
         carrier_number: parsed.tracking_code,
         nfe_number: parsed.invoice_number,
-        event: IncomingEvent {
-            carrier: intelipost::CARRIER.to_owned(),
-            tracking_number: String::new(),
-            event_id: parsed.event.event_id,
-            occurred_at: parsed.event.occurred_at,
-            status: parsed.event.status,
-            carrier_status_code: parsed.event.carrier_status_code,
-            carrier_status_text: parsed.event.carrier_status_text,
-            location: parsed.event.location,
-            raw_payload: String::from_utf8_lossy(&body).into_owned(),
-        },
+        event: IncomingEvent::new(intelipost::CARRIER, String::new(), event),
     };
     let applied = state
         .db

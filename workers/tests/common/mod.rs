@@ -16,7 +16,7 @@ use fulfillment_orders::input::{ReleaseInput, TrackingInput};
 use fulfillment_orders::ship::{ShipMode, ShipRequest};
 use fulfillment_orders::{Actor, PolicyStore};
 use fulfillment_policy::tracking_number::Channel;
-use fulfillment_policy::tracking_status::TrackingStatus;
+use fulfillment_policy::tracking_status::{CarrierEvent, TrackingStatus};
 use fulfillment_tracking::tracking::{self, CancelledBy, IncomingEvent, Source};
 use fulfillment_workers::reconcile::{self, Step, Summary};
 use serde_json::{Value, json};
@@ -99,17 +99,19 @@ pub fn first_scan(
         scanned,
         actor,
         Source::Push,
-        &[IncomingEvent {
-            carrier: carrier.into(),
-            tracking_number: number.to_owned(),
-            event_id: Some(event_id),
-            occurred_at: scanned,
-            status: TrackingStatus::InTransit,
-            carrier_status_code: "20".into(),
-            carrier_status_text: "In transit".into(),
-            location: "Shenzhen".into(),
-            raw_payload: "{}".into(),
-        }],
+        &[IncomingEvent::new(
+            carrier,
+            number,
+            CarrierEvent {
+                event_id: Some(event_id),
+                occurred_at: scanned,
+                status: TrackingStatus::InTransit,
+                carrier_status_code: "20".into(),
+                carrier_status_text: "In transit".into(),
+                location: "Shenzhen".into(),
+                raw_payload: "{}".into(),
+            },
+        )],
         None,
         None,
     )

@@ -6,6 +6,11 @@ mod mock;
 // Not every test crate mounts through the helper.
 #[allow(unused_imports)]
 pub use mock::{json, mount};
+#[path = "soap.rs"]
+mod soap;
+// Only the Poczta Polska tests read a request's guid.
+#[allow(unused_imports)]
+pub use soap::request_guid;
 
 use std::time::Duration;
 

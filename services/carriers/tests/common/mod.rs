@@ -11,7 +11,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fulfillment_carriers::{CarrierConfig, CarrierEvent, TrackError, TrackReport, TrackingStatus};
+use fulfillment_carriers::{
+    CarrierConfig, CarrierEvent, TrackError, TrackReport, TrackingClient, TrackingStatus,
+};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -44,6 +46,21 @@ pub async fn serve_get(at: &str, credential: (&str, &str), answer: ResponseTempl
         .mount(&server)
         .await;
     server
+}
+
+/// Tracks `number` with the client `make` builds for a [`serve_get`] server answering `answer`,
+/// after checking the client names itself `carrier`: each GET-based carrier's `track`.
+pub async fn track_get<C: TrackingClient>(
+    at: &str,
+    credential: (&str, &str),
+    answer: ResponseTemplate,
+    make: impl FnOnce(CarrierConfig) -> C,
+    (carrier, number): (&str, &str),
+) -> Result<TrackReport, TrackError> {
+    let server = serve_get(at, credential, answer).await;
+    let client = make(config(&server));
+    assert_eq!(client.carrier(), carrier);
+    client.track(number).await
 }
 
 /// The report of a tracking call that must succeed.

@@ -56,14 +56,7 @@ pub fn lock_many(
     merchant_id: &str,
     ids: &[String],
 ) -> QueryResult<Vec<Order>> {
-    let mut found: Vec<Order> = orders::table
-        .filter(orders::id.eq_any(ids))
-        .order(orders::id.asc())
-        .for_update()
-        .select(Order::as_select())
-        .load(conn)?;
-    found.retain(|o| o.merchant_id == merchant_id);
-    Ok(found)
+    merchants_orders(conn, merchant_id, ids, true)
 }
 
 /// A merchant's orders by id (the merchant checked as in [`lock_many`]).
@@ -72,10 +65,24 @@ pub fn find_many(
     merchant_id: &str,
     ids: &[String],
 ) -> QueryResult<Vec<Order>> {
-    let mut found: Vec<Order> = orders::table
+    merchants_orders(conn, merchant_id, ids, false)
+}
+
+/// The one query of [`lock_many`] and [`find_many`]; only a lock needs the id order.
+fn merchants_orders(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    ids: &[String],
+    lock: bool,
+) -> QueryResult<Vec<Order>> {
+    let query = orders::table
         .filter(orders::id.eq_any(ids))
-        .select(Order::as_select())
-        .load(conn)?;
+        .select(Order::as_select());
+    let mut found: Vec<Order> = if lock {
+        query.order(orders::id.asc()).for_update().load(conn)?
+    } else {
+        query.load(conn)?
+    };
     found.retain(|o| o.merchant_id == merchant_id);
     Ok(found)
 }

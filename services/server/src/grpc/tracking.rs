@@ -1,6 +1,7 @@
 use fulfillment_carriers::normalize::normalize;
 use fulfillment_core::Violations;
 use fulfillment_policy::tracking_number::{Channel, validate_tracking_number};
+use fulfillment_policy::tracking_status::CarrierEvent;
 use fulfillment_proto::v1 as pb;
 use fulfillment_proto::v1::tracking_service_server::TrackingService;
 use fulfillment_tracking::intelipost::{self, IntegrationView};
@@ -113,17 +114,19 @@ fn incoming_events(events: Vec<pb::TrackingEvent>) -> Result<Vec<IncomingEvent>,
         };
         // R21: the normalised status is derived in one place, from the carrier's own code.
         let status = normalize(&carrier, &e.carrier_status_code, &e.carrier_status_text);
-        let event = IncomingEvent {
+        let event = IncomingEvent::new(
             carrier,
             tracking_number,
-            event_id: (!e.event_id.is_empty()).then_some(e.event_id),
-            occurred_at,
-            status,
-            carrier_status_code: e.carrier_status_code,
-            carrier_status_text: e.carrier_status_text,
-            location: e.location,
-            raw_payload: e.raw_payload,
-        };
+            CarrierEvent {
+                event_id: (!e.event_id.is_empty()).then_some(e.event_id),
+                occurred_at,
+                status,
+                carrier_status_code: e.carrier_status_code,
+                carrier_status_text: e.carrier_status_text,
+                location: e.location,
+                raw_payload: e.raw_payload,
+            },
+        );
         event.check(&mut v, i);
         incoming.push(event);
     }

@@ -2,6 +2,10 @@
 //! `e2e_dispatch`): the dispatch fixtures the carriers crate records, and the answers built from
 //! them, kept here so both binaries fake the carriers the same way.
 
+// The carriers' tests read EN's requests the same way.
+#[path = "../../../carriers/tests/common/soap.rs"]
+mod soap;
+
 use wiremock::matchers::{header, method};
 use wiremock::{Mock, MockBuilder, Request, Respond, ResponseTemplate};
 
@@ -42,13 +46,7 @@ pub struct EchoGuid;
 
 impl Respond for EchoGuid {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body = String::from_utf8_lossy(&request.body);
-        let guid = body
-            .split("guid=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or("none")
-            .to_owned();
+        let guid = soap::request_guid(request);
         xml(fixture("poczta_polska/add_shipment_ok.xml")
             .replace("{GUID}", &guid)
             .replace("00659007734100020216", PP_NUMBER))

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use fulfillment_core::input::Actor;
 use fulfillment_core::{ServiceError, ServiceResult, repo};
-use fulfillment_policy::tracking_status::TrackingStatus;
+use fulfillment_policy::tracking_status::{CarrierEvent, TrackingStatus};
 
 use super::{CancelledBy, IncomingEvent, Source, TrackingDetail, detail, ingest};
 
@@ -22,17 +22,19 @@ pub fn cancel(
     let tracking = repo::trackings::find(conn, carrier, tracking_number)?.ok_or_else(|| {
         ServiceError::not_found("tracking", format!("{carrier} {tracking_number}"))
     })?;
-    let event = IncomingEvent {
-        carrier: tracking.carrier.clone(),
-        tracking_number: tracking.tracking_number.clone(),
-        event_id: Some("cancel".to_owned()),
-        occurred_at: at,
-        status: TrackingStatus::Cancelled,
-        carrier_status_code: "CANCELLED".to_owned(),
-        carrier_status_text: format!("cancelled by the {}", by.as_str().to_lowercase()),
-        location: String::new(),
-        raw_payload: String::new(),
-    };
+    let event = IncomingEvent::new(
+        tracking.carrier.clone(),
+        tracking.tracking_number.clone(),
+        CarrierEvent {
+            event_id: Some("cancel".to_owned()),
+            occurred_at: at,
+            status: TrackingStatus::Cancelled,
+            carrier_status_code: "CANCELLED".to_owned(),
+            carrier_status_text: format!("cancelled by the {}", by.as_str().to_lowercase()),
+            location: String::new(),
+            raw_payload: String::new(),
+        },
+    );
     ingest(
         conn,
         now,

@@ -1,9 +1,8 @@
 //! One carrier event as it arrives: its identity (R22's event key) and the checks of its
 //! free-text fields.
 
-use chrono::{DateTime, Utc};
 use fulfillment_core::Violations;
-use fulfillment_policy::tracking_status::TrackingStatus;
+use fulfillment_policy::tracking_status::CarrierEvent;
 use sha2::{Digest, Sha256};
 
 /// Largest raw payload kept per event.
@@ -11,34 +10,43 @@ pub const MAX_RAW_PAYLOAD: usize = 64 * 1024;
 const MAX_EVENT_ID: usize = 128;
 const MAX_CARRIER_TEXT: usize = 1000;
 
-/// One event to store, its status already normalised by the carrier's mapping.
+/// One event to store: the carrier's event (its status already normalised by the carrier's
+/// mapping) and the tracking it belongs to.
 #[derive(Debug, Clone)]
 pub struct IncomingEvent {
     pub carrier: String,
     pub tracking_number: String,
-    /// The carrier's event id; `None` or empty: a hash of carrier, number, time and status.
-    pub event_id: Option<String>,
-    pub occurred_at: DateTime<Utc>,
-    pub status: TrackingStatus,
-    pub carrier_status_code: String,
-    pub carrier_status_text: String,
-    pub location: String,
-    pub raw_payload: String,
+    /// `event.event_id` `None` or empty: R22 keys it by a hash of carrier, number, time and
+    /// status.
+    pub event: CarrierEvent,
 }
 
 impl IncomingEvent {
+    pub fn new(
+        carrier: impl Into<String>,
+        tracking_number: impl Into<String>,
+        event: CarrierEvent,
+    ) -> Self {
+        Self {
+            carrier: carrier.into(),
+            tracking_number: tracking_number.into(),
+            event,
+        }
+    }
+
     /// R22: the carrier's event id, or a hash of what identifies the event.
     pub fn event_key(&self) -> String {
-        match self.event_id.as_deref() {
+        let event = &self.event;
+        match event.event_id.as_deref() {
             Some(id) if !id.is_empty() => format!("id:{id}"),
             _ => {
                 let mut hash = Sha256::new();
                 for part in [
                     self.carrier.as_str(),
                     self.tracking_number.as_str(),
-                    &self.occurred_at.timestamp_micros().to_string(),
-                    self.carrier_status_code.as_str(),
-                    self.status.as_str(),
+                    &event.occurred_at.timestamp_micros().to_string(),
+                    event.carrier_status_code.as_str(),
+                    event.status.as_str(),
                 ] {
                     hash.update(part.as_bytes());
                     hash.update([0]);
@@ -49,13 +57,14 @@ impl IncomingEvent {
     }
 
     fn texts(&self) -> [&str; 6] {
+        let event = &self.event;
         [
             self.tracking_number.as_str(),
-            self.event_id.as_deref().unwrap_or(""),
-            self.carrier_status_code.as_str(),
-            self.carrier_status_text.as_str(),
-            self.location.as_str(),
-            self.raw_payload.as_str(),
+            event.event_id.as_deref().unwrap_or(""),
+            event.carrier_status_code.as_str(),
+            event.carrier_status_text.as_str(),
+            event.location.as_str(),
+            event.raw_payload.as_str(),
         ]
     }
 
@@ -66,21 +75,26 @@ impl IncomingEvent {
     /// The event with every NUL replaced by U+FFFD (the replacement character).
     pub fn without_nul(&self) -> Self {
         let clean = |s: &str| s.replace('\0', "\u{fffd}");
+        let event = &self.event;
         Self {
+            carrier: self.carrier.clone(),
             tracking_number: clean(&self.tracking_number),
-            event_id: self.event_id.as_deref().map(clean),
-            carrier_status_code: clean(&self.carrier_status_code),
-            carrier_status_text: clean(&self.carrier_status_text),
-            location: clean(&self.location),
-            raw_payload: clean(&self.raw_payload),
-            ..self.clone()
+            event: CarrierEvent {
+                event_id: event.event_id.as_deref().map(clean),
+                carrier_status_code: clean(&event.carrier_status_code),
+                carrier_status_text: clean(&event.carrier_status_text),
+                location: clean(&event.location),
+                raw_payload: clean(&event.raw_payload),
+                ..event.clone()
+            },
         }
     }
 
     /// Checks the free-text fields of event `index` (the gRPC edge checks the rest).
     pub fn check(&self, v: &mut Violations, index: usize) {
         let field = |name: &str| format!("events[{index}].{name}");
-        if self
+        let event = &self.event;
+        if event
             .event_id
             .as_deref()
             .is_some_and(|id| id.len() > MAX_EVENT_ID)
@@ -91,9 +105,9 @@ impl IncomingEvent {
             );
         }
         for (name, value) in [
-            ("carrier_status_code", &self.carrier_status_code),
-            ("carrier_status_text", &self.carrier_status_text),
-            ("location", &self.location),
+            ("carrier_status_code", &event.carrier_status_code),
+            ("carrier_status_text", &event.carrier_status_text),
+            ("location", &event.location),
         ] {
             if value.len() > MAX_CARRIER_TEXT {
                 v.add(
@@ -102,7 +116,7 @@ impl IncomingEvent {
                 );
             }
         }
-        if self.raw_payload.len() > MAX_RAW_PAYLOAD {
+        if event.raw_payload.len() > MAX_RAW_PAYLOAD {
             v.add(
                 field("raw_payload"),
                 format!("must be at most {MAX_RAW_PAYLOAD} bytes"),
@@ -117,22 +131,25 @@ fn hex_prefix(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
+    use fulfillment_policy::tracking_status::TrackingStatus;
 
     use super::*;
 
     fn event(id: Option<&str>) -> IncomingEvent {
-        IncomingEvent {
-            carrier: "wishpost".into(),
-            tracking_number: "WP12345678".into(),
-            event_id: id.map(str::to_owned),
-            occurred_at: Utc.with_ymd_and_hms(2021, 3, 1, 10, 0, 0).unwrap(),
-            status: TrackingStatus::InTransit,
-            carrier_status_code: "20".into(),
-            carrier_status_text: "In transit".into(),
-            location: "Shenzhen".into(),
-            raw_payload: "{}".into(),
-        }
+        IncomingEvent::new(
+            "wishpost",
+            "WP12345678",
+            CarrierEvent {
+                event_id: id.map(str::to_owned),
+                occurred_at: Utc.with_ymd_and_hms(2021, 3, 1, 10, 0, 0).unwrap(),
+                status: TrackingStatus::InTransit,
+                carrier_status_code: "20".into(),
+                carrier_status_text: "In transit".into(),
+                location: "Shenzhen".into(),
+                raw_payload: "{}".into(),
+            },
+        )
     }
 
     #[test]
@@ -140,15 +157,18 @@ mod tests {
         let clean = event(Some("e-1"));
         assert!(!clean.has_nul());
         let mut dirty = clean.clone();
-        dirty.location = "Shen\0zhen".into();
-        dirty.raw_payload = "{\"x\":\"a\0\"}".into();
+        dirty.event.location = "Shen\0zhen".into();
+        dirty.event.raw_payload = "{\"x\":\"a\0\"}".into();
         assert!(dirty.has_nul());
         let fixed = dirty.without_nul();
         assert!(!fixed.has_nul());
-        assert_eq!(fixed.location, "Shen\u{fffd}zhen");
-        assert_eq!(fixed.raw_payload, "{\"x\":\"a\u{fffd}\"}");
+        assert_eq!(fixed.event.location, "Shen\u{fffd}zhen");
+        assert_eq!(fixed.event.raw_payload, "{\"x\":\"a\u{fffd}\"}");
         assert_eq!(fixed.event_key(), clean.event_key());
-        assert_eq!(fixed.carrier_status_text, clean.carrier_status_text);
+        assert_eq!(
+            fixed.event.carrier_status_text,
+            clean.event.carrier_status_text
+        );
     }
 
     #[test]
@@ -158,12 +178,12 @@ mod tests {
         assert!(hashed.starts_with("sha256:") && hashed.len() == 7 + 32);
         assert_eq!(hashed, event(Some("")).event_key());
         let mut later = event(None);
-        later.occurred_at += chrono::Duration::seconds(1);
+        later.event.occurred_at += chrono::Duration::seconds(1);
         assert_ne!(hashed, later.event_key());
         // The text and raw payload are not part of the identity: a re-worded redelivery is the same event.
         let mut reworded = event(None);
-        reworded.carrier_status_text = "En tránsito".into();
-        reworded.raw_payload = "{\"x\":1}".into();
+        reworded.event.carrier_status_text = "En tránsito".into();
+        reworded.event.raw_payload = "{\"x\":1}".into();
         assert_eq!(hashed, reworded.event_key());
     }
 }

@@ -124,12 +124,12 @@ fn rows_to_store<'a>(
             event_key: key,
             source: source.as_str(),
             actor: &actor.0,
-            occurred_at: event.occurred_at,
-            status: event.status.as_str(),
-            carrier_status_code: &event.carrier_status_code,
-            carrier_status_text: &event.carrier_status_text,
-            location: &event.location,
-            raw_payload: &event.raw_payload,
+            occurred_at: event.event.occurred_at,
+            status: event.event.status.as_str(),
+            carrier_status_code: &event.event.carrier_status_code,
+            carrier_status_text: &event.event.carrier_status_text,
+            location: &event.event.location,
+            raw_payload: &event.event.raw_payload,
             received_at: now,
         });
     }
