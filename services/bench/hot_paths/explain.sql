@@ -5,61 +5,30 @@
 \pset pager off
 SET plan_cache_mode = force_generic_plan;
 BEGIN;
-\echo '== FulfillOrder: lock the orders'
-PREPARE lock_orders (text[]) AS
-  SELECT * FROM orders WHERE id = ANY ($1) ORDER BY id FOR UPDATE;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE lock_orders (ARRAY['filler-4242']);
-\echo '== FulfillOrder: insert-or-get the tracking'
-PREPARE new_tracking (text, text, text, timestamptz) AS
-  INSERT INTO trackings (merchant_id, carrier, tracking_number, next_poll_at, created_at, updated_at)
-  VALUES ($1, $2, $3, $4, $4, $4) ON CONFLICT (carrier, tracking_number) DO NOTHING RETURNING *;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE new_tracking ('filler-1', 'usps', 'EXPLAIN1', now());
-PREPARE lock_tracking (text, text) AS
-  SELECT * FROM trackings WHERE carrier = $1 AND tracking_number = $2 LIMIT 1 FOR UPDATE;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE lock_tracking ('usps', 'FILLER000000004242');
+\echo '== FulfillOrder: the orders locked, the tracking created (lock_for_shipping.sql)'
+-- The service's own statement texts (services/core/src/repo/sql/), read as they are: run from
+-- the repository's root (growth.sh does).
+\set lock_for_shipping `cat services/core/src/repo/sql/lock_for_shipping.sql`
+\set record_shipment `cat services/core/src/repo/sql/record_shipment.sql`
+INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at, fulfillment_deadline,
+                    ship_name, ship_street_address1, ship_city, ship_zipcode, ship_country,
+                    customer_shipping_detail, quantity, created_at, updated_at)
+VALUES ('explain-1', 'filler-1', 'APPROVED', now(), now(), now() + interval '5 days', 'R', '1 St',
+        'C', '1', 'US', '{}', 1, now(), now());
+PREPARE lock_for_shipping (text[], text, text, text, timestamptz, timestamptz, timestamptz) AS
+  :lock_for_shipping;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
+  EXECUTE lock_for_shipping (ARRAY['explain-1'], 'filler-1', 'usps', 'EXPLAIN1', now(), now(), now());
 \echo '== FulfillOrder: R10, the orders on an existing tracking'
 PREPARE on_tracking (bigint) AS
   SELECT orders.* FROM orders JOIN order_trackings ON order_trackings.order_id = orders.id
   WHERE order_trackings.tracking_id = $1 AND order_trackings.is_current ORDER BY orders.id;
 SELECT id AS filler_tracking FROM trackings WHERE tracking_number = 'FILLER000000004242' \gset
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE on_tracking (:filler_tracking);
-\echo '== FulfillOrder: the write (link, state, audit, outbox)'
-INSERT INTO orders (id, merchant_id, state, initial_released_at, released_at, fulfillment_deadline,
-                    ship_name, ship_street_address1, ship_city, ship_zipcode, ship_country,
-                    customer_shipping_detail, quantity, created_at, updated_at)
-VALUES ('explain-1', 'filler-1', 'APPROVED', now(), now(), now() + interval '5 days', 'R', '1 St',
-        'C', '1', 'US', '{}', 1, now(), now());
+\echo '== FulfillOrder: the write (link, state, audit, outbox; record_shipment.sql)'
 PREPARE record_shipment (text[], bool[], text[], jsonb[], jsonb[], bigint, text, text, timestamptz,
                          text, text, text, text, int) AS
-  WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::bool[], $3::text[], $4::jsonb[], $5::jsonb[])
-      WITH ORDINALITY AS i (order_id, shipped_late, state_before, details, payload, n)
-  ),
-  link AS (
-    INSERT INTO order_trackings (order_id, tracking_id, origin_country, channel, shipped_at, shipped_late)
-    SELECT order_id, $6, $7, $8, $9, shipped_late FROM input ORDER BY n
-    RETURNING *
-  ),
-  moved AS (
-    UPDATE orders o SET state = $10, updated_at = $9
-    FROM input WHERE $10 IS NOT NULL AND o.id = input.order_id
-  ),
-  event AS (
-    INSERT INTO order_events (order_id, merchant_id, actor, kind, state_before, state_after,
-                              policy_version, details, occurred_at)
-    SELECT order_id, $11, $12, $13, state_before, coalesce($10, state_before), $14, details, $9
-    FROM input ORDER BY n
-    RETURNING id, order_id
-  ),
-  notified AS (
-    INSERT INTO outbox (event_id, event_type, merchant_id, order_id, payload, created_at)
-    SELECT 'customer.notified:' || event.id, 'customer.notified', $11, event.order_id,
-           input.payload, $9
-    FROM event JOIN input USING (order_id) ORDER BY event.id
-    ON CONFLICT (event_id) DO NOTHING
-  )
-  SELECT link.*, EXISTS (SELECT 1 FROM order_trackings h WHERE h.order_id = link.order_id) AS has_history
-  FROM link;
+  :record_shipment;
 SELECT id AS explain_tracking FROM trackings WHERE tracking_number = 'EXPLAIN1' \gset
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
   EXECUTE record_shipment (ARRAY['explain-1'], ARRAY[false], ARRAY['APPROVED'], ARRAY['{}'::jsonb],

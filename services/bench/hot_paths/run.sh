@@ -56,7 +56,7 @@ DATABASE_URL="$PGURL/$DB" $BIN/fulfillment-server migrate >"$WORK/migrate.log" 2
   { cat "$WORK/migrate.log" >&2; exit 1; }
 LIST_MERCHANT="list-$LIST_ORDERS"
 if [ "$(psql $PG -qAt -c "SELECT count(*) FROM merchants WHERE id = '$LIST_MERCHANT'" "$DB")" = 0 ]; then
-  psql $PG -q -v ON_ERROR_STOP=1 -v n="$LIST_ORDERS" -v merchant="$LIST_MERCHANT" \
+  psql $PG -q -v ON_ERROR_STOP=1 -v n="$LIST_ORDERS" -v merchant="$LIST_MERCHANT" -v prefix=list- \
     -f services/bench/hot_paths/seed_list.sql "$DB"
 fi
 echo "orders in the database: $(psql $PG -qAt -c "SELECT count(*) FROM orders" "$DB")"

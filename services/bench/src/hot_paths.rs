@@ -275,6 +275,9 @@ impl HotRun {
                 .await?;
             rows.push((callers, figure, pg));
         }
+        if let Some((callers, figure, pg)) = rows.last().copied() {
+            self.fulfill_sql(callers, figure, pg)?;
+        }
         println!("latency (ms)   | FulfillOrder p50 / p99 | pgbench -N p50 / p99 | p99 ratio");
         for (callers, f, pg) in rows {
             match pg {
@@ -289,6 +292,43 @@ impl HotRun {
                 None => println!("{callers:>3} callers    | {:>8.2} / {:>8.2}", f.p50, f.p99),
             }
         }
+        Ok(())
+    }
+
+    /// FulfillOrder's own two statements in pgbench at `callers` (crate::fulfill_sql), next to
+    /// `pgbench -N` and to FulfillOrder at the same count: the SQL's share of the gap and the
+    /// service's.
+    fn fulfill_sql(
+        &mut self,
+        callers: usize,
+        rpc: Figure,
+        n: Option<Figure>,
+    ) -> anyhow::Result<()> {
+        let Some(db) = self.args.service_db.clone() else {
+            return Ok(());
+        };
+        let sql = crate::fulfill_sql::run(
+            &db,
+            &self.args.scripts,
+            (self.run, &self.merchant),
+            callers,
+            (self.args.orders, self.args.duration),
+        )?;
+        let what = format!("FulfillOrder's own SQL in pgbench, {callers} clients");
+        self.record(
+            &format!("FulfillOrder's SQL / pgbench -N, {callers} callers"),
+            &what,
+            sql,
+            &format!("pgbench -N -c {callers}"),
+            n,
+        );
+        self.record(
+            &format!("FulfillOrder / its own SQL, {callers} callers"),
+            &format!("FulfillOrder, {callers} callers"),
+            rpc,
+            "its SQL in pgbench",
+            Some(sql),
+        );
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! (the spreadsheet RPCs, see `bulk.rs`), `simulate` (`SimulatePolicy`, see `simulate.rs`).
 
 mod bulk;
+mod fulfill_sql;
 mod hot_paths;
 mod ingest;
 mod pgbench;

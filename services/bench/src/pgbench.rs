@@ -71,6 +71,16 @@ pub(crate) fn pgbench(
         PgbenchScript::File(path) => {
             command.arg("-M").arg("prepared").arg("-f").arg(path);
         }
+        // As the service's ship path runs (`fulfillment_core::prepared::BEGIN_ON_GENERIC_PLANS`),
+        // for the whole session here: the script's transactions run nothing else.
+        PgbenchScript::FileOnGenericPlans(path) => {
+            command
+                .env("PGOPTIONS", "-c plan_cache_mode=force_generic_plan")
+                .arg("-M")
+                .arg("prepared")
+                .arg("-f")
+                .arg(path);
+        }
     }
     for (name, value) in defines {
         command.arg("-D").arg(format!("{name}={value}"));
@@ -120,4 +130,6 @@ pub(crate) fn pgbench(
 pub(crate) enum PgbenchScript<'a> {
     Builtin(&'a str),
     File(&'a Path),
+    /// A script file, prepared, every statement on its generic plan.
+    FileOnGenericPlans(&'a Path),
 }

@@ -212,55 +212,23 @@ pub fn record_shipment(
                 .collect::<Vec<_>>()
         };
     }
-    let mut links: Vec<ShippedLink> = crate::prepared::prepared(
-        "WITH input AS (
-           SELECT * FROM unnest($1::text[], $2::bool[], $3::text[], $4::jsonb[], $5::jsonb[])
-             WITH ORDINALITY AS i (order_id, shipped_late, state_before, details, payload, n)
-         ),
-         link AS (
-           INSERT INTO order_trackings (order_id, tracking_id, origin_country, channel,
-                                        shipped_at, shipped_late)
-           SELECT order_id, $6, $7, $8, $9, shipped_late FROM input ORDER BY n
-           RETURNING *
-         ),
-         moved AS (
-           UPDATE orders o SET state = $10, updated_at = $9
-           FROM input WHERE $10 IS NOT NULL AND o.id = input.order_id
-         ),
-         event AS (
-           INSERT INTO order_events (order_id, merchant_id, actor, kind, state_before,
-                                     state_after, policy_version, details, occurred_at)
-           SELECT order_id, $11, $12, $13, state_before, coalesce($10, state_before), $14,
-                  details, $9
-           FROM input ORDER BY n
-           RETURNING id, order_id
-         ),
-         notified AS (
-           INSERT INTO outbox (event_id, event_type, merchant_id, order_id, payload, created_at)
-           SELECT 'customer.notified:' || event.id, 'customer.notified', $11, event.order_id,
-                  input.payload, $9
-           FROM event JOIN input USING (order_id) ORDER BY event.id
-           ON CONFLICT (event_id) DO NOTHING
-         )
-         SELECT link.*, (SELECT true FROM order_trackings h
-                         WHERE h.order_id = link.order_id LIMIT 1) IS NOT NULL AS has_history
-         FROM link",
-    )
-    .bind::<Array<Text>, _>(column!(order_id))
-    .bind::<Array<Bool>, _>(column!(shipped_late))
-    .bind::<Array<Text>, _>(column!(state_before))
-    .bind::<Array<Jsonb>, _>(column!(details))
-    .bind::<Array<Jsonb>, _>(column!(payload))
-    .bind::<BigInt, _>(shipment.tracking_id)
-    .bind::<Text, _>(shipment.origin_country.to_owned())
-    .bind::<Text, _>(shipment.channel.to_owned())
-    .bind::<Timestamptz, _>(shipment.now)
-    .bind::<Nullable<Text>, _>(shipment.new_state.map(str::to_owned))
-    .bind::<Text, _>(shipment.merchant_id.to_owned())
-    .bind::<Text, _>(shipment.actor.to_owned())
-    .bind::<Text, _>(shipment.kind.to_owned())
-    .bind::<Integer, _>(shipment.policy_version)
-    .load(conn)?;
+    let mut links: Vec<ShippedLink> =
+        crate::prepared::prepared(include_str!("sql/record_shipment.sql"))
+            .bind::<Array<Text>, _>(column!(order_id))
+            .bind::<Array<Bool>, _>(column!(shipped_late))
+            .bind::<Array<Text>, _>(column!(state_before))
+            .bind::<Array<Jsonb>, _>(column!(details))
+            .bind::<Array<Jsonb>, _>(column!(payload))
+            .bind::<BigInt, _>(shipment.tracking_id)
+            .bind::<Text, _>(shipment.origin_country.to_owned())
+            .bind::<Text, _>(shipment.channel.to_owned())
+            .bind::<Timestamptz, _>(shipment.now)
+            .bind::<Nullable<Text>, _>(shipment.new_state.map(str::to_owned))
+            .bind::<Text, _>(shipment.merchant_id.to_owned())
+            .bind::<Text, _>(shipment.actor.to_owned())
+            .bind::<Text, _>(shipment.kind.to_owned())
+            .bind::<Integer, _>(shipment.policy_version)
+            .load(conn)?;
     links.sort_by_key(|l| {
         shipment
             .orders
@@ -367,48 +335,15 @@ pub fn lock_for_shipping(
     ids: &[String],
     tracking: &NewTracking<'_>,
 ) -> QueryResult<(Vec<Order>, Option<TakenTracking>)> {
-    let rows: Vec<LockedRow> = crate::prepared::prepared(
-        "WITH o AS (
-           SELECT * FROM orders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
-         ),
-         new AS (
-           INSERT INTO trackings (merchant_id, carrier, tracking_number, next_poll_at,
-                                  created_at, updated_at)
-           SELECT $2, $3, $4, $5, $6, $7
-           WHERE (SELECT count(*) FILTER (WHERE merchant_id = $2) FROM o) > 0
-           ON CONFLICT (carrier, tracking_number) DO NOTHING
-           RETURNING *
-         ),
-         old AS (
-           SELECT * FROM trackings
-           WHERE carrier = $3 AND tracking_number = $4 AND NOT EXISTS (SELECT 1 FROM new)
-             AND (SELECT count(*) FILTER (WHERE merchant_id = $2) FROM o) > 0
-           FOR UPDATE
-         ),
-         t AS (
-           SELECT *, true AS created FROM new UNION ALL SELECT *, false FROM old
-         )
-         SELECT o.*, t.id AS t_id, t.merchant_id AS t_merchant_id, t.carrier AS t_carrier,
-                t.tracking_number AS t_tracking_number, t.status AS t_status,
-                t.carrier_status_code AS t_carrier_status_code,
-                t.carrier_status_text AS t_carrier_status_text,
-                t.confirmed_fulfillment_at AS t_confirmed_fulfillment_at,
-                t.delivered_at AS t_delivered_at, t.cancelled_at AS t_cancelled_at,
-                t.cancelled_by AS t_cancelled_by, t.last_event_at AS t_last_event_at,
-                t.next_poll_at AS t_next_poll_at, t.poll_failures AS t_poll_failures,
-                t.created_at AS t_created_at, t.updated_at AS t_updated_at,
-                t.created AS t_created
-         FROM o LEFT JOIN t ON true
-         ORDER BY o.id",
-    )
-    .bind::<Array<Text>, _>(ids.to_vec())
-    .bind::<Text, _>(tracking.merchant_id.to_owned())
-    .bind::<Text, _>(tracking.carrier.to_owned())
-    .bind::<Text, _>(tracking.tracking_number.to_owned())
-    .bind::<Nullable<Timestamptz>, _>(tracking.next_poll_at)
-    .bind::<Timestamptz, _>(tracking.created_at)
-    .bind::<Timestamptz, _>(tracking.updated_at)
-    .load(conn)?;
+    let rows: Vec<LockedRow> = crate::prepared::prepared(include_str!("sql/lock_for_shipping.sql"))
+        .bind::<Array<Text>, _>(ids.to_vec())
+        .bind::<Text, _>(tracking.merchant_id.to_owned())
+        .bind::<Text, _>(tracking.carrier.to_owned())
+        .bind::<Text, _>(tracking.tracking_number.to_owned())
+        .bind::<Nullable<Timestamptz>, _>(tracking.next_poll_at)
+        .bind::<Timestamptz, _>(tracking.created_at)
+        .bind::<Timestamptz, _>(tracking.updated_at)
+        .load(conn)?;
     let taken = rows.first().and_then(LockedRow::tracking);
     let orders = rows
         .into_iter()
