@@ -46,12 +46,17 @@ pub(crate) fn bind_text(sql: &str, values: &[&str]) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// The pgbench script: client `c`'s `i`-th transaction ships order `prefix || i * clients + c`
+/// The ids of the orders run `run` seeds for its pgbench clients.
+fn order_prefix(run: i64) -> String {
+    format!("fsql-{run}-")
+}
+
+/// The pgbench script: client `c`'s `i`-th transaction ships seeded order `i * clients + c`
 /// (pgbench's own per-client variables: no round trip, no two clients on one order) on a
 /// tracking of its own, with the audit details and outbox payload the service wrote for a
 /// FulfillOrder of this run (`:details`, `:payload`, `:policy`, `:merchant` are defines).
-pub(crate) fn script(prefix: &str, clients: usize) -> anyhow::Result<String> {
-    let order = format!("'{prefix}' || lpad(:k::text, 7, '0')");
+pub(crate) fn script(run: i64, clients: usize) -> anyhow::Result<String> {
+    let order = format!("'{}' || lpad(:k::text, 7, '0')", order_prefix(run));
     let ids = format!("ARRAY[{order}]");
     let lock = bind_text(
         LOCK_FOR_SHIPPING,
@@ -59,7 +64,8 @@ pub(crate) fn script(prefix: &str, clients: usize) -> anyhow::Result<String> {
             &ids,
             ":merchant",
             "'usps'",
-            &format!("'FSQL{prefix}' || :k"),
+            // As the RPCs' (`tracking_number`): upper-case letters and digits.
+            &format!("'FSQL{run}X' || lpad(:k::text, 10, '0')"),
             "now()",
             "now()",
             "now()",
@@ -115,7 +121,7 @@ pub(crate) fn run(
     clients: usize,
     (orders, duration): (usize, std::time::Duration),
 ) -> anyhow::Result<Figure> {
-    let prefix = format!("fsql-{run}-");
+    let prefix = order_prefix(run);
     let seed = scripts.join("seed_list.sql");
     let seed = seed.to_str().context("the scripts' path is not UTF-8")?;
     psql(
@@ -152,7 +158,7 @@ pub(crate) fn run(
         bail!("no FulfillOrder of this run to take the audit row's size from");
     };
     let path = std::env::temp_dir().join(format!("fulfill-sql-{run}.sql"));
-    std::fs::write(&path, script(&prefix, clients)?)?;
+    std::fs::write(&path, script(run, clients)?)?;
     let figure = pgbench(
         db,
         PgbenchScript::FileOnGenericPlans(&path),
@@ -187,7 +193,7 @@ mod tests {
 
     #[test]
     fn the_script_binds_all_of_both_statements() {
-        let script = script("fsql-1-", 32).unwrap();
+        let script = script(1, 32).unwrap();
         assert!(
             !script.contains('$'),
             "a placeholder left unbound: {script}"

@@ -120,3 +120,28 @@ fn a_second_connected_account_is_already_exists_and_an_unknown_merchant_not_foun
     let unknown = carrier_accounts::insert(&mut conn, &account("ca-3", "m-404")).unwrap_err();
     assert_not_found(&unknown, "merchant", "m-404");
 }
+
+/// A tracking of a merchant that does not exist (its foreign key) is NOT_FOUND naming the
+/// merchant; of one that does, it is created.
+#[test]
+fn a_tracking_of_an_unknown_merchant_is_not_found() {
+    let db = TestDb::new();
+    let mut conn = seeded(&db);
+    // `seeded` gives tracking 1 its id by hand: move the sequence past it.
+    conn.batch_execute("SELECT setval('trackings_id_seq', 1)")
+        .unwrap();
+    let now = Utc::now();
+    let new = |merchant_id| fulfillment_core::models::NewTracking {
+        merchant_id,
+        carrier: "usps",
+        tracking_number: "9400111899223334449999",
+        next_poll_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let unknown = trackings::get_or_create_locked(&mut conn, &new("m-404")).unwrap_err();
+    assert_not_found(&unknown, "merchant", "m-404");
+    let (tracking, created) = trackings::get_or_create_locked(&mut conn, &new("m-1")).unwrap();
+    assert!(created);
+    assert_eq!(tracking.merchant_id, "m-1");
+}

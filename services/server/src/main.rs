@@ -25,6 +25,13 @@ use fulfillment_server::tls::{self, ReloadingTls, TlsFiles};
 use fulfillment_server::webhook;
 use tokio::net::TcpListener;
 
+/// Issue 21: glibc's `malloc`/`free` were 6% of all CPU samples of a FulfillOrder run (many
+/// small allocations freed on other threads: tonic's buffers, Diesel's rows); mimalloc's
+/// per-thread heaps took FulfillOrder from 0.76 to 0.80 of its own SQL in pgbench
+/// (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "fulfillment-server",

@@ -1,0 +1,1 @@
+CREATE INDEX outbox_by_type ON outbox (event_type, id);
